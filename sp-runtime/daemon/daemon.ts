@@ -1,0 +1,116 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import type { Identity } from "../identity/identity.ts";
+import { generateIdentity } from "../identity/identity.ts";
+import { loadIdentityFile, saveIdentityFile } from "../identity/identity-file.ts";
+import { bytesToHex } from "../util/hex.ts";
+import type { ListenAddress, SuperPeerConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { Metrics, serveMetrics } from "./metrics.ts";
+import { formatListening, formatPeers, listeningUrls } from "./output.ts";
+import { SuperPeer } from "./super-peer.ts";
+import { TcpService } from "./tcp.ts";
+import { bindUdp, type UdpListener } from "./udp.ts";
+
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+/**
+ * Loads the identity, or creates one as Rust does unless the deployment said it must exist: a
+ * deployed super peer that silently made itself a new key would strand every client.
+ */
+export async function obtainIdentity(config: SuperPeerConfig, log: Logger): Promise<Identity> {
+  const existing = loadIdentityFile(config.identityFile);
+  if (existing) return existing;
+  if (config.identityRequired) {
+    throw new StartupError(
+      `identity file ${config.identityFile} does not exist and DRASYL_IDENTITY_REQUIRED=true: refusing to create a new identity, ` +
+        "because a new key would change this super peer's public key for every client. Restore the identity file " +
+        "(drasyl-deploy keeps a backup) or unset DRASYL_IDENTITY_REQUIRED to generate a fresh one.",
+    );
+  }
+  log.info("identity file not found, generating a new identity", { file: config.identityFile, difficulty: config.minPowDifficulty });
+  const identity = await generateIdentity({ difficulty: config.minPowDifficulty });
+  saveIdentityFile(config.identityFile, identity);
+  log.info("new identity saved", { file: config.identityFile, publicKey: identity.publicKeyHex });
+  return identity;
+}
+
+export interface RunningSuperPeer {
+  readonly sp: SuperPeer;
+  readonly urls: string[];
+  readonly udp: UdpListener[];
+  /** Bound addresses, with real ports when 0 was configured. */
+  readonly bound: { udp4?: ListenAddress; udp6?: ListenAddress; tcp4?: ListenAddress; tcp6?: ListenAddress; prometheus?: ListenAddress };
+  close(): Promise<void>;
+}
+
+function boundOf(info: AddressInfo | string | null, fallback: ListenAddress): ListenAddress {
+  return info && typeof info === "object" ? { host: fallback.host, port: info.port } : fallback;
+}
+
+export async function startSuperPeer(
+  config: SuperPeerConfig,
+  identity: Identity,
+  log: Logger,
+  stdout: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<RunningSuperPeer> {
+  const sp = new SuperPeer(identity, config, log);
+  const udp: UdpListener[] = [];
+  const tcp = new TcpService(sp, { maxConnections: config.maxPeers, maxFrame: config.tcpMaxFrame, maxBuffered: config.tcpMaxBuffered }, log);
+  const bound: RunningSuperPeer["bound"] = {};
+  const timers: NodeJS.Timeout[] = [];
+  let metricsServer: Server | undefined;
+
+  const close = async (): Promise<void> => {
+    for (const t of timers) clearInterval(t);
+    for (const l of udp) l.socket.close();
+    await tcp.close();
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+  };
+
+  try {
+    if (config.udp4Listen) {
+      const l = await bindUdp(sp, config.udp4Listen, 4, false, log);
+      udp.push(l);
+      bound.udp4 = boundOf(l.socket.address(), config.udp4Listen);
+    }
+    if (config.udp6Listen) {
+      const l = await bindUdp(sp, config.udp6Listen, 6, config.udp4Listen !== undefined, log);
+      udp.push(l);
+      bound.udp6 = boundOf(l.socket.address(), config.udp6Listen);
+    }
+    if (config.tcp4Listen) bound.tcp4 = boundOf((await tcp.listen(config.tcp4Listen, false)).address(), config.tcp4Listen);
+    if (config.tcp6Listen) bound.tcp6 = boundOf((await tcp.listen(config.tcp6Listen, config.tcp4Listen !== undefined)).address(), config.tcp6Listen);
+
+    const metrics = new Metrics(sp, tcp);
+    if (config.prometheusListen) {
+      metricsServer = await serveMetrics(metrics, config.prometheusListen, config.prometheusToken, log);
+      bound.prometheus = boundOf(metricsServer.address(), config.prometheusListen);
+    }
+
+    const urls = listeningUrls({ ...config, udp4Listen: bound.udp4, udp6Listen: bound.udp6, tcp4Listen: bound.tcp4, tcp6Listen: bound.tcp6 }, bytesToHex(identity.publicKey));
+    stdout(formatListening(urls));
+    log.info("super peer started", { publicKey: identity.publicKeyHex, networkId: config.networkId, armMessages: config.armMessages });
+
+    timers.push(
+      setInterval(() => {
+        sp.housekeeping();
+        const closed = tcp.closeIdle(config.helloTimeout);
+        if (closed > 0) log.debug("closed idle tcp connections", { count: closed });
+        metrics.tick();
+      }, config.housekeepingInterval),
+    );
+    if (config.peersPrintInterval > 0) timers.push(setInterval(() => stdout(formatPeers(sp.peers.values(), Date.now())), config.peersPrintInterval));
+    for (const t of timers) t.unref();
+    return { sp, urls, udp, bound, close };
+  } catch (e) {
+    await close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EADDRINUSE" || err.code === "EACCES" || err.code === "EADDRNOTAVAIL") {
+      throw new StartupError(`cannot listen: ${err.message} (check the DRASYL_*_LISTEN addresses and that nothing else uses the port)`);
+    }
+    throw e;
+  }
+}

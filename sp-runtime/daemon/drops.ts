@@ -1,0 +1,48 @@
+import { REJECTIONS } from "../wire/result.ts";
+
+/**
+ * Every reason a packet can be refused or not delivered. Indexes into a Float64Array, so counting
+ * on the packet path is one array increment instead of a labelled-metric lookup.
+ */
+export const DROP_REASONS = [
+  ...REJECTIONS,
+  "network_id_invalid",
+  "message_unarmed",
+  "message_armed",
+  "capacity_exceeded",
+  "pow_invalid",
+  "public_key_invalid",
+  "message_type_unexpected",
+  "hello_too_old",
+  "hello_in_future",
+  "loopback_forwarding",
+  "hop_limit_exceeded",
+  "recipient_unknown",
+  "recipient_no_hello",
+  "recipient_unreachable",
+  "tcp_frame_too_large",
+  "tcp_backpressure",
+  "tcp_connection_limit",
+  "send_failed",
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const DROP_INDEX = Object.fromEntries(DROP_REASONS.map((r, i) => [r, i])) as Record<DropReason, number>;
+
+export class DropCounters {
+  readonly counts = new Float64Array(DROP_REASONS.length);
+
+  add(reason: DropReason): void {
+    this.counts[DROP_INDEX[reason]] = (this.counts[DROP_INDEX[reason]] as number) + 1;
+  }
+
+  get(reason: DropReason): number {
+    return this.counts[DROP_INDEX[reason]] as number;
+  }
+
+  total(): number {
+    let t = 0;
+    for (const c of this.counts) t += c;
+    return t;
+  }
+}

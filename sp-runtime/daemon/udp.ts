@@ -1,0 +1,53 @@
+import { createSocket, type Socket } from "node:dgram";
+import type { ListenAddress } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { SuperPeer } from "./super-peer.ts";
+import type { UdpSender } from "./transport.ts";
+
+const SOCKET_BUFFER = 4 * 1024 * 1024;
+
+export interface UdpListener extends UdpSender {
+  readonly socket: Socket;
+  readonly address: ListenAddress;
+}
+
+/**
+ * Binds one UDP listener. `v6Only` is set when a separate IPv4 socket exists: with Linux's default
+ * bindv6only=0 a wildcard [::] socket would otherwise also claim the IPv4 port, and the second bind
+ * fails with EADDRINUSE (protocol.md s0.6).
+ */
+export async function bindUdp(sp: SuperPeer, addr: ListenAddress, family: 4 | 6, v6Only: boolean, log: Logger): Promise<UdpListener> {
+  const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", ipv6Only: family === 6 && v6Only });
+  const name = family === 4 ? "udp4" : "udp6";
+  const listener: UdpListener = {
+    socket,
+    address: addr,
+    name,
+    send(pkt, port, address) {
+      socket.send(pkt, port, address);
+    },
+  };
+  socket.on("message", (msg, rinfo) => {
+    const reason = sp.handleUdp(msg, listener, rinfo.address, rinfo.port);
+    if (reason !== undefined && log.enabled("debug")) log.debug("packet dropped", { reason, src: `${rinfo.address}:${rinfo.port}`, prot: "udp" });
+  });
+  // Without a listener, a failed send (e.g. EPERM from a firewall) would be thrown as an uncaught error.
+  socket.on("error", (err) => {
+    sp.drops.add("send_failed");
+    log.warn("udp socket error", { socket: name, error: err.message });
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind({ address: addr.host, port: addr.port, exclusive: true }, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  try {
+    socket.setRecvBufferSize(SOCKET_BUFFER);
+    socket.setSendBufferSize(SOCKET_BUFFER);
+  } catch (e) {
+    log.debug("could not enlarge socket buffers", { error: (e as Error).message });
+  }
+  return listener;
+}
