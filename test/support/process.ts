@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from "node:child_process";
+
+export interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+  /** Resolves once stdout matches, rejects if the process exits first or the time runs out. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  stop(): Promise<number | null>;
+}
+
+export function spawnProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Spawned {
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let exited = false;
+  void exit.then(() => (exited = true));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit,
+    async waitFor(pattern, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const m = out.match(pattern);
+        if (m) return m;
+        if (exited) throw new Error(`process exited before printing ${pattern}: ${err}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const code = await exit;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
