@@ -52,7 +52,8 @@ function integer(env: Env, key: string, dflt: number, min: number, max: number):
   const raw = read(env, key);
   if (raw === undefined || raw === "") return dflt;
   if (!/^[+-]?\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`DRASYL_${key}="${raw}" is not an integer between ${min} and ${max}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new ConfigError(`DRASYL_${key}="${raw}" is not an integer ${range}${key === "MAX_PEERS" ? " (0 = unlimited)" : ""}`);
   }
   return Number(raw);
 }
