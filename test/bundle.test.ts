@@ -2,7 +2,7 @@ import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { nodeRuntime, NODE_RUNTIME } from "../cli/runtime/node-runtime.ts";
+import { nodeRuntime, NODE_RUNTIME } from "../stacks/install/node-runtime.ts";
 import { superPeerBundle } from "../cli/paths.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import { decodeAck, nowMicros } from "../sp-runtime/wire/messages.ts";

@@ -3,7 +3,7 @@ import { generateIdentity, type Identity } from "../../sp-runtime/identity/ident
 import { loadIdentityFile, saveIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
 import { spawn } from "node:child_process";
 import { superPeerBundle } from "../paths.ts";
-import { probeSuperPeer, type ProbeResult } from "../probe.ts";
+import { probeSuperPeer, type ProbeResult } from "../../sp-runtime/node/probe.ts";
 import { privateDir } from "../state.ts";
 
 export interface SandboxOptions {

@@ -1,6 +1,6 @@
-import { generateIdentity, type Identity } from "../sp-runtime/identity/identity.ts";
-import type { SuperPeerAddress } from "../sp-runtime/node/super-peer-url.ts";
-import { DrasylNode } from "../sp-runtime/node/test-node.ts";
+import { generateIdentity, type Identity } from "../identity/identity.ts";
+import type { SuperPeerAddress } from "./super-peer-url.ts";
+import { DrasylNode } from "./test-node.ts";
 
 export type ProbeResult = { ok: true; rttMs: number } | { ok: false; error: string };
 
