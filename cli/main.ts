@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { sandbox } from "./commands/sandbox.ts";
-import { defaultStateDir } from "./state.ts";
+import { defaultStateDir } from "./state/dirs.ts";
 
 function port(value: string): number {
   const n = Number(value);

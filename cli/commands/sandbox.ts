@@ -4,7 +4,7 @@ import { loadIdentityFile, saveIdentityFile } from "../../sp-runtime/identity/id
 import { spawn } from "node:child_process";
 import { superPeerBundle } from "../paths.ts";
 import { probeSuperPeer, type ProbeResult } from "../../sp-runtime/node/probe.ts";
-import { privateDir } from "../state.ts";
+import { privateDir } from "../state/dirs.ts";
 
 export interface SandboxOptions {
   stateDir: string;

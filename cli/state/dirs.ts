@@ -17,3 +17,8 @@ export function privateDir(path: string): string {
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
   return path;
 }
+
+/** Everything drasyl-deploy keeps about one deployment. */
+export function deploymentDir(stateDir: string, deployment: string): string {
+  return privateDir(join(privateDir(join(privateDir(stateDir), "deployments")), deployment));
+}
