@@ -14,4 +14,5 @@ const common = {
 };
 
 await build({ ...common, entryPoints: ["sp-runtime/daemon/main.ts"], outfile: "dist/drasyl-sp.mjs" });
-await build({ ...common, entryPoints: ["cli/main.ts"], outfile: "dist/drasyl-deploy.mjs" });
+// The CLI runs from its installed package, so its dependencies (ssh2 with optional native parts) stay in node_modules.
+await build({ ...common, entryPoints: ["cli/main.ts"], outfile: "dist/drasyl-deploy.mjs", packages: "external" });

@@ -47,7 +47,6 @@ export const configSchema = z
       .strictObject({
         armMessages: z.boolean().default(true),
         maxPeers: z.number().int().min(0).default(8192),
-        sendUnites: z.number().int().min(-1).default(5000),
         logLevel: z.enum(["error", "warn", "info", "debug", "trace"]).default("info"),
         prometheusListen: z.string().default("127.0.0.1:9898"),
       })

@@ -37,3 +37,13 @@ export function adoptIdentity(stateDir: string, deployment: string, server: stri
   saveIdentityFile(file, identity);
   return kept;
 }
+
+/** The health probe's own node identity, mined once per state dir instead of once per command. */
+export async function probeIdentity(stateDir: string): Promise<Identity> {
+  const file = join(privateDir(stateDir), "probe.identity");
+  const existing = loadIdentityFile(file);
+  if (existing) return existing;
+  const identity = await generateIdentity();
+  saveIdentityFile(file, identity);
+  return identity;
+}

@@ -73,7 +73,7 @@ const OPTIONS: SuperPeerOptions = {
   helloMaxAge: 300_000,
 };
 
-/** Runs `op` in batches for `ms`; `between` runs outside the timed batches' accounting only in cost, not in time. */
+/** ops/s of `op` after a warm-up; `between` runs once per batch (its cost is included, but it is tiny). */
 function measure(op: () => void, between: () => void = () => undefined): number {
   const run = (ms: number): number => {
     const start = performance.now();

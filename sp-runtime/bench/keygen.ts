@@ -11,28 +11,38 @@ import { bytesEqual } from "../util/hex.ts";
  *
  * The project's own path (Identity + computeSessionKeys) costs ~1 ms per peer here: noble's JS
  * Ed25519 and node:crypto's DER import of X25519 keys dominate. 50k peers would take most of the
- * bench budget, so this derives the same values with native node:crypto only, importing keys as
- * JWK (~25 µs instead of ~310 µs for DER PKCS#8 under OpenSSL 3), in worker threads. Worker code
- * is eval'd JS, as in identity/pow.ts: Node 20 workers cannot load .ts through tsx. The result is
- * cross-checked against the project's implementation (checkPeerKeys), so a mismatch is loud.
+ * bench budget, so this derives the same values with native node:crypto only, importing private
+ * keys as JWK (~25 µs instead of ~310 µs for DER PKCS#8 under OpenSSL 3), in worker threads
+ * (~170 µs per peer per thread). Worker code is eval'd JS, as in identity/pow.ts: Node 20 workers
+ * cannot load .ts through tsx. The result is cross-checked against the project's implementation
+ * (checkPeerKeys), so a mismatch is loud.
+ *
+ * Never export OKP keys as JWK here: on Node 20.20, KeyObject.export({format: "jwk"}) of Ed25519
+ * or X25519 keys deadlocks after a few thousand calls (main thread blocked on a mutex in
+ * ~KeyGenJob, entered from a GC inside ExportJWKEdKey; seen with gdb). DER export does not.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { generateKeyPairSync, createPrivateKey, createPublicKey, diffieHellman, createHash } = require("node:crypto");
+const { createPrivateKey, createPublicKey, diffieHellman, createHash, randomFillSync } = require("node:crypto");
 const { count, spX } = workerData;
 const sp = Buffer.from(spX);
-const spPub = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: sp.toString("base64url") }, format: "jwk" });
+const jwk = (crv, d) => ({ key: { kty: "OKP", crv, d: d.toString("base64url"), x: "" }, format: "jwk" });
+const spki = (prefix, raw) => createPublicKey({ key: Buffer.concat([Buffer.from(prefix, "hex"), raw]), format: "der", type: "spki" });
+const X25519_SPKI = "302a300506032b656e032100";
+const spPub = spki(X25519_SPKI, sp);
+// X25519(k, 9) is k's public key, returned raw: cheaper than exporting a KeyObject.
+const basePoint = spki(X25519_SPKI, Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]));
 const out = new Uint8Array(count * 128);
+const seed = Buffer.alloc(32);
 for (let i = 0; i < count; i++) {
-  const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
-  const seed = Buffer.from(jwk.d, "base64url");
-  const pk = Buffer.from(jwk.x, "base64url");
+  randomFillSync(seed);
+  // With d given, node derives the public half itself and only checks that x is a string.
+  const pk = createPublicKey(createPrivateKey(jwk("Ed25519", seed))).export({ format: "der", type: "spki" }).subarray(12);
   // crypto_sign_ed25519_sk_to_curve25519 (protocol.md s3.4)
   const xs = createHash("sha512").update(seed).digest().subarray(0, 32);
   xs[0] &= 248; xs[31] = (xs[31] & 127) | 64;
-  // node validates only that x is a string when d is given; the public half is derived from d.
-  const xPriv = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: xs.toString("base64url"), x: "" }, format: "jwk" });
-  const xPub = Buffer.from(createPublicKey(xPriv).export({ format: "jwk" }).x, "base64url");
+  const xPriv = createPrivateKey(jwk("X25519", xs));
+  const xPub = diffieHellman({ privateKey: xPriv, publicKey: basePoint });
   const q = diffieHellman({ privateKey: xPriv, publicKey: spPub });
   // crypto_kx: the client is the side with the smaller X25519 key (protocol.md s3.5)
   const client = Buffer.compare(xPub, sp) < 0;

@@ -63,6 +63,9 @@ export interface FlowRequest {
 
 /** Common to every load phase: how busy the generator itself was, to tell when it is the bottleneck. */
 export interface PhaseStats {
+  /** The measured window in wall-clock ms (performance.timeOrigin based, comparable across processes). */
+  startWallMs: number;
+  endWallMs: number;
   durationS: number;
   /** Generator process CPU (user+system) over the phase, % of one core. */
   generatorCpuPct: number;
@@ -120,8 +123,7 @@ export interface GenCall<K extends GenOp = GenOp> {
   req: GenOps[K]["req"];
 }
 
-/** "started" tells the runner the measured part of a phase began, so it can align its CPU window. */
-export type GenMessage = { id: number; kind: "result"; res: unknown } | { id: number; kind: "error"; error: string } | { id: number; kind: "started" };
+export type GenMessage = { id: number; kind: "result"; res: unknown } | { id: number; kind: "error"; error: string };
 
 /**
  * Latency samples with a fixed memory bound: reservoir sampling keeps a uniform sample once more
@@ -157,4 +159,8 @@ export class Samples {
 
 export function round1(v: number): number {
   return Math.round(v * 10) / 10;
+}
+
+export function round2(v: number): number {
+  return Math.round(v * 100) / 100;
 }

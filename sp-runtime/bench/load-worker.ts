@@ -221,6 +221,8 @@ class Generator {
     const cpu = process.cpuUsage(p.cpu);
     const wallMs = t1 - p.t0;
     return {
+      startWallMs: performance.timeOrigin + p.t0,
+      endWallMs: performance.timeOrigin + t1,
       durationS: Math.round(wallMs / 10) / 100,
       generatorCpuPct: round1(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
       sendErrors: this.sendErrors - p.sendErrors,
@@ -328,7 +330,7 @@ class Generator {
   }
 
   /** Every peer sends a HELLO every intervalMs, the sends spread evenly (a 5 ms tick catches up). */
-  async steady(req: SteadyRequest, started: () => void): Promise<SteadyResult> {
+  async steady(req: SteadyRequest): Promise<SteadyResult> {
     const n = Math.min(req.peers, this.registered);
     const perMs = n / req.intervalMs;
     const latency = new Samples();
@@ -341,7 +343,6 @@ class Generator {
       latency.add(us);
     };
     const phase = this.begin();
-    started();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
         const elapsed = performance.now() - phase.t0;
@@ -536,11 +537,11 @@ class Generator {
 }
 
 const generator = new Generator();
-type Handler = (req: GenOps[GenOp]["req"], started: () => void) => Promise<unknown>;
-const handlers: { [K in GenOp]: (req: GenOps[K]["req"], started: () => void) => Promise<GenOps[K]["res"]> } = {
+type Handler = (req: GenOps[GenOp]["req"]) => Promise<unknown>;
+const handlers: { [K in GenOp]: (req: GenOps[K]["req"]) => Promise<GenOps[K]["res"]> } = {
   init: (req) => generator.init(req),
   register: (req) => generator.register(req),
-  steady: (req, started) => generator.steady(req, started),
+  steady: (req) => generator.steady(req),
   blast: (req) => generator.blast(req),
   flows: (req) => generator.flows(req),
 };
@@ -556,7 +557,7 @@ if (!process.send) {
 process.on("message", (call: GenCall) => {
   const handler = handlers[call.op] as Handler | undefined;
   if (!handler) return reply({ id: call.id, kind: "error", error: `unknown op ${String(call.op)}` });
-  handler(call.req, () => reply({ id: call.id, kind: "started" })).then(
+  handler(call.req).then(
     (res) => reply({ id: call.id, kind: "result", res }),
     (e: unknown) => reply({ id: call.id, kind: "error", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
   );

@@ -6,9 +6,20 @@ export type ProbeResult = { ok: true; rttMs: number } | { ok: false; error: stri
 
 let probeIdentity: Promise<Identity> | undefined;
 
-/** Mined once per process at the default difficulty: a super peer ignores HELLOs with weaker proof of work. */
+/**
+ * Lets the caller supply a stored identity, so a short-lived command does not spend seconds on
+ * proof of work every time it runs.
+ */
+export function useProbeIdentity(source: () => Promise<Identity>): void {
+  probeIdentity = undefined;
+  identitySource = source;
+}
+
+let identitySource: () => Promise<Identity> = () => generateIdentity();
+
+/** A super peer ignores HELLOs with weaker proof of work than its minimum, so the probe needs a real one. */
 function identity(): Promise<Identity> {
-  probeIdentity ??= generateIdentity();
+  probeIdentity ??= identitySource();
   return probeIdentity;
 }
 

@@ -1,0 +1,39 @@
+import { createInterface } from "node:readline/promises";
+import { openDeployment } from "../deployment.ts";
+import { Progress } from "../output/progress.ts";
+import { lockDeployment } from "../state/lock.ts";
+
+export interface DestroyOptions {
+  config?: string;
+  stateDir: string;
+  yes: boolean;
+}
+
+async function confirmed(deployment: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`This removes the servers of deployment "${deployment}". Identities stay in the local state.\nType the deployment name to confirm: `);
+    return answer.trim() === deployment;
+  } finally {
+    rl.close();
+  }
+}
+
+/** Removes what drasyl-deploy created; identities stay in the local state so the keys survive. */
+export async function destroy(opts: DestroyOptions): Promise<number> {
+  const d = openDeployment(opts.config, opts.stateDir);
+  if (!opts.yes && !(await confirmed(d.config.deployment))) {
+    process.stderr.write(`Not confirmed: nothing removed. Without a terminal, pass --yes to destroy "${d.config.deployment}".\n`);
+    return 1;
+  }
+  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  try {
+    const progress = new Progress([]);
+    for (const p of d.providers) await p.destroy((name, msg) => progress.line(name, msg));
+    progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.stateDir}.`);
+    return 0;
+  } finally {
+    unlock();
+  }
+}

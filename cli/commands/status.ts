@@ -1,0 +1,51 @@
+import { serverStatus, type ServerStatus } from "../../stacks/install/installer.ts";
+import { listServers, openDeployment } from "../deployment.ts";
+import { table } from "../output/progress.ts";
+import { loadIdentity } from "../state/identities.ts";
+
+export interface StatusOptions {
+  config?: string;
+  stateDir: string;
+  json: boolean;
+}
+
+export interface StatusRow extends ServerStatus {
+  region: string;
+  /** The key backed up in the local state; differs from identityPublicKey if the server holds another. */
+  expectedPublicKey?: string;
+  healthy: boolean;
+}
+
+function rtt(r: ServerStatus["udp"]): string {
+  if (!r) return "-";
+  return r.ok ? `ok ${r.rttMs.toFixed(1)} ms` : "FAIL";
+}
+
+/** Per super peer: systemd state, release, key, and whether it really answers drasyl over UDP and TCP. */
+export async function status(opts: StatusOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const d = openDeployment(opts.config, opts.stateDir);
+  const servers = await listServers(d);
+  if (servers.length === 0) {
+    out(opts.json ? "[]\n" : `Deployment "${d.config.deployment}" has no servers yet: run drasyl-deploy up\n`);
+    return 1;
+  }
+  const rows: StatusRow[] = await Promise.all(
+    servers.map(async (s) => {
+      const st = await serverStatus(s, { stateDir: d.stateDir, settings: d.settings });
+      const expected = loadIdentity(d.stateDir, d.config.deployment, s.name)?.publicKeyHex;
+      const keyOk = expected === undefined || st.identityPublicKey === expected;
+      if (!keyOk) st.error = `the server's identity ${st.identityPublicKey ?? "(none)"} is not the backed-up one ${expected}`;
+      return { ...st, region: s.region, expectedPublicKey: expected, healthy: st.active === "active" && !!st.udp?.ok && !!st.tcp?.ok && keyOk };
+    }),
+  );
+  if (opts.json) out(`${JSON.stringify(rows, null, 2)}\n`);
+  else {
+    const lines = [["SERVER", "REGION", "SYSTEMD", "RELEASE", "NODE", "PUBLIC KEY", "UDP", "TCP"]];
+    for (const r of rows) {
+      lines.push([r.server, r.region, r.active ?? "unreachable", r.release ?? "-", r.nodeVersion ?? "-", r.identityPublicKey ?? "-", rtt(r.udp), rtt(r.tcp)]);
+    }
+    out(table(lines));
+    for (const r of rows.filter((x) => x.error)) out(`${r.server}: ${r.error}\n`);
+  }
+  return rows.every((r) => r.healthy) ? 0 : 1;
+}

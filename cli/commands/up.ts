@@ -1,0 +1,104 @@
+import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
+import { Identity } from "../../sp-runtime/identity/identity.ts";
+import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
+import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { type Deployment, listServers, openDeployment } from "../deployment.ts";
+import { Progress, table } from "../output/progress.ts";
+import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
+import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
+import { lockDeployment } from "../state/lock.ts";
+
+export interface UpOptions {
+  config?: string;
+  stateDir: string;
+  dryRun: boolean;
+  adoptIdentity: string[];
+  replaceIdentity: string[];
+}
+
+const HEALTHY = new Set(["installed", "updated", "unchanged"]);
+
+function policyFor(server: string, opts: UpOptions): IdentityPolicy {
+  if (opts.adoptIdentity.includes(server)) return "adopt";
+  if (opts.replaceIdentity.includes(server)) return "replace";
+  return "refuse";
+}
+
+function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string } | undefined): string {
+  if (!r) return "-";
+  return r.ok ? `${r.rttMs.toFixed(1)} ms` : "FAIL";
+}
+
+async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
+  for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
+  const servers = await listServers(d);
+  let failed = 0;
+  for (const server of servers) {
+    // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
+    const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
+    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    if (r.plan) out(`\n${formatPlan(r.plan)}`);
+    else {
+      failed++;
+      out(`\n${server.name}: cannot plan: ${r.error ?? "unknown error"}\n`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+/**
+ * Provision (if the target creates servers), make sure every server has a backed-up identity, then
+ * install on all servers in parallel. A failing server is reported and fails the command, but the
+ * others are still installed and verified.
+ */
+export async function up(opts: UpOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const d = openDeployment(opts.config, opts.stateDir);
+  process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
+  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  try {
+    if (opts.dryRun) return await dryRun(d, opts, out);
+    const progress = new Progress([]);
+    const servers = (await Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg))))).flat();
+    const identities = new Map<string, Identity>();
+    for (const s of servers) {
+      const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, s.name);
+      identities.set(s.name, identity);
+      progress.line(s.name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
+    }
+
+    const results: InstallResult[] = await Promise.all(
+      servers.map((s) =>
+        installServer(
+          s,
+          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
+          { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
+        ),
+      ),
+    );
+
+    for (const r of results) {
+      if (r.adoptedIdentity) {
+        const kept = adoptIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
+        identities.set(r.server, r.adoptedIdentity);
+        progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
+      }
+    }
+
+    const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];
+    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", rtt(r.health?.udp), rtt(r.health?.tcp)]);
+    out(`\n${table(rows)}`);
+    for (const r of results.filter((x) => !HEALTHY.has(x.status))) {
+      out(`\n${r.server}: ${r.status}: ${r.error ?? ""}\n`);
+      if (r.journal?.length) out(`  last journal lines:\n${r.journal.map((l) => `    ${l}\n`).join("")}`);
+    }
+
+    const healthy = results.filter((r) => HEALTHY.has(r.status) && (r.health === undefined || r.health.ok));
+    const urls = servers
+      .filter((s) => healthy.some((r) => r.server === s.name))
+      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort));
+    if (urls.length > 0) out(`\n${formatSuperPeers(urls, d.settings.networkId, "env")}`);
+    return healthy.length === results.length ? 0 : 1;
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,252 @@
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
+import type { Server } from "../provider.ts";
+import { algorithmsFor, expectedKeyType, verifyHostKey } from "./host-keys.ts";
+import { octal, shq } from "./shell.ts";
+
+// ssh2 is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
+
+export class SshError extends Error {
+  override readonly name = "SshError";
+}
+
+/** A remote command that ran but failed; carries its exit code and stderr. */
+export class RemoteCommandError extends SshError {
+  readonly code: number | null;
+  readonly stderr: string;
+  constructor(message: string, code: number | null, stderr: string) {
+    super(message);
+    this.code = code;
+    this.stderr = stderr;
+  }
+}
+
+export interface ExecResult {
+  /** null when the remote process died by a signal. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  stdin?: Readable | string | Buffer;
+  /** Default 120 s; the channel is closed when it runs out. */
+  timeoutMs?: number;
+}
+
+export interface ConnectOptions {
+  /** Holds known_hosts.json, the pinned host keys. */
+  stateDir: string;
+  /** For TCP connect plus SSH handshake and login. Default 20 s. */
+  timeoutMs?: number;
+}
+
+export interface UploadTarget {
+  path: string;
+  sha256: string;
+  mode: number;
+  owner: string;
+}
+
+function lastLines(text: string, n = 5): string {
+  return text.trim().split("\n").slice(-n).join("\n");
+}
+
+function connectError(server: Server, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
+  const where = `server "${server.name}" (${server.ssh.user}@${server.ssh.host}:${server.ssh.port})`;
+  const code = e.code ?? "";
+  if (code === "ECONNREFUSED") return new SshError(`cannot reach ${where} over SSH: connection refused (is sshd running, is the port right?)`);
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return new SshError(`cannot reach ${where} over SSH: no route to the host (${code})`);
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new SshError(`cannot reach ${where} over SSH: the name ${server.ssh.host} does not resolve`);
+  if (code === "ETIMEDOUT" || /timed out/i.test(e.message)) return new SshError(`cannot reach ${where} over SSH: no answer within ${timeoutMs / 1000} s`);
+  if (/authentication methods failed/i.test(e.message)) {
+    const how = server.ssh.privateKeyPath ? `the key ${server.ssh.privateKeyPath}` : "the keys of the ssh-agent at $SSH_AUTH_SOCK";
+    return new SshError(`SSH login to ${where} failed: the server did not accept ${how}`);
+  }
+  return new SshError(`SSH connection to ${where} failed: ${e.message}`);
+}
+
+function authConfig(server: Server): Pick<ConnectConfig, "privateKey" | "agent"> {
+  const { privateKeyPath } = server.ssh;
+  if (privateKeyPath) {
+    let key: Buffer;
+    try {
+      key = readFileSync(privateKeyPath);
+    } catch (e) {
+      throw new SshError(`cannot read the SSH private key ${privateKeyPath} for server "${server.name}": ${(e as Error).message}`);
+    }
+    const parsed = utils.parseKey(key);
+    if (parsed instanceof Error) {
+      const hint = /passphrase/i.test(parsed.message) ? "it is passphrase-protected: add it to ssh-agent and leave privateKeyPath unset" : parsed.message;
+      throw new SshError(`cannot use the SSH private key ${privateKeyPath} for server "${server.name}": ${hint}`);
+    }
+    return { privateKey: key };
+  }
+  const agent = process.env.SSH_AUTH_SOCK;
+  if (!agent) throw new SshError(`server "${server.name}" has no privateKeyPath and SSH_AUTH_SOCK is not set: give a key file or start ssh-agent`);
+  return { agent };
+}
+
+/**
+ * One SSH connection to one server, with every command run as root: directly when logged in as
+ * root, else through `sudo -n` (passwordless sudo; a password prompt would hang an unattended install).
+ */
+export class SshConnection {
+  readonly server: Server;
+  private readonly client: Client;
+
+  private constructor(server: Server, client: Client) {
+    this.server = server;
+    this.client = client;
+  }
+
+  static async open(server: Server, opts: ConnectOptions): Promise<SshConnection> {
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const client = new Client();
+    let hostKeyProblem: Error | undefined;
+    const keyType = expectedKeyType(opts.stateDir, server);
+    const config: ConnectConfig = {
+      host: server.ssh.host,
+      port: server.ssh.port,
+      username: server.ssh.user,
+      ...authConfig(server),
+      readyTimeout: timeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      ...(keyType ? { algorithms: { serverHostKey: algorithmsFor(keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
+      hostVerifier: (key: Buffer): boolean => {
+        try {
+          verifyHostKey(opts.stateDir, server, key);
+          return true;
+        } catch (e) {
+          hostKeyProblem = e as Error;
+          return false;
+        }
+      },
+    };
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      // ssh2 can emit more than one error (e.g. a timeout, then "connection lost"), and later ones
+      // arrive after we gave up: the listener stays, so none of them is ever unhandled.
+      client.on("error", (e: Error) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(hostKeyProblem ?? connectError(server, e, timeoutMs));
+      });
+      client.once("ready", () => {
+        settled = true;
+        resolve();
+      });
+      try {
+        client.connect(config);
+      } catch (e) {
+        client.emit("error", e);
+      }
+    });
+    const conn = new SshConnection(server, client);
+    if (server.ssh.user !== "root") {
+      try {
+        await conn.check("true", "checking sudo");
+      } catch (e) {
+        conn.close();
+        throw e;
+      }
+    }
+    return conn;
+  }
+
+  /** The command line that runs `script` as root through sh, in the C locale (stable output to parse). */
+  private command(script: string): string {
+    const sh = `sh -c ${shq(`LC_ALL=C; export LC_ALL\n${script}`)}`;
+    return this.server.ssh.user === "root" ? sh : `sudo -n ${sh}`;
+  }
+
+  private channel(command: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, ch) => (err ? reject(new SshError(`${this.server.name}: cannot start a remote command: ${err.message}`)) : resolve(ch)));
+    });
+  }
+
+  /** Runs a shell script as root; resolves with its exit code, output and errors. */
+  async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
+    const ch = await this.channel(this.command(script));
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    ch.on("data", (d: Buffer) => out.push(d));
+    ch.stderr.on("data", (d: Buffer) => err.push(d));
+    const result = new Promise<ExecResult>((resolve, reject) => {
+      let code: number | null = null;
+      const timer = setTimeout(() => {
+        ch.close();
+        reject(new SshError(`${this.server.name}: remote command did not finish within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      ch.on("exit", (c: number | null) => {
+        code = c;
+      });
+      ch.on("close", () => {
+        clearTimeout(timer);
+        // The remote end may stop reading early (a failed command): stop reading the source too.
+        if (opts.stdin !== undefined && typeof opts.stdin === "object" && !Buffer.isBuffer(opts.stdin)) opts.stdin.destroy();
+        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      if (opts.stdin === undefined || typeof opts.stdin === "string" || Buffer.isBuffer(opts.stdin)) {
+        ch.end(opts.stdin);
+      } else {
+        opts.stdin.on("error", (e) => {
+          ch.close();
+          reject(new SshError(`${this.server.name}: reading the data to send failed: ${e.message}`));
+        });
+        opts.stdin.pipe(ch);
+      }
+    });
+    const r = await result;
+    if (this.server.ssh.user !== "root" && r.code === 1 && /^sudo: /m.test(r.stderr) && /password is required|terminal is required|not in the sudoers|not allowed to execute/.test(r.stderr)) {
+      throw new SshError(
+        `user ${this.server.ssh.user} on server "${this.server.name}" cannot run commands as root without a password (sudo -n): ` +
+          `${lastLines(r.stderr, 1)}. Allow it (e.g. "${this.server.ssh.user} ALL=(ALL) NOPASSWD:ALL" in /etc/sudoers.d/) or connect as root.`,
+      );
+    }
+    return r;
+  }
+
+  /** Like run(), but a non-zero exit is a RemoteCommandError naming `what`; returns stdout. */
+  async check(script: string, what: string, opts: RunOptions = {}): Promise<string> {
+    const r = await this.run(script, opts);
+    if (r.code !== 0) {
+      throw new RemoteCommandError(`${what} failed on ${this.server.name} (exit ${r.code ?? "by signal"}): ${lastLines(r.stderr) || "(no error output)"}`, r.code, r.stderr);
+    }
+    return r.stdout;
+  }
+
+  /**
+   * Writes a file atomically: streamed into a temp file in the target directory (decompressed on
+   * the way when `gzipped`), checked against the sha256, given its owner and mode, then renamed over
+   * the target. A damaged or interrupted upload never replaces the old file, and a secret is never
+   * readable by others, not even in the temp file (mktemp makes it 0600).
+   */
+  async upload(target: UploadTarget, data: Readable | Buffer | string, opts: { gzipped?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const script = `set -eu
+dst=${shq(target.path)}
+tmp=$(mktemp "$(dirname "$dst")/.$(basename "$dst").XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+${opts.gzipped ? "gzip -dc" : "cat"} > "$tmp"
+sum=$(sha256sum < "$tmp" | cut -c1-64)
+if [ "$sum" != ${shq(target.sha256)} ]; then echo "$dst arrived damaged: sha256 $sum, expected ${target.sha256}" >&2; exit 65; fi
+chown ${shq(`${target.owner}:${target.owner}`)} "$tmp"
+chmod ${octal(target.mode)} "$tmp"
+sync "$tmp" 2>/dev/null || true
+mv -fT "$tmp" "$dst"
+trap - EXIT
+`;
+    await this.check(script, `uploading ${target.path}`, { stdin: data, timeoutMs: opts.timeoutMs ?? 30 * 60_000 });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

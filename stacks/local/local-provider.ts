@@ -1,0 +1,312 @@
+import { createHash } from "node:crypto";
+import { accessSync, constants, existsSync, rmdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Provider, Server } from "../provider.ts";
+import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
+import { privateDir } from "./fs-util.ts";
+import { withLock } from "./lock.ts";
+import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHost, stopHost, wipeHostKeys } from "./host.ts";
+import { createHostNetwork, ensureBridge, hostAddresses, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
+import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
+import { LabError } from "./run.ts";
+import { type ExecResult, sshExec, sshLogin } from "./ssh.ts";
+import { ensureLabKey, labKeyPath } from "./ssh-key.ts";
+import { type HostRecord, type LabState, readState, writeState } from "./state.ts";
+
+export interface LocalProviderOptions {
+  /** Deployment name; lab hosts are named `<deployment>-<region>`. */
+  deployment: string;
+  /** Region names, e.g. ["lab-1", "lab-2"]: one host each. */
+  regions: string[];
+  /** drasyl-deploy's state dir; the lab keeps its files under `<stateDir>/lab/`. */
+  stateDir: string;
+  /** Where the base image is cached; default $XDG_CACHE_HOME/drasyl-deploy/lab. */
+  cacheDir?: string;
+  /** The user the returned servers log in as: root, or "deploy" (passwordless sudo). */
+  sshUser?: "root" | "deploy";
+}
+
+type Progress = (server: string, message: string) => void;
+
+/** A DNS label: lowercase letters, digits and dashes. */
+function label(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+}
+
+const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+function findProgram(name: string): boolean {
+  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), ...SEARCH_PATH];
+  return dirs.some((d) => {
+    try {
+      accessSync(join(d, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether this machine can run the local lab, and if not, what to do about it. */
+export function labAvailable(): { ok: boolean; reason?: string } {
+  if (process.platform !== "linux") return { ok: false, reason: "the local lab needs Linux (systemd-nspawn containers)" };
+  if (process.getuid?.() !== 0) return { ok: false, reason: "the local lab needs root (it creates containers, mounts and network namespaces): run it with sudo" };
+  const needs: [string, string][] = [
+    ["systemd-nspawn", "systemd-container"],
+    ["debootstrap", "debootstrap"],
+    ["ip", "iproute2"],
+    ["flock", "util-linux"],
+  ];
+  for (const [program, pkg] of needs) {
+    if (!findProgram(program)) return { ok: false, reason: `${program} not found: apt-get install ${pkg}` };
+  }
+  return { ok: true };
+}
+
+/**
+ * The built-in sandbox: every region is a Debian bookworm server on this machine, a
+ * systemd-nspawn container with systemd as PID 1, journald and OpenSSH, in its own network
+ * namespace on a private bridge. Like a fresh cloud VM it has no Node.js and no internet.
+ */
+export class LocalProvider implements Provider {
+  readonly kind = "local";
+  private readonly deployment: string;
+  private readonly regions: string[];
+  private readonly labDir: string;
+  private readonly deploymentDir: string;
+  private readonly stateFile: string;
+  private readonly cacheDir: string;
+  private readonly sshUser: "root" | "deploy";
+
+  constructor(opts: LocalProviderOptions) {
+    this.deployment = label(opts.deployment);
+    if (!this.deployment) throw new LabError(`deployment name "${opts.deployment}" needs at least one letter or digit`);
+    this.regions = opts.regions.map((r) => {
+      const l = label(r);
+      if (!l) throw new LabError(`region name "${r}" needs at least one letter or digit`);
+      return l;
+    });
+    if (new Set(this.regions).size !== this.regions.length) throw new LabError(`region names must be distinct: ${opts.regions.join(", ")}`);
+    this.labDir = join(opts.stateDir, "lab");
+    this.deploymentDir = join(this.labDir, this.deployment);
+    this.stateFile = join(this.deploymentDir, "state.json");
+    this.cacheDir = opts.cacheDir ?? labCacheDir();
+    this.sshUser = opts.sshUser ?? "root";
+  }
+
+  private record(region: string): Omit<HostRecord, "index"> {
+    const id = createHash("sha256").update(`${this.deployment}\0${region}`).digest("hex").slice(0, 8);
+    let name = `${this.deployment}-${region}`;
+    // Host names are DNS labels (at most 63 characters); keep long ones unique with the id.
+    if (name.length > 63) name = `${name.slice(0, 54).replace(/-+$/, "")}-${id}`;
+    return { name, region, id };
+  }
+
+  private spec(h: HostRecord, base: string, authorizedKey: string, privateKeyPath: string): HostSpec {
+    return {
+      name: h.name,
+      tag: `ddlab-${h.id}`,
+      base,
+      dir: join(this.deploymentDir, h.name),
+      authorizedKey,
+      // The lab checks readiness as root, whatever user the returned servers use.
+      ssh: { host: hostAddresses(h.index).ipv4, port: 22, user: "root", privateKeyPath },
+    };
+  }
+
+  /** Specs for inspection and teardown, which need neither the base image nor the key. */
+  private teardownSpec(h: HostRecord): HostSpec {
+    return this.spec(h, "", "", "");
+  }
+
+  private server(h: HostRecord, privateKeyPath: string): Server {
+    const { ipv4, ipv6 } = hostAddresses(h.index);
+    return { name: h.name, region: h.region, ipv4, ipv6, ssh: { host: ipv4, port: 22, user: this.sshUser, privateKeyPath }, arch: undefined };
+  }
+
+  private state(): LabState {
+    return readState(this.stateFile) ?? { version: 1, deployment: this.deployment, hosts: [] };
+  }
+
+  async preview(): Promise<string[]> {
+    const lines: string[] = [];
+    if (!cachedBaseImage(this.cacheDir)) lines.push(`build the Debian bookworm base image in ${this.cacheDir} (about a minute, once per machine)`);
+    const recorded = new Map(this.state().hosts.map((h) => [h.region, h]));
+    for (const region of this.regions) {
+      const h = recorded.get(region);
+      if (!h) lines.push(`create lab host ${this.record(region).name} (region ${region})`);
+      else if (hostRunning(this.teardownSpec(h))) lines.push(`keep running lab host ${h.name} (${hostAddresses(h.index).ipv4})`);
+      else lines.push(`start lab host ${h.name} (${hostAddresses(h.index).ipv4})`);
+    }
+    for (const h of recorded.values()) if (!this.regions.includes(h.region)) lines.push(`remove lab host ${h.name} (region ${h.region} is no longer listed)`);
+    return lines;
+  }
+
+  async apply(onProgress: Progress = () => {}): Promise<Server[]> {
+    const available = labAvailable();
+    if (!available.ok) throw new LabError(`cannot run the local lab: ${available.reason}`);
+    const base = await ensureBaseImage(this.cacheDir, (m) => onProgress("lab", m));
+    privateDir(this.deploymentDir);
+    return this.exclusively(() => this.converge(base, onProgress));
+  }
+
+  /**
+   * One apply/destroy per deployment at a time (two terminals, a test and the CLI); the lock file
+   * sits beside the deployment's directory because destroy deletes that directory.
+   */
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    privateDir(this.labDir);
+    return withLock(join(this.labDir, `.${this.deployment}.lock`), `lab deployment ${this.deployment}`, fn);
+  }
+
+  private async converge(base: string, onProgress: Progress): Promise<Server[]> {
+    const key = ensureLabKey(this.labDir);
+
+    // Claim ids and addresses and record every host before creating anything, under the machine
+    // lock, so a crash at any later point leaves hosts that destroy (or the next apply) can find.
+    const { hosts, removed } = await withMachineLock(async () => {
+      const state = this.state();
+      const previous = new Map(state.hosts.map((h) => [h.region, h]));
+      const claims = liveClaims();
+      const wanted: HostRecord[] = this.regions.map((region) => {
+        const r = this.record(region);
+        const index = claimHost(claims, r.id, r.name, this.stateFile, previous.get(region)?.index);
+        return { ...r, index };
+      });
+      const gone = state.hosts.filter((h) => !this.regions.includes(h.region));
+      // Hosts to remove stay recorded until they are gone.
+      writeState(this.stateFile, { ...state, hosts: [...wanted, ...gone] });
+      return { hosts: wanted, removed: gone };
+    });
+
+    for (const h of removed) {
+      onProgress(h.name, "removing (region no longer listed)");
+      await this.teardown(h);
+    }
+    if (removed.length > 0) await this.forget(removed);
+
+    const results = await Promise.allSettled(
+      hosts.map(async (h) => {
+        const spec = this.spec(h, base, key.publicKey, key.privateKeyPath);
+        if (hostRunning(spec) && netnsExists(spec.tag)) {
+          try {
+            await sshLogin(spec.ssh, 10_000);
+            onProgress(h.name, `running at ${spec.ssh.host}`);
+            return;
+          } catch {
+            onProgress(h.name, "running but not answering SSH: restarting");
+          }
+        }
+        if (hostHasProcesses(spec)) onProgress(h.name, "cleaning up the previous run");
+        await stopHost(spec);
+        await withMachineLock(async () => {
+          await ensureBridge();
+          await createHostNetwork(spec.tag, h.index);
+        });
+        onProgress(h.name, `booting at ${spec.ssh.host}`);
+        const t = Date.now();
+        await startHost(spec);
+        onProgress(h.name, `up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      }),
+    );
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${hosts[i]?.name}: ${(r.reason as Error).message}`] : []));
+    if (failed.length > 0) throw new LabError(`lab hosts failed to start (run destroy to clean up, or apply again):\n${failed.join("\n")}`);
+    return hosts.map((h) => this.server(h, key.privateKeyPath));
+  }
+
+  async list(): Promise<Server[]> {
+    const privateKeyPath = labKeyPath(this.labDir);
+    return this.state()
+      .hosts.filter((h) => hostRunning(this.teardownSpec(h)))
+      .map((h) => this.server(h, privateKeyPath));
+  }
+
+  destroy(onProgress: Progress = () => {}): Promise<void> {
+    return this.exclusively(() => this.teardownAll(onProgress));
+  }
+
+  private async teardownAll(onProgress: Progress): Promise<void> {
+    const state = readState(this.stateFile);
+    if (state) {
+      const results = await Promise.allSettled(
+        state.hosts.map(async (h) => {
+          onProgress(h.name, "stopping and removing");
+          await this.teardown(h);
+        }),
+      );
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${state.hosts[i]?.name}: ${(r.reason as Error).message}`] : []));
+      if (failed.length > 0) throw new LabError(`could not remove all lab hosts (run destroy again):\n${failed.join("\n")}`);
+      await this.forget(state.hosts);
+    }
+    await withMachineLock(async () => {
+      if (liveClaims().size === 0 && (await removeBridgeIfUnused())) onProgress("lab", "removed the lab bridge");
+    });
+  }
+
+  /** Stops a host and removes everything it had, tolerating any half-created state. */
+  private async teardown(h: HostRecord): Promise<void> {
+    const spec = this.teardownSpec(h);
+    await stopHost(spec);
+    await withMachineLock(() => removeHostNetwork(spec.tag));
+    await removeHostFiles(spec);
+  }
+
+  /** Drops removed hosts from the state and the machine registry; deletes an emptied state. */
+  private async forget(hosts: HostRecord[]): Promise<void> {
+    await withMachineLock(async () => {
+      const ids = new Set(hosts.map((h) => h.id));
+      const left = this.state().hosts.filter((h) => !ids.has(h.id));
+      if (left.length > 0) writeState(this.stateFile, { version: 1, deployment: this.deployment, hosts: left });
+      else if (existsSync(this.deploymentDir)) {
+        rmSync(this.stateFile, { force: true });
+        try {
+          rmdirSync(this.deploymentDir);
+        } catch {
+          // Something else lives there (not ours to delete): leave the directory.
+        }
+      }
+      for (const id of ids) releaseHost(id);
+    });
+  }
+
+  /** Stops a host, wipes its SSH host keys and boots it again; for tests of a changed host key. */
+  regenerateHostKeys(serverName: string): Promise<void> {
+    return this.exclusively(() => this.replaceHostKeys(serverName));
+  }
+
+  private async replaceHostKeys(serverName: string): Promise<void> {
+    const h = this.state().hosts.find((x) => x.name === serverName);
+    if (!h) throw new LabError(`no lab host named ${serverName} in deployment ${this.deployment}`);
+    const base = cachedBaseImage(this.cacheDir);
+    if (!base) throw new LabError("the lab base image is missing; run apply first");
+    const key = ensureLabKey(this.labDir);
+    const spec = this.spec(h, base, key.publicKey, key.privateKeyPath);
+    await stopHost(spec);
+    wipeHostKeys(spec);
+    if (!netnsExists(spec.tag)) {
+      await withMachineLock(async () => {
+        await ensureBridge();
+        await createHostNetwork(spec.tag, h.index);
+      });
+    }
+    await startHost(spec);
+  }
+}
+
+/** See LocalProvider.regenerateHostKeys. */
+export function regenerateHostKeys(provider: LocalProvider, serverName: string): Promise<void> {
+  return provider.regenerateHostKeys(serverName);
+}
+
+/** Runs a shell command on a lab host over SSH, as the server's SSH user. */
+export function labExec(server: Server, command: string, timeoutMs?: number): Promise<ExecResult> {
+  return sshExec(server.ssh, command, timeoutMs);
+}
+
+/** The SSH host key the server presents now, as an OpenSSH public key line. */
+export function labHostKey(server: Server): Promise<string> {
+  return sshLogin(server.ssh);
+}

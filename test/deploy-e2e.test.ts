@@ -1,0 +1,146 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../cli/paths.ts";
+import { parseSuperPeerList, parseSuperPeerUrl } from "../sp-runtime/node/super-peer-url.ts";
+import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
+import { bytesToHex } from "../sp-runtime/util/hex.ts";
+import { loadIdentity } from "../cli/state/identities.ts";
+import { labAvailable } from "../stacks/local/local-provider.ts";
+import { vectorIdentity } from "./support/super-peer.ts";
+
+const exec = promisify(execFile);
+const runnable = labAvailable().ok || process.env.CI === "true";
+
+interface StatusRow {
+  server: string;
+  healthy: boolean;
+  active?: string;
+  mainPid?: number;
+  identityPublicKey?: string;
+  udp?: { ok: boolean };
+  tcp?: { ok: boolean };
+}
+
+/*
+ * The path a user walks, through the built CLI: a config naming three local lab servers ->
+ * `up` -> `status` -> `peers` -> real drasyl traffic through what was deployed -> `destroy`.
+ */
+describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three lab servers", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dd-e2e-"));
+  const stateDir = join(dir, "state");
+  const config = join(dir, "drasyl-deploy.yaml");
+  const deployment = `e2e${process.pid % 10000}`;
+  const regions = ["r1", "r2", "r3"];
+  const names = regions.map((r) => `${deployment}-${r}`);
+
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const r = await exec(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config], {
+        timeout: 600_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      return { code: 0, ...r };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof err.code === "number" ? err.code : 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+    }
+  }
+
+  async function statusRows(): Promise<StatusRow[]> {
+    const r = await cli("status", "--json");
+    return JSON.parse(r.stdout) as StatusRow[];
+  }
+
+  beforeAll(() => {
+    writeFileSync(config, `deployment: ${deployment}\nnetworkId: 1\ntargets:\n  - kind: local\n    regions: [${regions.join(", ")}]\n`);
+  });
+
+  afterAll(async () => {
+    await cli("destroy", "--yes");
+  }, 300_000);
+
+  let firstPids: Record<string, number | undefined> = {};
+
+  it("up installs and verifies a super peer on each server, in parallel", async () => {
+    const r = await cli("up");
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed +\\S+ +[\\d.]+ ms +[\\d.]+ ms$`, "m"));
+    // Progress lines of the three servers interleave: they were handled at the same time.
+    const order = r.stderr.split("\n").map((l) => names.findIndex((n) => l.includes(`[${n}]`))).filter((i) => i >= 0);
+    const firstDone = order.lastIndexOf(0);
+    expect(order.slice(0, firstDone).some((i) => i !== 0)).toBe(true);
+    expect(r.stdout).toMatch(/^DRASYL_SUPER_PEERS="udp:\/\/.*"$/m);
+  }, 600_000);
+
+  it("status proves each super peer speaks drasyl with the backed-up key", async () => {
+    const rows = await statusRows();
+    expect(rows.map((r) => r.server).sort()).toEqual([...names].sort());
+    for (const row of rows) {
+      expect(row).toMatchObject({ healthy: true, active: "active", udp: { ok: true }, tcp: { ok: true } });
+      expect(row.identityPublicKey).toBe(loadIdentity(stateDir, deployment, row.server)?.publicKeyHex);
+    }
+    firstPids = Object.fromEntries(rows.map((r) => [r.server, r.mainPid]));
+  }, 120_000);
+
+  it("peers prints a line that parses back to the deployed keys, in every format", async () => {
+    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex).sort();
+    const env = await cli("peers");
+    expect(env.code, env.stderr).toBe(0);
+    const value = /^DRASYL_SUPER_PEERS="([^"]+)"$/m.exec(env.stdout)?.[1] ?? "";
+    expect(env.stdout).toMatch(/^DRASYL_NETWORK_ID=1$/m);
+    expect(parseSuperPeerList(value).superPeers.map((s) => bytesToHex(s.publicKey)).sort()).toEqual(keys);
+    const lines = await cli("peers", "--format", "lines");
+    expect(lines.stdout.trim().split("\n").map((u) => bytesToHex(parseSuperPeerUrl(u).publicKey)).sort()).toEqual(keys);
+    const json = JSON.parse((await cli("peers", "--format", "json")).stdout) as { superPeers: string[] };
+    expect(json.superPeers.length).toBe(3);
+  }, 120_000);
+
+  it("two drasyl nodes on the operator's side exchange APP through a deployed super peer", async () => {
+    const url = /^DRASYL_SUPER_PEERS="([^",]+)/m.exec((await cli("peers")).stdout)?.[1] ?? "";
+    const sp = parseSuperPeerUrl(url);
+    const a = new DrasylNode({ identity: vectorIdentity("id_2"), superPeers: [sp] });
+    const b = new DrasylNode({ identity: vectorIdentity("id_3"), superPeers: [sp] });
+    try {
+      await a.start();
+      await b.start();
+      await a.hello(sp.publicKey, "udp");
+      await b.hello(sp.publicKey, "tcp");
+      const got = new Promise<AppEvent>((resolve) => b.once("app", resolve));
+      a.sendApp(b.identity.publicKey, Buffer.from("through a deployed super peer"));
+      const app = await got;
+      expect(Buffer.from(app.payload).toString()).toBe("through a deployed super peer");
+      expect(app.hopCount).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+
+  it("a second up changes nothing and restarts nothing", async () => {
+    const r = await cli("up");
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +unchanged `, "m"));
+    const rows = await statusRows();
+    for (const row of rows) expect(row.mainPid).toBe(firstPids[row.server]);
+  }, 300_000);
+
+  it("up --dry-run shows the plan and changes nothing", async () => {
+    const r = await cli("up", "--dry-run");
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of names) expect(r.stdout).toContain(`${n}: release`);
+    expect(r.stdout).toContain("nothing to do");
+    expect(r.stdout).not.toMatch(/SecretKey|[0-9a-f]{128}/);
+  }, 120_000);
+
+  it("destroy removes the servers and keeps the identities", async () => {
+    const r = await cli("destroy", "--yes");
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of names) expect(loadIdentity(stateDir, deployment, n)).toBeDefined();
+    const status = await cli("status", "--json");
+    expect(status.code).toBe(1);
+  }, 300_000);
+});
