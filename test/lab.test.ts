@@ -33,6 +33,14 @@ function alive(pid: number): boolean {
   }
 }
 
+function isNspawn(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd-nspawn";
+  } catch {
+    return false;
+  }
+}
+
 function footprint(machineNames: string[]): Footprint {
   const fp: Footprint = { pids: [], netns: [], roots: [] };
   const nspawns = new Set<number>();
@@ -174,10 +182,11 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
     const b = servers[1];
     if (!b) throw new Error("two servers expected");
     await exec(b, "echo survived > /root/marker");
-    const [nspawn] = footprint([b.name]).pids;
+    const [nspawn] = footprint([b.name]).pids.filter(isNspawn);
     if (nspawn === undefined) throw new Error("no nspawn found");
     process.kill(nspawn, "SIGKILL");
-    await provider.apply();
+    const t0 = Date.now();
+    await provider.apply((s, m) => console.log(`${Date.now() - t0} ${s} ${m}`));
     expect((await exec(b, "cat /root/marker")).trim()).toBe("survived");
     expect(await labHostKey(b)).toBe(hostKeys.get(b.name));
   });
@@ -230,7 +239,7 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
     expect((await exec(server, "systemctl is-system-running --wait || true")).trim()).toMatch(/running|degraded/);
     // Worst case: nspawn SIGKILLed, leaving the container's init behind.
     const fp = footprint([name]);
-    for (const pid of fp.pids) if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd-nspawn") process.kill(pid, "SIGKILL");
+    for (const pid of fp.pids.filter(isNspawn)) process.kill(pid, "SIGKILL");
     await interrupted.destroy();
     expectGone(fp);
 

@@ -2,6 +2,7 @@ import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
@@ -57,13 +58,22 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   const unlock = lockDeployment(d.stateDir, d.config.deployment);
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);
-    const progress = new Progress([]);
-    const servers = (await Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg))))).flat();
+    const progress = new Progress(serverNames(d.config));
+    // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
-    for (const s of servers) {
-      const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, s.name);
-      identities.set(s.name, identity);
-      progress.line(s.name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
+    const identitiesReady = (async () => {
+      for (const name of serverNames(d.config)) {
+        const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, name);
+        identities.set(name, identity);
+        progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
+      }
+    })();
+    const [servers] = await Promise.all([
+      Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
+      identitiesReady,
+    ]);
+    for (const s of servers.filter((x) => !identities.has(x.name))) {
+      identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
     }
 
     const results: InstallResult[] = await Promise.all(

@@ -70,3 +70,8 @@ export const configSchema = z
 export type DeployConfig = z.infer<typeof configSchema>;
 export type LocalTargetConfig = z.infer<typeof localTarget>;
 export type ExistingTargetConfig = z.infer<typeof existingTarget>;
+
+/** The server names a config yields, known before any server exists (identities are made for them first). */
+export function serverNames(config: DeployConfig): string[] {
+  return config.targets.flatMap((t) => (t.kind === "local" ? t.regions.map((r) => `${config.deployment}-${r}`) : t.servers.map((s) => s.name)));
+}

@@ -189,8 +189,16 @@ interface Daemon {
   log: () => string;
 }
 
+/**
+ * Extra node flags for the daemon only, e.g. BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * to see where its time goes under this load. Off by default: servers run the bundle bare.
+ */
+function daemonNodeArgs(): string[] {
+  return (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
+}
+
 async function startDaemon(bundle: string, env: Record<string, string>): Promise<Daemon> {
-  const child = track(spawn(process.execPath, [bundle], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] }));
+  const child = track(spawn(process.execPath, [...daemonNodeArgs(), bundle], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] }));
   let log = "";
   child.stderr?.on("data", (c: Buffer) => {
     log = (log + c.toString()).slice(-8000);

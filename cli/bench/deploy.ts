@@ -1,0 +1,75 @@
+/**
+ * `npm run bench:deploy`: wall time of `drasyl-deploy up` on local lab servers, through the built
+ * CLI as a user runs it. Targets: a fresh `up` on 3 servers within 1.3x of one server, and a no-op
+ * `up` under 3 s. "Fresh" is measured twice: with everything new (identities are mined, servers
+ * booted, runtime pushed), and with identities already backed up but new servers (what a rebuild
+ * after `destroy` costs), which isolates how the per-server work scales.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { packageRoot } from "../paths.ts";
+import { labAvailable } from "../../stacks/local/local-provider.ts";
+
+const cli = join(packageRoot(), "dist", "drasyl-deploy.mjs");
+
+function timed(stateDir: string, config: string, ...args: string[]): number {
+  const t = process.hrtime.bigint();
+  execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], { stdio: ["ignore", "ignore", "pipe"], timeout: 900_000 });
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+interface Row {
+  case: string;
+  servers: number;
+  seconds: number;
+}
+
+function deployment(dir: string, name: string, regions: string[]): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `deployment: ${name}\ntargets:\n  - kind: local\n    regions: [${regions.join(", ")}]\n`);
+  return file;
+}
+
+const lab = labAvailable();
+if (!lab.ok) {
+  process.stderr.write(`bench:deploy needs the local lab: ${lab.reason}\n`);
+  process.exit(1);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "dd-bench-"));
+const stateDir = join(dir, "state");
+const rows: Row[] = [];
+const configs = { one: deployment(dir, `b1x${process.pid % 1000}`, ["r1"]), three: deployment(dir, `b3x${process.pid % 1000}`, ["r1", "r2", "r3"]) };
+try {
+  for (const [n, config] of [[1, configs.one], [3, configs.three]] as const) {
+    rows.push({ case: "fresh up (new identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
+    rows.push({ case: "no-op up", servers: n, seconds: timed(stateDir, config, "up") });
+    timed(stateDir, config, "destroy", "--yes");
+    rows.push({ case: "fresh up (kept identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
+    timed(stateDir, config, "destroy", "--yes");
+  }
+} finally {
+  for (const config of Object.values(configs)) {
+    try {
+      timed(stateDir, config, "destroy", "--yes");
+    } catch {
+      // Already destroyed.
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const get = (c: string, n: number): number => rows.find((r) => r.case === c && r.servers === n)?.seconds ?? NaN;
+const ratioNew = get("fresh up (new identities, new servers)", 3) / get("fresh up (new identities, new servers)", 1);
+const ratioKept = get("fresh up (kept identities, new servers)", 3) / get("fresh up (kept identities, new servers)", 1);
+const noop = get("no-op up", 3);
+const targets = [
+  { target: "fresh up, 3 servers vs 1 (new identities)", goal: "<= 1.3x", measured: `${ratioNew.toFixed(2)}x`, pass: ratioNew <= 1.3 },
+  { target: "fresh up, 3 servers vs 1 (kept identities)", goal: "<= 1.3x", measured: `${ratioKept.toFixed(2)}x`, pass: ratioKept <= 1.3 },
+  { target: "no-op up, 3 servers", goal: "< 3 s", measured: `${noop.toFixed(2)} s`, pass: noop < 3 },
+];
+console.table(rows.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(2)) })));
+console.table(targets.map((t) => ({ ...t, result: t.pass ? "PASS" : "MISS" })));
+console.log(JSON.stringify({ deploy: { rows, targets } }, null, 2));
