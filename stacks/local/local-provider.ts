@@ -6,7 +6,7 @@ import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
 import { privateDir } from "./fs-util.ts";
 import { withLock } from "./lock.ts";
 import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHost, stopHost, wipeHostKeys } from "./host.ts";
-import { createHostNetwork, ensureBridge, hostAddresses, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
+import { createHostNetwork, ensureBridge, hostAddresses, hostTag, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
 import { LabError } from "./run.ts";
 import { type ExecResult, sshExec, sshLogin } from "./ssh.ts";
@@ -108,7 +108,7 @@ export class LocalProvider implements Provider {
   private spec(h: HostRecord, base: string, authorizedKey: string, privateKeyPath: string): HostSpec {
     return {
       name: h.name,
-      tag: `ddlab-${h.id}`,
+      tag: hostTag(h.id),
       base,
       dir: join(this.deploymentDir, h.name),
       authorizedKey,

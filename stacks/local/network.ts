@@ -12,12 +12,25 @@ export const OPERATOR_IPV6 = "fd00:dd:1::1";
 const IPV4_PREFIX = "10.213.0.";
 const IPV6_PREFIX = "fd00:dd:1::";
 
-export function hostAddresses(index: number): { ipv4: string; ipv6: string } {
-  return { ipv4: `${IPV4_PREFIX}${index}`, ipv6: `${IPV6_PREFIX}${index.toString(16)}` };
+/**
+ * Fixed MAC addresses, like a VM's NIC that keeps its MAC across reboots. A host restarted with a
+ * new random MAC is unreachable until the neighbours' ARP/NDP entries for its IP expire (measured:
+ * about 18 s); a bridge without a set MAC takes its ports' MACs, which change as hosts come and go.
+ */
+const BRIDGE_MAC = "02:dd:0a:d5:00:01";
+
+export function hostAddresses(index: number): { ipv4: string; ipv6: string; mac: string } {
+  const hex = index.toString(16);
+  return { ipv4: `${IPV4_PREFIX}${index}`, ipv6: `${IPV6_PREFIX}${hex}`, mac: `02:dd:0a:d5:01:${hex.padStart(2, "0")}` };
 }
 
 function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
+}
+
+/** The name of a host's netns, its bridge-side veth and its cgroup: 14 characters (IFNAMSIZ is 15). */
+export function hostTag(id: string): string {
+  return `ddlab-${id}`;
 }
 
 export function netnsExists(ns: string): boolean {
@@ -26,7 +39,7 @@ export function netnsExists(ns: string): boolean {
 
 /** Creates the bridge, or completes one an interruption left half-configured. */
 export async function ensureBridge(): Promise<void> {
-  if (!linkExists(BRIDGE)) await run("ip", ["link", "add", BRIDGE, "type", "bridge"]);
+  if (!linkExists(BRIDGE)) await run("ip", ["link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge"]);
   await run("ip", ["addr", "replace", `${OPERATOR_IPV4}/24`, "dev", BRIDGE]);
   // nodad: the address is usable at once instead of after duplicate detection (about 1 s).
   await run("ip", ["-6", "addr", "replace", `${OPERATOR_IPV6}/64`, "dev", BRIDGE, "nodad"]);
@@ -49,9 +62,9 @@ export async function removeBridgeIfUnused(): Promise<boolean> {
  */
 export async function createHostNetwork(ns: string, index: number): Promise<void> {
   await removeHostNetwork(ns);
-  const { ipv4, ipv6 } = hostAddresses(index);
+  const { ipv4, ipv6, mac } = hostAddresses(index);
   await run("ip", ["netns", "add", ns]);
-  await run("ip", ["link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+  await run("ip", ["link", "add", ns, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns]);
   await run("ip", ["link", "set", ns, "master", BRIDGE, "up"]);
   const inNs = (args: string[]): Promise<string> => run("ip", ["-n", ns, ...args]);
   await inNs(["link", "set", "lo", "up"]);

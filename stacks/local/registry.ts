@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "./fs-util.ts";
 import { withLock } from "./lock.ts";
+import { hostTag, netnsExists } from "./network.ts";
 import { LabError } from "./run.ts";
 import { readState } from "./state.ts";
 
@@ -27,8 +28,8 @@ export function withMachineLock<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Claims that are still valid. A claim whose deployment no longer records that host (it was
- * destroyed, or its apply was interrupted before recording it) is stale and dropped. Call with
- * the machine lock held.
+ * destroyed, or its apply was interrupted before recording it) and whose network namespace is
+ * gone is stale and dropped. Call with the machine lock held.
  */
 export function liveClaims(): Map<string, Claim> {
   const claims = new Map<string, Claim>();
@@ -40,7 +41,9 @@ export function liveClaims(): Map<string, Claim> {
     try {
       claim = Claim.parse(JSON.parse(readFileSync(path, "utf8")));
       const owner = readState(claim.stateFile);
-      if (!owner?.hosts.some((h) => h.id === id && h.index === claim?.index)) claim = undefined;
+      const recorded = owner?.hosts.some((h) => h.id === id && h.index === claim?.index) ?? false;
+      // A host whose state was deleted under it (rm -rf of a state dir) may still run with the address.
+      if (!recorded && !netnsExists(hostTag(id))) claim = undefined;
     } catch {
       claim = undefined;
     }
