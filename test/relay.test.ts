@@ -2,18 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { DrasylNode, type AppEvent, type UniteEvent } from "../sp-runtime/node/test-node.ts";
 import type { SuperPeerAddress } from "../sp-runtime/node/super-peer-url.ts";
-import { startTestSuperPeer, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
+import { deferredCleanup, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function superPeer(env: Record<string, string> = {}): Promise<TestSuperPeer> {
-  const sp = await startTestSuperPeer(env);
-  cleanups.push(() => sp.close());
-  return sp;
-}
+const { defer, superPeer } = deferredCleanup(afterEach);
 
 function address(sp: TestSuperPeer, over: Partial<SuperPeerAddress> = {}): SuperPeerAddress {
   return { host: "127.0.0.1", port: sp.bound.udp4?.port ?? 0, tcpPort: sp.bound.tcp4?.port ?? 0, publicKey: sp.identity.publicKey, ...over };
@@ -22,7 +13,7 @@ function address(sp: TestSuperPeer, over: Partial<SuperPeerAddress> = {}): Super
 async function node(name: "id_2" | "id_3", sps: SuperPeerAddress[], extra: Partial<ConstructorParameters<typeof DrasylNode>[0]> = {}): Promise<DrasylNode> {
   const n = new DrasylNode({ identity: vectorIdentity(name), superPeers: sps, bind: { address: "127.0.0.1" }, ...extra });
   await n.start();
-  cleanups.push(() => n.close());
+  defer(() => n.close());
   return n;
 }
 

@@ -5,22 +5,13 @@ import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { HEADER_LEN, MessageType } from "../sp-runtime/wire/constants.ts";
 import { decodeAck, encodeHelloSuperPeer, nowMicros } from "../sp-runtime/wire/messages.ts";
 import { buildPacket, openPacket } from "../sp-runtime/wire/packet.ts";
-import { RawClient, RawTcpClient, startTestSuperPeer, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
+import { RawClient, RawTcpClient, deferredCleanup, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function superPeer(env: Record<string, string> = {}): Promise<TestSuperPeer> {
-  const sp = await startTestSuperPeer(env);
-  cleanups.push(() => sp.close());
-  return sp;
-}
+const { defer, superPeer } = deferredCleanup(afterEach);
 
 async function client(sp: TestSuperPeer, name: "id_2" | "id_3" = "id_2", family: 4 | 6 = 4): Promise<RawClient> {
   const c = await RawClient.open(vectorIdentity(name), sp.identity, family);
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -151,7 +142,7 @@ describe("peer table", () => {
     const clients = await Promise.all(
       Array.from({ length: n }, async () => RawClient.open(await generateIdentity({ difficulty: 4, workers: 1 }), sp.identity)),
     );
-    cleanups.push(() => clients.forEach((c) => c.close()));
+    defer(() => clients.forEach((c) => c.close()));
     for (const c of clients) c.send(c.hello(sp.identity.publicKey), port);
     expect(await until(() => sp.sp.peers.size === n)).toBe(true);
   });
@@ -162,7 +153,7 @@ describe("TCP", () => {
     const sp = await superPeer();
     const c = await client(sp);
     const tcp = await RawTcpClient.connect(sp.bound.tcp4?.port ?? 0);
-    cleanups.push(() => tcp.close());
+    defer(() => tcp.close());
     const time = nowMicros();
     tcp.send(c.hello(sp.identity.publicKey, { time }));
     expect(await tcp.waitFor(() => tcp.frames.length === 1)).toBe(true);
@@ -178,7 +169,7 @@ describe("TCP", () => {
     const sp = await superPeer({ DRASYL_TCP_MAX_FRAME: "200" });
     const c = await client(sp);
     const tcp = await RawTcpClient.connect(sp.bound.tcp4?.port ?? 0);
-    cleanups.push(() => tcp.close());
+    defer(() => tcp.close());
     const big = Buffer.alloc(60_000 + 2);
     big.writeUInt16BE(60_000, 0);
     tcp.socket.write(big);
@@ -194,7 +185,7 @@ describe("TCP", () => {
     await new Promise((r) => setTimeout(r, 50));
     const third = await RawTcpClient.connect(port);
     conns.push(third);
-    cleanups.push(() => conns.forEach((c) => c.close()));
+    defer(() => conns.forEach((c) => c.close()));
     expect(await third.waitFor(() => third.closed)).toBe(true);
     expect(sp.sp.drops.get("tcp_connection_limit")).toBe(1);
     expect(conns[0]?.closed).toBe(false);

@@ -170,3 +170,28 @@ export async function until(pred: () => boolean, ms = 3000): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * Per-test cleanup for a test file: `defer` registers what to close, and everything registered is
+ * closed (last first) after each test, so a failing assertion never leaks sockets into the next.
+ */
+export function deferredCleanup(afterEach: (fn: () => Promise<void>) => void): {
+  defer: (fn: () => unknown) => void;
+  superPeer: (env?: Record<string, string>) => Promise<TestSuperPeer>;
+} {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const defer = (fn: () => unknown): void => {
+    cleanups.push(fn);
+  };
+  return {
+    defer,
+    superPeer: async (env = {}) => {
+      const sp = await startTestSuperPeer(env);
+      defer(() => sp.close());
+      return sp;
+    },
+  };
+}
