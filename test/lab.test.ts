@@ -76,10 +76,9 @@ function expectGone(fp: Footprint): void {
   for (const root of fp.roots) expect(mounts).not.toContain(root);
 }
 
-async function exec(server: Server, cmd: string, user?: string): Promise<string> {
-  const target = user ? { ...server, ssh: { ...server.ssh, user } } : server;
-  const r = await labExec(target, cmd);
-  if (r.code !== 0) throw new Error(`${cmd} on ${server.name} as ${target.ssh.user} exited ${r.code}: ${r.stderr}`);
+async function exec(server: Server, cmd: string): Promise<string> {
+  const r = await labExec(server, cmd);
+  if (r.code !== 0) throw new Error(`${cmd} on ${server.name} as ${server.ssh.user} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
 
@@ -126,10 +125,10 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
   });
 
   it("accepts the operator key for root and for the sudo user deploy", async () => {
-    for (const s of servers) {
-      expect((await exec(s, "id -un")).trim()).toBe("root");
-      expect((await exec(s, "id -un; sudo -n true && echo sudo-ok", "deploy")).trim().split("\n")).toEqual(["deploy", "sudo-ok"]);
-    }
+    for (const s of servers) expect((await exec(s, "id -un")).trim()).toBe("root");
+    const asDeploy = await new LocalProvider({ deployment: `t${unique}`, regions: ["lab-1", "lab-2"], stateDir, sshUser: "deploy" }).list();
+    expect(asDeploy.map((s) => s.ssh.user)).toEqual(["deploy", "deploy"]);
+    for (const s of asDeploy) expect((await exec(s, "id -un; sudo -n true && echo sudo-ok")).trim().split("\n")).toEqual(["deploy", "sudo-ok"]);
   });
 
   it("connects the hosts to each other and to the operator over IPv4 and IPv6", async () => {

@@ -75,6 +75,8 @@ export interface PhaseStats {
 export interface LatencyStats {
   p50Us: number;
   p99Us: number;
+  /** Shows stalls of the daemon's event loop (housekeeping, GC) that are too rare for p99. */
+  p999Us: number;
   maxUs: number;
   samples: number;
 }
@@ -153,7 +155,7 @@ export class Samples {
   stats(): LatencyStats {
     const sorted = this.buf.slice(0, this.n).sort();
     const at = (p: number): number => (this.n === 0 ? NaN : round1(sorted[Math.min(this.n - 1, Math.ceil(p * this.n) - 1)] as number));
-    return { p50Us: at(0.5), p99Us: at(0.99), maxUs: round1(this.max), samples: this.seen };
+    return { p50Us: at(0.5), p99Us: at(0.99), p999Us: at(0.999), maxUs: round1(this.max), samples: this.seen };
   }
 }
 

@@ -110,9 +110,9 @@ function printLoad(l: LoadResults): void {
     "HELLO/s sent": sentPerSec,
     "ACK/s": r.ackPerSec,
     lost: r.lost,
-    "bad ACKs": r.badAcks,
     p50: ms(r.p50Us),
     p99: ms(r.p99Us),
+    "p99.9": ms(r.p999Us),
     "daemon %": r.daemonCpuPct,
     "µs/HELLO": r.daemonCpuUsPerPacket,
     "/s per core": perCore(r.daemonCpuUsPerPacket),
@@ -124,6 +124,8 @@ function printLoad(l: LoadResults): void {
     hello("steady: 10k peers, 1 HELLO / 5 s each", l.steady, l.steady.helloPerSec),
     hello("max: closed loop, 256 in flight", l.blast, Math.round(l.blast.sent / l.blast.durationS)),
   ]);
+
+  console.log(`ACKs that failed to open or echoed a wrong time: ${l.steady.badAcks + l.blast.badAcks}`);
 
   heading(`2d. APP relay vs UDP echo (${l.relay.max.packetSize}-byte packets, 4 pairs = 8 flows)`);
   const flow = (name: string, r: LoadResults["relay"]["max"]): Record<string, string | number> => ({
@@ -156,6 +158,8 @@ function targets(hello: HelloBench | undefined, load: LoadResults | undefined): 
   const rows: TargetRow[] = [];
   if (hello) {
     rows.push({ target: "HELLO open + ACK build, handleUdp in-process", goal: `>= ${fmt(TARGETS.helloAckPerSec)}/s`, measured: `${fmt(hello.helloAckPerSec)}/s`, result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec) });
+    const perPeer = hello.memory.heapBytesPerPeer + hello.memory.externalBytesPerPeer;
+    rows.push({ target: "Peer table (SuperPeer only), heap after forced GC (info)", goal: `< ${TARGETS.rssPer1000Mb} MB/1000`, measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`, result: "n/a" });
   }
   if (load) {
     rows.push({ target: "10k peers, HELLO every 5 s: daemon CPU", goal: `< ${TARGETS.steadyCpuPct}% of a core`, measured: `${load.steady.daemonCpuPct}% (${fmt(load.steady.ackPerSec)} ACK/s)`, result: verdict(load.steady.daemonCpuPct < TARGETS.steadyCpuPct && load.steady.lost === 0) });

@@ -81,15 +81,19 @@ export async function ensureBaseImage(cacheDir: string, onProgress: (message: st
         ["--variant=minbase", `--include=${PACKAGES.join(",")}`, `--cache-dir=${debs}`, SUITE, tmp, mirror],
         { timeoutMs: 20 * 60_000 },
       );
+      await prepare(tmp);
     } catch (e) {
       await removeTree(tmp);
       throw new LabError(`could not build the lab base image: ${(e as Error).message}\n(is ${mirror} reachable? the .deb cache is ${debs})`);
     }
-    await prepare(tmp);
     renameSync(tmp, final);
     onProgress(`base image ready at ${final}`);
     return final;
   });
+}
+
+function abandonedBuilds(cacheDir: string): string[] {
+  return existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.includes(".partial-")) : [];
 }
 
 /**
@@ -97,10 +101,6 @@ export async function ensureBaseImage(cacheDir: string, onProgress: (message: st
  * debootstrap whose parent was SIGKILLed keeps running and releases nothing, so a directory that
  * a live process still names on its command line is left alone; the next build removes it.
  */
-function abandonedBuilds(cacheDir: string): string[] {
-  return existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.includes(".partial-")) : [];
-}
-
 async function removeAbandonedBuilds(cacheDir: string): Promise<void> {
   const partials = abandonedBuilds(cacheDir);
   if (partials.length === 0) return;
