@@ -372,7 +372,8 @@ async function withCpu<T extends PhaseStats>(server: CpuTimeline, machine: CpuTi
     ...r,
     daemonCpuPct,
     machineCpuPct,
-    othersCpuPct: round1(machineCpuPct - daemonCpuPct - r.generatorCpuPct),
+    // Three counters sampled at different moments: a few % of jitter, so clamp the noise below 0.
+    othersCpuPct: Math.max(0, round1(machineCpuPct - daemonCpuPct - r.generatorCpuPct)),
     daemonCpuUsPerPacket: perSec > 0 ? round1((daemonCpuPct / 100) * (1e6 / perSec)) : NaN,
   };
 }

@@ -9,7 +9,7 @@
  *      proof of work at difficulty 24 (codec.ts, aegis.ts);
  *   2. load, three processes: the daemon bundle, a load generator, this runner (load.ts).
  *
- * Takes about 2.5 minutes on the 2-core reference machine; a watchdog ends everything after
+ * Takes about 2-2.5 minutes on the 2-core reference machine; a watchdog ends everything after
  * WATCHDOG_MS whatever happens, and every child process is killed on the way out.
  */
 import { execFileSync } from "node:child_process";

@@ -1,0 +1,208 @@
+import type { Input, Output } from "@pulumi/pulumi";
+import { renderUserData } from "../pulumi/cloud-init.ts";
+import { ANYWHERE, cidrFamily, cidrSlug, inboundRules } from "../pulumi/firewall.ts";
+import type { ServerOutput } from "../pulumi/outputs.ts";
+import { awsSdk, pulumiSdk } from "../pulumi/sdk.ts";
+import { amiFilter, type AwsServerSpec, DEBIAN_AMI_OWNER } from "./catalog.ts";
+
+export interface AwsProgramArgs {
+  deployment: string;
+  /** One server per region. */
+  servers: AwsServerSpec[];
+  sshUser: string;
+  sshPublicKey: string;
+  sshSources: string[];
+  ports: { udp: number; tcp: number };
+}
+
+export interface AwsProgramOutputs {
+  servers: Output<ServerOutput[]>;
+}
+
+/**
+ * The region resources run under, which the AWS provider needs although every resource names its
+ * own region (provider v7). Fixed, so adding or removing regions never touches the provider.
+ */
+export const AWS_PROVIDER_REGION = "us-east-1";
+export const VPC_CIDR = "10.0.0.0/16";
+export const SUBNET_CIDR = "10.0.0.0/24";
+
+/** The index-th /64 of an IPv6 network such as the /56 Amazon assigns to a VPC. */
+export function ipv6Subnet64(cidr: string, index = 0): string {
+  const [addr, len] = cidr.split("/");
+  const prefix = Number(len);
+  if (!addr || !Number.isInteger(prefix) || prefix > 64) throw new Error(`not an IPv6 network of /64 or larger: ${cidr}`);
+  const [head = "", tail = ""] = addr.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t].map((g) => BigInt(`0x${g || "0"}`));
+  let value = groups.reduce((acc, g) => (acc << 16n) | g, 0n);
+  if (index >= 2 ** (64 - prefix)) throw new Error(`${cidr} has no /64 number ${index}`);
+  value |= BigInt(index) << 64n;
+  const out: string[] = [];
+  for (let i = 7; i >= 4; i--) out.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return `${out.join(":")}::/64`;
+}
+
+export function awsResourceName(region: string, what: string): string {
+  return `${region}-${what}`;
+}
+
+/**
+ * The AWS stack of one deployment. Per region: a small VPC of its own with an Amazon-provided
+ * IPv6 /56 and one dual-stack /64 subnet (the default VPC has no IPv6), an internet gateway and
+ * routes for both families, a security group, the key pair, and an instance (Debian, IMDSv2 only,
+ * one IPv6 address) behind an Elastic IP, so the IPv4 address survives a replaced instance.
+ */
+export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
+  const pulumi = pulumiSdk();
+  const aws = awsSdk();
+  const provider = new aws.Provider("aws", { region: AWS_PROVIDER_REGION });
+  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources });
+  const userData = renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey });
+
+  const servers = args.servers.map((s) => {
+    const region = s.region;
+    const name = (what: string) => awsResourceName(region, what);
+    const tags = (what: string) => ({ Name: `${s.name}-${what}`, "managed-by": "drasyl-deploy", deployment: args.deployment, region });
+    const opts = { provider };
+
+    const vpc = new aws.ec2.Vpc(
+      name("vpc"),
+      { region, cidrBlock: VPC_CIDR, assignGeneratedIpv6CidrBlock: true, enableDnsSupport: true, enableDnsHostnames: true, tags: tags("vpc") },
+      opts,
+    );
+    // The first availability zone (by name) that offers the instance type: not every zone has every type.
+    const zone = aws.ec2
+      .getInstanceTypeOfferingsOutput(
+        { region, locationType: "availability-zone", filters: [{ name: "instance-type", values: [s.instanceType] }] },
+        { provider },
+      )
+      .apply((o) => {
+        const zones = [...o.locations].sort();
+        if (zones.length === 0) throw new Error(`instance type ${s.instanceType} is not offered in any availability zone of ${region}`);
+        return zones[0] as string;
+      });
+    const subnet = new aws.ec2.Subnet(
+      name("subnet"),
+      {
+        region,
+        vpcId: vpc.id,
+        availabilityZone: zone,
+        cidrBlock: SUBNET_CIDR,
+        ipv6CidrBlock: vpc.ipv6CidrBlock.apply((c) => ipv6Subnet64(c, 0)),
+        assignIpv6AddressOnCreation: true,
+        mapPublicIpOnLaunch: false,
+        tags: tags("subnet"),
+      },
+      // Zone offerings change over time; a subnet (and the instance in it) must not move for that.
+      { ...opts, ignoreChanges: ["availabilityZone"] },
+    );
+    const igw = new aws.ec2.InternetGateway(name("igw"), { region, vpcId: vpc.id, tags: tags("igw") }, opts);
+    const routes = new aws.ec2.RouteTable(
+      name("routes"),
+      {
+        region,
+        vpcId: vpc.id,
+        routes: [
+          { cidrBlock: "0.0.0.0/0", gatewayId: igw.id },
+          { ipv6CidrBlock: "::/0", gatewayId: igw.id },
+        ],
+        tags: tags("routes"),
+      },
+      opts,
+    );
+    new aws.ec2.RouteTableAssociation(name("routes-subnet"), { region, subnetId: subnet.id, routeTableId: routes.id }, opts);
+
+    const sg = new aws.ec2.SecurityGroup(
+      name("sg"),
+      { region, vpcId: vpc.id, name: `drasyl-deploy-${args.deployment}`, description: "drasyl super peer (managed by drasyl-deploy)", tags: tags("sg") },
+      opts,
+    );
+    for (const rule of rules) {
+      for (const source of rule.sources) {
+        const v6 = cidrFamily(source) === 6;
+        const ports = rule.protocol === "icmp" ? { fromPort: -1, toPort: -1 } : { fromPort: rule.port, toPort: rule.port };
+        new aws.vpc.SecurityGroupIngressRule(
+          // Named by rule and source, so adding or removing one SSH source touches only its own rule.
+          name(`in-${rule.key}-${cidrSlug(source)}`),
+          {
+            region,
+            securityGroupId: sg.id,
+            ipProtocol: rule.protocol === "icmp" ? (v6 ? "icmpv6" : "icmp") : rule.protocol,
+            ...ports,
+            ...(v6 ? { cidrIpv6: source } : { cidrIpv4: source }),
+            description: rule.description,
+            tags: tags(`in-${rule.key}`),
+          },
+          opts,
+        );
+      }
+    }
+    // AWS's default allow-all egress rule is removed when the provider creates a group: add it back.
+    for (const source of ANYWHERE) {
+      const v6 = cidrFamily(source) === 6;
+      new aws.vpc.SecurityGroupEgressRule(
+        name(`out-${v6 ? "ipv6" : "ipv4"}`),
+        { region, securityGroupId: sg.id, ipProtocol: "-1", ...(v6 ? { cidrIpv6: source } : { cidrIpv4: source }), description: "all outbound", tags: tags("out") },
+        opts,
+      );
+    }
+
+    const keyPair = new aws.ec2.KeyPair(name("key"), { region, keyName: `drasyl-deploy-${args.deployment}`, publicKey: args.sshPublicKey, tags: tags("key") }, opts);
+
+    const filter = amiFilter(s.image, s.arch);
+    const ami = aws.ec2.getAmiOutput(
+      {
+        region,
+        owners: [DEBIAN_AMI_OWNER],
+        mostRecent: true,
+        filters: [
+          { name: "name", values: [filter.name] },
+          { name: "architecture", values: [filter.architecture] },
+          { name: "virtualization-type", values: ["hvm"] },
+          { name: "root-device-type", values: ["ebs"] },
+        ],
+      },
+      { provider },
+    );
+
+    const instance = new aws.ec2.Instance(
+      name("server"),
+      {
+        region,
+        ami: ami.id,
+        instanceType: s.instanceType,
+        subnetId: subnet.id,
+        vpcSecurityGroupIds: [sg.id],
+        keyName: keyPair.keyName,
+        // No ephemeral public IPv4: the Elastic IP is the server's only IPv4 address.
+        associatePublicIpAddress: false,
+        ipv6AddressCount: 1,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        // Burstable types default to "unlimited" CPU credits, which can cost extra; a super peer needs no bursts beyond the baseline.
+        ...(/^t\d/.test(s.instanceType) ? { creditSpecification: { cpuCredits: "standard" } } : {}),
+        userData,
+        userDataReplaceOnChange: false,
+        tags: { ...tags("server"), Name: s.name },
+      },
+      // A newer Debian AMI or changed user data must not replace a running super peer; the installer converges it over SSH.
+      { ...opts, ignoreChanges: ["ami", "userData"], dependsOn: [igw] },
+    );
+    const eip = new aws.ec2.Eip(name("eip"), { region, domain: "vpc", tags: tags("eip") }, { ...opts, dependsOn: [igw] });
+    const association = new aws.ec2.EipAssociation(name("eip-server"), { region, allocationId: eip.allocationId, instanceId: instance.id }, opts);
+
+    const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
+      name: s.name,
+      region,
+      // The address is the server's only once the association exists.
+      ipv4: pulumi.all([eip.publicIp, association.id]).apply(([ip]) => ip),
+      ipv6: instance.ipv6Addresses.apply((a) => a[0] ?? ""),
+      arch: s.arch,
+      sshUser: args.sshUser,
+    };
+    return out;
+  });
+
+  return { servers: pulumi.output(servers) as Output<ServerOutput[]> };
+}

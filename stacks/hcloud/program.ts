@@ -1,0 +1,107 @@
+import type { Input, Output } from "@pulumi/pulumi";
+import { renderUserData } from "../pulumi/cloud-init.ts";
+import { inboundRules } from "../pulumi/firewall.ts";
+import type { ServerOutput } from "../pulumi/outputs.ts";
+import { hcloudSdk, pulumiSdk } from "../pulumi/sdk.ts";
+import type { HcloudServerSpec } from "./catalog.ts";
+
+export interface HcloudProgramArgs {
+  deployment: string;
+  /** One server per location. */
+  servers: HcloudServerSpec[];
+  sshUser: string;
+  /** The deployment key's OpenSSH public key line. */
+  sshPublicKey: string;
+  /** CIDRs (v4 and v6) that may reach SSH. */
+  sshSources: string[];
+  ports: { udp: number; tcp: number };
+}
+
+export interface HcloudProgramOutputs {
+  servers: Output<ServerOutput[]>;
+}
+
+/** Logical names of the per-location resources start with the location: `<location>-server`. */
+export function hcloudResourceName(location: string, what: "server" | "ipv4" | "ipv6"): string {
+  return `${location}-${what}`;
+}
+
+/**
+ * The Hetzner Cloud stack of one deployment: one firewall and one SSH key shared by all servers,
+ * and per location a server with two primary IPs (v4, v6) that outlive it, so the addresses
+ * clients have in DRASYL_SUPER_PEERS stay when a server is replaced.
+ */
+export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
+  const pulumi = pulumiSdk();
+  const hcloud = hcloudSdk();
+  const common = { "managed-by": "drasyl-deploy", deployment: args.deployment };
+
+  const sshKey = new hcloud.SshKey("ssh-key", {
+    name: `drasyl-deploy-${args.deployment}`,
+    publicKey: args.sshPublicKey,
+    labels: common,
+  });
+
+  const firewall = new hcloud.Firewall("firewall", {
+    name: `drasyl-deploy-${args.deployment}`,
+    labels: common,
+    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources }).map((r) => ({
+      direction: "in",
+      protocol: r.protocol,
+      ...(r.port === undefined ? {} : { port: String(r.port) }),
+      sourceIps: r.sources,
+      description: r.description,
+    })),
+  });
+
+  const userData = renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey });
+
+  const servers = args.servers.map((s) => {
+    const labels = { ...common, region: s.location };
+    const primaryIp = (type: "ipv4" | "ipv6") =>
+      new hcloud.PrimaryIp(hcloudResourceName(s.location, type), {
+        name: `${s.name}-${type}`,
+        type,
+        location: s.location,
+        assigneeType: "server",
+        // Kept when the server is deleted or replaced: the address belongs to the deployment.
+        autoDelete: false,
+        labels,
+      });
+    const ipv4 = primaryIp("ipv4");
+    const ipv6 = primaryIp("ipv6");
+    const server = new hcloud.Server(
+      hcloudResourceName(s.location, "server"),
+      {
+        name: s.name,
+        serverType: s.serverType,
+        image: s.image,
+        location: s.location,
+        sshKeys: [sshKey.id],
+        firewallIds: [firewall.id.apply(Number)],
+        publicNets: [{ ipv4Enabled: true, ipv4: ipv4.id.apply(Number), ipv6Enabled: true, ipv6: ipv6.id.apply(Number) }],
+        userData,
+        labels,
+      },
+      {
+        // A primary IP can be assigned to one server only: the old server must go before the new
+        // one takes its addresses (create-before-delete fails with primary_ip_already_assigned).
+        deleteBeforeReplace: true,
+        // A new image release or changed user data must not replace a running super peer: the
+        // installer converges servers over SSH, cloud-init only matters at first boot.
+        ignoreChanges: ["userData", "image"],
+      },
+    );
+    const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
+      name: s.name,
+      region: s.location,
+      ipv4: server.ipv4Address,
+      ipv6: server.ipv6Address,
+      arch: s.arch,
+      sshUser: args.sshUser,
+    };
+    return out;
+  });
+
+  return { servers: pulumi.output(servers) as Output<ServerOutput[]> };
+}
