@@ -299,10 +299,16 @@ describe("output and metrics", () => {
   });
 
   it("serves Prometheus metrics behind a bearer token", async () => {
-    const sp = await superPeer({ DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0", DRASYL_PROMETHEUS_TOKEN: "s3cret" });
+    const sp = await superPeer({ DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0", DRASYL_PROMETHEUS_TOKEN: "s3cret", DRASYL_HOUSEKEEPING_INTERVAL: "50" });
     const c = await client(sp);
-    c.send(c.hello(sp.identity.publicKey), sp.bound.udp4?.port ?? 0);
+    const eps = [
+      { address: "10.0.0.1", port: 1 },
+      { address: "10.0.0.2", port: 2 },
+      { address: "10.0.0.2", port: 2 },
+    ];
+    c.send(c.hello(sp.identity.publicKey, { endpoints: eps }), sp.bound.udp4?.port ?? 0);
     await c.receive();
+    await new Promise((r) => setTimeout(r, 120));
     c.send(Buffer.alloc(3), sp.bound.udp4?.port ?? 0);
     await until(() => sp.sp.drops.get("too_short") === 1);
     const url = `http://127.0.0.1:${sp.bound.prometheus?.port}/metrics`;
@@ -319,6 +325,13 @@ describe("output and metrics", () => {
     expect(text).toContain('drasyl_sp_dropped_packets_total{reason="too_short"} 1');
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toContain("drasyl_sp_relayed_bytes_total 0");
+    // Two distinct endpoints, observed once per housekeeping tick.
+    const pk = c.identity.publicKeyHex;
+    const bucket = (le: string) => Number(new RegExp(`^drasyl_sp_peer_endpoints_bucket\\{peer="${pk}",le="${le.replace("+", "\\+")}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    expect(bucket("1")).toBe(0);
+    expect(bucket("2")).toBeGreaterThanOrEqual(1);
+    expect(bucket("+Inf")).toBe(bucket("2"));
+    expect(text).toMatch(new RegExp(`^drasyl_sp_peer_endpoints_sum\\{peer="${pk}"\\} ${2 * bucket("2")}$`, "m"));
   });
 });
 

@@ -15,12 +15,11 @@
  *   5. the same traffic against a trivial UDP echo server: the ceiling of one Node UDP socket.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { generateSecretKey } from "../crypto/keys.ts";
 import { saveIdentityFile } from "../identity/identity-file.ts";
 import { Identity } from "../identity/identity.ts";
@@ -28,7 +27,6 @@ import type { FlowRequest, FlowResult, GenCall, GenMessage, GenOp, GenOps, Hands
 import { round1, round2 } from "./load-protocol.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const DAEMON_ENTRY = fileURLToPath(new URL("../daemon/main.ts", import.meta.url));
 const WORKER_ENTRY = fileURLToPath(new URL("./load-worker.ts", import.meta.url));
 
 const WARMUP_PEERS = 100;
@@ -160,25 +158,11 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/**
- * The daemon bundle, built from the current sources with scripts/build.mjs's options (that script
- * also bundles the CLI and writes dist/, which the bench should neither need nor touch).
- */
-async function buildDaemonBundle(dir: string): Promise<string> {
-  const outfile = join(dir, "drasyl-sp.mjs");
-  await build({
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    sourcemap: false,
-    legalComments: "none",
-    logLevel: "warning",
-    banner: { js: 'import { createRequire as __drasylCreateRequire } from "node:module"; const require = __drasylCreateRequire(import.meta.url);' },
-    entryPoints: [DAEMON_ENTRY],
-    outfile,
-  });
-  return outfile;
+/** The bundle servers run; `npm run bench` builds it first. */
+function daemonBundle(): string {
+  const file = join(REPO_ROOT, "dist", "drasyl-sp.mjs");
+  if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" (npm run bench does)`);
+  return file;
 }
 
 interface Daemon {
@@ -396,8 +380,7 @@ export async function benchLoad(): Promise<LoadResults> {
   const dir = mkdtempSync(join(tmpdir(), "drasyl-bench-"));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
-    progress("building the daemon bundle");
-    const bundle = await buildDaemonBundle(dir);
+    const bundle = daemonBundle();
     const spIdentity = new Identity(generateSecretKey(), 0);
     const identityFile = join(dir, "sp.identity");
     saveIdentityFile(identityFile, spIdentity);

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, diffieHellman, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, type KeyObject, randomBytes } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesEqual } from "../util/hex.ts";
 
@@ -54,16 +54,26 @@ export function ed25519SecretToX25519(sk: Uint8Array): Uint8Array {
   return x;
 }
 
-// Native X25519 is ~20x faster than JS field arithmetic; node:crypto only takes keys wrapped in DER.
+// Native X25519 is ~20x faster than JS field arithmetic. node:crypto only takes keys as KeyObjects:
+// importing our own (PKCS#8) costs ~300 µs, so it is imported once per secret; a peer's public key
+// comes in as JWK, ~10x cheaper than DER.
 const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_X25519_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+
+function privateKeyObject(secret: Uint8Array): KeyObject {
+  let key = privateKeys.get(secret);
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secret]), format: "der", type: "pkcs8" });
+    privateKeys.set(secret, key);
+  }
+  return key;
+}
 
 export function x25519SharedSecret(mySecret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, mySecret]), format: "der", type: "pkcs8" });
-  const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, peerPublic]), format: "der", type: "spki" });
   try {
-    return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+    const publicKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(peerPublic).toString("base64url") }, format: "jwk" });
+    return new Uint8Array(diffieHellman({ privateKey: privateKeyObject(mySecret), publicKey }));
   } catch {
-    throw new KeyError("X25519 agreement failed (low-order peer key)");
+    throw new KeyError("X25519 agreement failed (invalid or low-order peer key)");
   }
 }

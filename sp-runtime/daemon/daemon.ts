@@ -84,8 +84,10 @@ export async function startSuperPeer(
     if (config.tcp4Listen) bound.tcp4 = boundOf((await tcp.listen(config.tcp4Listen, false)).address(), config.tcp4Listen);
     if (config.tcp6Listen) bound.tcp6 = boundOf((await tcp.listen(config.tcp6Listen, config.tcp4Listen !== undefined)).address(), config.tcp6Listen);
 
-    const metrics = new Metrics(sp, tcp);
+    // Without an exporter nobody reads the metrics, so nothing is collected either.
+    let metrics: Metrics | undefined;
     if (config.prometheusListen) {
+      metrics = new Metrics(sp, tcp);
       metricsServer = await serveMetrics(metrics, config.prometheusListen, config.prometheusToken, log);
       bound.prometheus = boundOf(metricsServer.address(), config.prometheusListen);
     }
@@ -99,7 +101,7 @@ export async function startSuperPeer(
         sp.housekeeping();
         const closed = tcp.closeIdle(config.helloTimeout);
         if (closed > 0) log.debug("closed idle tcp connections", { count: closed });
-        metrics.tick();
+        metrics?.tick();
       }, config.housekeepingInterval),
     );
     if (config.peersPrintInterval > 0) timers.push(setInterval(() => stdout(formatPeers(sp.peers.values(), Date.now())), config.peersPrintInterval));

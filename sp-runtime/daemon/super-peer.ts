@@ -142,9 +142,7 @@ export class SuperPeer {
 
     // The last HELLO wins, across transports and families, as in Rust.
     peer.helloAt = now;
-    const eps = body.subarray(HELLO_SP_FIXED_LEN);
-    if (peer.endpoints.length !== eps.length) peer.endpoints = new Uint8Array(eps.length);
-    peer.endpoints.set(eps);
+    peer.setEndpoints(body.subarray(HELLO_SP_FIXED_LEN));
     if (tcp) peer.setTcpSource(tcp);
     else if (udp) peer.setUdpSource(udp, address, port);
     peer.helloRx++;
@@ -206,6 +204,7 @@ export class SuperPeer {
     this.totals.appTx++;
     this.totals.relayedBytes += pkt.length;
     if (sender) {
+      sender.relayedTo ??= new Map();
       sender.relayedTo.set(recipient, (sender.relayedTo.get(recipient) ?? 0) + pkt.length);
       this.tryUnite(sender, recipient);
     }
@@ -218,8 +217,10 @@ export class SuperPeer {
     if (every < 0 || sender.helloAt === 0) return;
     const now = this.now();
     if (every > 0) {
-      const last = sender.unitedAt.get(recipient);
+      const last = sender.unitedAt?.get(recipient);
       if (last !== undefined && now - last < every) return;
+      sender.unitedAt ??= new Map();
+      recipient.unitedAt ??= new Map();
       if (sender.unitedAt.size >= MAX_UNITE_RECORDS_PER_PEER || recipient.unitedAt.size >= MAX_UNITE_RECORDS_PER_PEER) return;
       sender.unitedAt.set(recipient, now);
       recipient.unitedAt.set(sender, now);
@@ -297,10 +298,13 @@ export class SuperPeer {
     }
     const every = this.opts.sendUnites;
     for (const peer of this.peers.values()) {
-      for (const [other, at] of peer.unitedAt) {
-        if (now - at >= every || this.peers.get(other.key) !== other) peer.unitedAt.delete(other);
+      const united = peer.unitedAt;
+      if (united) {
+        for (const [other, at] of united) if (now - at >= every || this.peers.get(other.key) !== other) united.delete(other);
+        if (united.size === 0) peer.unitedAt = undefined;
       }
-      for (const other of peer.relayedTo.keys()) if (this.peers.get(other.key) !== other) peer.relayedTo.delete(other);
+      const relayed = peer.relayedTo;
+      if (relayed) for (const other of relayed.keys()) if (this.peers.get(other.key) !== other) relayed.delete(other);
     }
   }
 }
