@@ -27,10 +27,17 @@ export function createCgroup(name: string): string[] {
   });
 }
 
+/** The cgroup and its descendants. The container's systemd removes cgroups while we walk, so a vanished one is simply skipped. */
 function subtree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
   const dirs = [dir];
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) dirs.push(...subtree(join(dir, e.name)));
+  for (const e of entries) if (e.isDirectory()) dirs.push(...subtree(join(dir, e.name)));
   return dirs;
 }
 
