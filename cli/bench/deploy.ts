@@ -16,7 +16,12 @@ const cli = join(packageRoot(), "dist", "drasyl-deploy.mjs");
 
 function timed(stateDir: string, config: string, ...args: string[]): number {
   const t = process.hrtime.bigint();
-  execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], { stdio: ["ignore", "ignore", "pipe"], timeout: 900_000 });
+  try {
+    execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], { stdio: ["ignore", "pipe", "pipe"], timeout: 900_000 });
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`drasyl-deploy ${args.join(" ")} failed:\n${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`);
+  }
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 

@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline/promises";
+import { forgetHostKey } from "../../stacks/install/host-keys.ts";
 import { openDeployment } from "../deployment.ts";
 import { Progress } from "../output/progress.ts";
 import { lockDeployment } from "../state/lock.ts";
@@ -30,7 +31,12 @@ export async function destroy(opts: DestroyOptions): Promise<number> {
   const unlock = lockDeployment(d.stateDir, d.config.deployment);
   try {
     const progress = new Progress([]);
-    for (const p of d.providers) await p.destroy((name, msg) => progress.line(name, msg));
+    for (const p of d.providers) {
+      const removed = p.kind === "existing" ? [] : await p.list();
+      await p.destroy((name, msg) => progress.line(name, msg));
+      // A server created again under the same address is a new machine with new host keys: its old pin must not block it.
+      for (const s of removed) forgetHostKey(d.stateDir, s.ssh.host, s.ssh.port);
+    }
     progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.stateDir}.`);
     return 0;
   } finally {
