@@ -143,4 +143,13 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     const status = await cli("status", "--json");
     expect(status.code).toBe(1);
   }, 300_000);
+
+  it("up after destroy rebuilds the servers with the same super peer keys", async () => {
+    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex);
+    const r = await cli("up");
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed `, "m"));
+    const rows = await statusRows();
+    expect(names.map((n) => rows.find((row) => row.server === n)?.identityPublicKey)).toEqual(keys);
+  }, 600_000);
 });
