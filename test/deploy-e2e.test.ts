@@ -10,6 +10,7 @@ import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { loadIdentity } from "../cli/state/identities.ts";
 import { labAvailable } from "../stacks/local/local-provider.ts";
+import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
 const exec = promisify(execFile);
@@ -151,5 +152,30 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed `, "m"));
     const rows = await statusRows();
     expect(names.map((n) => rows.find((row) => row.server === n)?.identityPublicKey)).toEqual(keys);
+  }, 600_000);
+});
+
+describe.skipIf(!runnable)("an interrupted up", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dd-int-"));
+  const stateDir = join(dir, "state");
+  const config = join(dir, "drasyl-deploy.yaml");
+  const deployment = `int${process.pid % 10000}`;
+  const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
+
+  beforeAll(() => writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - kind: local\n    regions: [r1]\n`));
+  afterAll(async () => {
+    await exec(process.execPath, cliArgs("destroy", "--yes")).catch(() => undefined);
+  }, 300_000);
+
+  it("killed in the middle of the install, converges when run again", async () => {
+    const first = spawnProcess(process.execPath, cliArgs("up"), process.env);
+    // Kill it while files are being pushed: the worst moment, half a release on the server.
+    await first.waitForStderr(/\] (file|directory) \/opt\/drasyl-sp/, 300_000);
+    first.child.kill("SIGKILL");
+    await first.exit;
+    const second = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
+    expect(second.stdout).toMatch(new RegExp(`^${deployment}-r1 +(installed|updated) `, "m"));
+    const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
+    expect(status[0]?.healthy).toBe(true);
   }, 600_000);
 });

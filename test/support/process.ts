@@ -7,6 +7,8 @@ export interface Spawned {
   exit: Promise<number | null>;
   /** Resolves once stdout matches, rejects if the process exits first or the time runs out. */
   waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** The same for stderr. */
+  waitForStderr(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
   stop(): Promise<number | null>;
 }
 
@@ -19,21 +21,23 @@ export function spawnProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   let exited = false;
   void exit.then(() => (exited = true));
+  const waitOn = async (text: () => string, pattern: RegExp, ms: number): Promise<RegExpMatchArray> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = text().match(pattern);
+      if (m) return m;
+      if (exited) throw new Error(`process exited before printing ${pattern}: ${err}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exit,
-    async waitFor(pattern, ms = 20_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const m = out.match(pattern);
-        if (m) return m;
-        if (exited) throw new Error(`process exited before printing ${pattern}: ${err}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitFor: (pattern, ms = 20_000) => waitOn(() => out, pattern, ms),
+    waitForStderr: (pattern, ms = 20_000) => waitOn(() => err, pattern, ms),
     async stop() {
       if (!exited) child.kill("SIGTERM");
       const t = setTimeout(() => child.kill("SIGKILL"), 5000);
