@@ -9,7 +9,7 @@ import { parseSuperPeerList, parseSuperPeerUrl } from "../sp-runtime/node/super-
 import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { loadIdentity } from "../cli/state/identities.ts";
-import { labAvailable } from "../stacks/local/local-provider.ts";
+import { labAvailable, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
 import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
@@ -177,5 +177,43 @@ describe.skipIf(!runnable)("an interrupted up", () => {
     expect(second.stdout).toMatch(new RegExp(`^${deployment}-r1 +(installed|updated) `, "m"));
     const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
     expect(status[0]?.healthy).toBe(true);
+  }, 600_000);
+});
+
+describe.skipIf(!runnable)("up onto an existing server through a sudo user", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dd-ex-"));
+  const stateDir = join(dir, "state");
+  const config = join(dir, "drasyl-deploy.yaml");
+  const lab = new LocalProvider({ deployment: `host${process.pid % 10000}`, regions: ["x"], stateDir: join(dir, "lab-state"), sshUser: "deploy" });
+  const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
+
+  afterAll(async () => {
+    await lab.destroy();
+  }, 300_000);
+
+  it("installs with the operator's key and the host key from the config, and lists the server in peers", async () => {
+    const [server] = await lab.apply();
+    if (!server) throw new Error("no lab server");
+    const hostKey = await labHostKey(server);
+    writeFileSync(
+      config,
+      [
+        "deployment: existing-e2e",
+        "targets:",
+        "  - kind: existing",
+        "    servers:",
+        "      - name: mine",
+        "        region: somewhere",
+        `        host: ${server.ipv4}`,
+        "        user: deploy",
+        `        privateKey: ${server.ssh.privateKeyPath}`,
+        `        hostKey: "${hostKey}"`,
+        "",
+      ].join("\n"),
+    );
+    const r = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
+    expect(r.stdout).toMatch(/^mine +installed /m);
+    const peersOut = (await exec(process.execPath, cliArgs("peers", "--format", "lines"))).stdout.trim();
+    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(stateDir, "existing-e2e", "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
   }, 600_000);
 });
