@@ -63,7 +63,7 @@ program
 
 program
   .command("destroy")
-  .description("remove the servers drasyl-deploy created (local lab); identities stay in the local state")
+  .description("remove the servers drasyl-deploy created (lab or cloud); identities stay in the local state")
   .addOption(configOption())
   .option("-y, --yes", "do not ask for the deployment name", false)
   .action(async (o: { config?: string; yes: boolean }) => {

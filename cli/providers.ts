@@ -1,16 +1,27 @@
 import type { DeployConfig } from "./config/schema.ts";
+import { AwsProvider } from "../stacks/aws/aws-provider.ts";
 import { ExistingProvider } from "../stacks/existing/existing-provider.ts";
+import { HcloudProvider } from "../stacks/hcloud/hcloud-provider.ts";
 import { LocalProvider } from "../stacks/local/local-provider.ts";
+import { ttyPassphrasePrompt } from "../stacks/pulumi/preflight.ts";
 import type { Provider } from "../stacks/provider.ts";
 import type { Settings } from "../stacks/install/settings.ts";
 
 /** One provider per target of the config; the commands never look at a target's kind again. */
 export function providersFor(config: DeployConfig, stateDir: string): Provider[] {
-  return config.targets.map((t) =>
-    t.kind === "local"
-      ? new LocalProvider({ deployment: config.deployment, regions: t.regions, stateDir, sshUser: t.sshUser })
-      : new ExistingProvider(t),
-  );
+  return config.targets.map((t) => {
+    switch (t.kind) {
+      case "local":
+        return new LocalProvider({ deployment: config.deployment, regions: t.regions, stateDir, sshUser: t.sshUser });
+      case "existing":
+        return new ExistingProvider(t);
+      case "hcloud":
+      case "aws": {
+        const cloud = { deployment: config.deployment, stateDir, ports: config.ports, passphrasePrompt: ttyPassphrasePrompt };
+        return t.kind === "hcloud" ? new HcloudProvider({ ...cloud, target: t }) : new AwsProvider({ ...cloud, target: t });
+      }
+    }
+  });
 }
 
 export function settingsFor(config: DeployConfig): Partial<Settings> {

@@ -20,7 +20,7 @@ function timed(stateDir: string, config: string, ...args: string[]): number {
     execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], { stdio: ["ignore", "pipe", "pipe"], timeout: 900_000 });
   } catch (e) {
     const err = e as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`drasyl-deploy ${args.join(" ")} failed:\n${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`);
+    throw new Error(`drasyl-deploy ${args.join(" ")} failed:\n${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`, { cause: e });
   }
   return Number(process.hrtime.bigint() - t) / 1e9;
 }

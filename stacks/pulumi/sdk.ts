@@ -41,3 +41,8 @@ export function awsSdk(): Aws {
 export function pulumiSdkVersion(): string {
   return (load("@pulumi/pulumi/package.json") as { version: string }).version;
 }
+
+/** The semver module the Pulumi SDK itself uses (PulumiCommand wants its SemVer instances). */
+export function pulumiSemver(): typeof import("semver") {
+  return createRequire(load.resolve("@pulumi/pulumi"))("semver") as typeof import("semver");
+}

@@ -1,0 +1,215 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { privateDir } from "../../cli/state/dirs.ts";
+import { CloudError, type CloudName, DebugLog, explainEngineError } from "./errors.ts";
+import { Cancellation, type InterruptSource, processInterrupts } from "./interrupt.ts";
+import { parseLockError, staleLockVerdict } from "./locks.ts";
+import { automationSdk } from "./sdk.ts";
+
+/** Where one deployment's stack for one cloud lives. */
+export interface StackLocation {
+  cloud: CloudName;
+  deployment: string;
+  stateDir: string;
+  projectName: string;
+  stackName: string;
+  backendUrl: string;
+  /** Pulumi.yaml and Pulumi.<stack>.yaml (the passphrase's salt): kept, in the deployment's state. */
+  workDir: string;
+  debugLogPath: string;
+}
+
+/** The default backend: Pulumi's file backend in drasyl-deploy's state dir; no Pulumi account needed. */
+export function defaultBackendUrl(stateDir: string): string {
+  return `file://${join(resolve(stateDir), "pulumi")}`;
+}
+
+export function stackLocation(cloud: CloudName, deployment: string, stateDir: string, backendUrl?: string): StackLocation {
+  const dir = join(resolve(stateDir), "deployments", deployment);
+  return {
+    cloud,
+    deployment,
+    stateDir: resolve(stateDir),
+    projectName: `drasyl-deploy-${cloud}`,
+    stackName: deployment,
+    backendUrl: backendUrl ?? defaultBackendUrl(stateDir),
+    workDir: join(dir, `pulumi-${cloud}`),
+    debugLogPath: join(dir, `pulumi-${cloud}.log`),
+  };
+}
+
+export interface EngineRunOptions {
+  onEvent: (e: EngineEvent) => void;
+  onOutput: (text: string) => void;
+  signal: AbortSignal;
+}
+
+export type StackOutputs = Record<string, { value: unknown; secret?: boolean }>;
+
+/** The few stack operations drasyl-deploy uses; the real one is the Automation API's Stack. */
+export interface Engine {
+  preview(o: EngineRunOptions): Promise<{ changeSummary: Record<string, number | undefined> }>;
+  up(o: EngineRunOptions): Promise<{ outputs: StackOutputs }>;
+  destroy(o: EngineRunOptions): Promise<void>;
+  /** `pulumi cancel`: on the file backend it deletes the stack's lock files. */
+  cancel(): Promise<void>;
+  outputs(): Promise<StackOutputs>;
+}
+
+export interface EngineSetup {
+  location: StackLocation;
+  program: () => Promise<Record<string, unknown>>;
+  /** Passed to the engine process as its environment (credentials, passphrase); never stored. */
+  envVars: Record<string, string>;
+  command: PulumiCommand;
+}
+
+export type EngineFactory = (setup: EngineSetup) => Promise<Engine>;
+
+/** The Automation API: an inline program in a LocalWorkspace, one stack per deployment and cloud. */
+export const automationEngine: EngineFactory = async ({ location, program, envVars, command }) => {
+  const { LocalWorkspace } = automationSdk();
+  privateDir(location.workDir);
+  if (location.backendUrl.startsWith("file://")) privateDir(location.backendUrl.slice("file://".length));
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: location.stackName, projectName: location.projectName, program },
+    {
+      workDir: location.workDir,
+      pulumiCommand: command,
+      secretsProvider: "passphrase",
+      // The backend in both places, so a PULUMI_BACKEND_URL of the operator's other projects cannot redirect ours.
+      envVars: { ...envVars, PULUMI_BACKEND_URL: location.backendUrl },
+      projectSettings: { name: location.projectName, runtime: "nodejs", backend: { url: location.backendUrl }, description: "drasyl super peers (managed by drasyl-deploy)" },
+    },
+  );
+  return {
+    preview: async (o) => ({ changeSummary: (await stack.preview({ ...o, refresh: true })).changeSummary }),
+    up: async (o) => ({ outputs: (await stack.up({ ...o, refresh: true })).outputs }),
+    destroy: async (o) => {
+      await stack.destroy({ ...o, refresh: true });
+    },
+    cancel: () => stack.cancel(),
+    outputs: () => stack.outputs(),
+  };
+};
+
+/**
+ * A stack's outputs read straight from the file backend's checkpoint, without the CLI or the
+ * passphrase (the outputs are not secret): `status` and `peers` work offline. undefined when the
+ * stack does not exist (yet).
+ */
+export function readFileBackendOutputs(location: StackLocation): Record<string, unknown> | undefined {
+  if (!location.backendUrl.startsWith("file://")) throw new Error("not a file backend");
+  const root = join(location.backendUrl.slice("file://".length), ".pulumi", "stacks");
+  const candidates = [join(root, location.projectName, `${location.stackName}.json`), join(root, `${location.stackName}.json`)];
+  for (const file of candidates.flatMap((f) => [f, `${f}.gz`])) {
+    if (!existsSync(file)) continue;
+    const raw = readFileSync(file);
+    const text = file.endsWith(".gz") ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+    const doc = JSON.parse(text) as { checkpoint?: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } } };
+    const stack = doc.checkpoint?.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack");
+    return stack?.outputs ?? {};
+  }
+  return undefined;
+}
+
+export interface OperationContext {
+  location: StackLocation;
+  openEngine: () => Promise<Engine>;
+  log: DebugLog;
+  onEvent: (e: EngineEvent) => void;
+  /** Progress of the stack as a whole (shared resources, cancellation, locks). */
+  note: (message: string) => void;
+  interrupts?: InterruptSource;
+  /** Kills the engine on a second Ctrl-C; default: this process's pulumi* descendants. */
+  kill?: () => number[];
+  /** For tests: this machine's host name and PID as the lock check sees them. */
+  lockCheck?: { hostname?: string; selfPid?: number; alive?: (pid: number) => boolean };
+}
+
+export type Operation = "preview" | "up" | "destroy";
+
+/**
+ * Runs one engine operation with everything around it: the full output into the debug log,
+ * two-stage Ctrl-C, a stale lock from a crashed run cleared (once, and only when it is provably
+ * stale), and known failures turned into short CloudErrors.
+ */
+export async function runOperation<T>(ctx: OperationContext, op: Operation, call: (engine: Engine, o: EngineRunOptions) => Promise<T>): Promise<T> {
+  const { location, log } = ctx;
+  log.section(`${op} ${location.projectName}/${location.stackName} (backend ${location.backendUrl})`);
+  let engine: Engine;
+  try {
+    engine = await ctx.openEngine();
+  } catch (e) {
+    throw mapError(ctx, e, op);
+  }
+  for (let attempt = 0; ; attempt++) {
+    const cancellation = new Cancellation(ctx.interrupts ?? processInterrupts, {
+      onCancel: () =>
+        ctx.note(
+          `Ctrl-C: cancelling ${op}; the engine finishes what is in flight, starts nothing new and saves its state. Press Ctrl-C again to kill it (operations in flight are then left pending)`,
+        ),
+      onKill: (pids) => ctx.note(`Ctrl-C again: killed the engine${pids.length > 0 ? ` (pids ${pids.join(", ")})` : ""}`),
+      ...(ctx.kill ? { kill: ctx.kill } : {}),
+    });
+    try {
+      return await call(engine, {
+        signal: cancellation.signal,
+        onOutput: (text) => log.write(text),
+        onEvent: (e) => {
+          ctx.onEvent(e);
+        },
+      });
+    } catch (e) {
+      const text = errorText(e);
+      log.write(`\n--- ${op} failed:\n${text}\n`);
+      if (cancellation.state === "killed") {
+        throw new CloudError(
+          "killed",
+          `${op} killed. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud === "hcloud" ? "Hetzner Cloud console" : "AWS console"}`,
+          log.path,
+        );
+      }
+      if (cancellation.state === "cancelling") {
+        throw new CloudError(
+          "cancelled",
+          `${op} cancelled: the engine stopped after the operations in flight and saved its state; what it had not reached is unchanged. Run \`drasyl-deploy up\` to continue, or \`drasyl-deploy destroy\` to remove what exists`,
+          log.path,
+        );
+      }
+      const explained = explainEngineError(text, location.cloud, `${location.projectName}/${location.stackName}`);
+      if (explained.kind === "lock-held") {
+        const verdict = staleLockVerdict(parseLockError(text), { stateDir: location.stateDir, deployment: location.deployment, ...ctx.lockCheck });
+        if (verdict.stale && attempt === 0) {
+          ctx.note(`clearing a stale Pulumi lock: ${verdict.reason}`);
+          log.write(`--- clearing the stale lock (pulumi cancel): ${verdict.reason}\n`);
+          try {
+            await engine.cancel();
+          } catch (c) {
+            throw new CloudError("lock-held", `${explained.message}; clearing the stale lock failed: ${errorText(c).split("\n")[0]}`, log.path);
+          }
+          continue;
+        }
+        throw new CloudError("lock-held", `${explained.message}; ${verdict.reason}`, log.path);
+      }
+      throw new CloudError(explained.kind, explained.message, log.path);
+    } finally {
+      cancellation.dispose();
+    }
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function mapError(ctx: OperationContext, e: unknown, op: Operation): CloudError {
+  if (e instanceof CloudError) return e;
+  const text = errorText(e);
+  ctx.log.write(`\n--- ${op}: opening the stack failed:\n${text}\n`);
+  const explained = explainEngineError(text, ctx.location.cloud, `${ctx.location.projectName}/${ctx.location.stackName}`);
+  return new CloudError(explained.kind, explained.message, ctx.log.path);
+}
