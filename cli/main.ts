@@ -10,6 +10,7 @@ import { PEER_FORMATS, type PeerFormat } from "./output/super-peers.ts";
 import { defaultStateDir } from "./state/dirs.ts";
 import { probeIdentity } from "./state/identities.ts";
 import { useProbeIdentity } from "../sp-runtime/node/probe.ts";
+import { installPulumiCli } from "../stacks/pulumi/preflight.ts";
 
 function port(value: string): number {
   const n = Number(value);
@@ -76,6 +77,14 @@ program
   .addOption(configOption())
   .action(async (server: string, o: { config?: string }) => {
     process.exitCode = await forgetHost(server, { ...o, stateDir: global().stateDir });
+  });
+
+program
+  .command("install-pulumi")
+  .description("download the Pulumi CLI that matches drasyl-deploy's SDK into ~/.pulumi/versions (needs internet access to get.pulumi.com)")
+  .action(async () => {
+    const cli = await installPulumiCli();
+    process.stderr.write(`Pulumi CLI ${cli.version?.toString() ?? ""} installed at ${cli.command}\n`);
   });
 
 program

@@ -90,7 +90,7 @@ describe("preflight", () => {
     const e = await findPulumiCli({ env: { HOME: tmp }, lookup: missing }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CloudError);
     expect((e as CloudError).kind).toBe("cli-missing");
-    expect((e as Error).message).toMatch(/the Pulumi CLI is not installed .*`curl -fsSL https:\/\/get\.pulumi\.com \| sh`.* if you agree \(installPulumiCli\)/);
+    expect((e as Error).message).toMatch(/the Pulumi CLI is not installed .*`curl -fsSL https:\/\/get\.pulumi\.com \| sh`.*run drasyl-deploy install-pulumi/);
   });
 
   it("a too old CLI names its version and the minimum", async () => {

@@ -56,7 +56,7 @@ export async function findPulumiCli(opts: { env?: NodeJS.ProcessEnv; lookup?: Cl
   if (tooOld) throw new CloudError("cli-too-old", `the Pulumi CLI is too old: found ${tooOld}, drasyl-deploy needs ${min} or newer; update it: ${INSTALL_HINT}`);
   throw new CloudError(
     "cli-missing",
-    `the Pulumi CLI is not installed (drasyl-deploy drives it to create cloud servers; no Pulumi account is needed): ${INSTALL_HINT}. drasyl-deploy can also download it into ~/.pulumi/versions/${pulumiSdkVersion()} for you if you agree (installPulumiCli)`,
+    `the Pulumi CLI is not installed (drasyl-deploy drives it to create cloud servers; no Pulumi account is needed): ${INSTALL_HINT}. drasyl-deploy can also download it into ~/.pulumi/versions/${pulumiSdkVersion()} for you: run drasyl-deploy install-pulumi`,
   );
 }
 
