@@ -2,7 +2,6 @@
  * Section 1 of `npm run bench`: in-process costs of the super peer's packet path and of identity
  * creation, with no sockets involved, so the numbers are the code's and not the kernel's.
  */
-import { createPrivateKey, createPublicKey, diffieHellman } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -206,18 +205,8 @@ export async function benchHello(): Promise<HelloBench> {
   const xs = pks.map((pk) => ed25519PublicToX25519(pk));
   rows.push(row("  new peer: isValidPow (SHA-256)", perItem(BREAKDOWN_N, (i) => isValidPow(pks[i] as Uint8Array, 0, 24)), "identity/pow.ts"));
   rows.push(row("  new peer: ed25519PublicToX25519", perItem(BREAKDOWN_N, (i) => ed25519PublicToX25519(pks[i] as Uint8Array)), "noble, pure JS"));
-  rows.push(row("  new peer: x25519SharedSecret", perItem(BREAKDOWN_N, (i) => x25519SharedSecret(spId.xSecret, xs[i] as Uint8Array)), "node:crypto, both keys DER-imported per call"));
+  rows.push(row("  new peer: x25519SharedSecret", perItem(BREAKDOWN_N, (i) => x25519SharedSecret(spId.xSecret, xs[i] as Uint8Array)), "node:crypto; own key imported once, peer key as JWK"));
   rows.push(row("  new peer: computeSessionKeys", perItem(BREAKDOWN_N, (i) => computeSessionKeys(spId.xPublic, spId.xSecret, xs[i] as Uint8Array)), "X25519 + BLAKE2b-512"));
-  // A candidate fix, measured for the report: import our own key once, the peer's as JWK.
-  const ownKey = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: Buffer.from(spId.xSecret).toString("base64url"), x: "" }, format: "jwk" });
-  const jwkDh = (i: number): Buffer =>
-    diffieHellman({
-      privateKey: ownKey,
-      publicKey: createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(xs[i] as Uint8Array).toString("base64url") }, format: "jwk" }),
-    });
-  if (!jwkDh(0).equals(x25519SharedSecret(spId.xSecret, xs[0] as Uint8Array))) throw new Error("JWK X25519 variant disagrees");
-  rows.push(row("  (alternative) X25519, own key cached + peer key as JWK", perItem(BREAKDOWN_N, jwkDh), "not used by the daemon; see report"));
-
   return { rows, helloAckPerSec: Math.round(helloAckPerSec), newPeerPerSec: Math.round(newPeerPerSec), memory };
 }
 

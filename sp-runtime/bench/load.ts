@@ -466,7 +466,7 @@ export async function benchLoad(): Promise<LoadResults> {
     const s10 = at(10_000);
     const s50 = at(50_000);
     return {
-      daemon: { bundle: "esbuild bundle of sp-runtime/daemon/main.ts (scripts/build.mjs options)", env: { ...env, DRASYL_IDENTITY_FILE: "<temp>" } },
+      daemon: { bundle: "dist/drasyl-sp.mjs (npm run build)", env: { ...env, DRASYL_IDENTITY_FILE: "<temp>" } },
       keygen,
       baseline: { peers: WARMUP_PEERS, rssMb: baselineRss },
       steps,
