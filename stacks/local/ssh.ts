@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { formatOpenSshKey } from "../install/host-keys.ts";
 import ssh2 from "ssh2";
 import type { SshAccess } from "../provider.ts";
 import { LabError } from "./run.ts";
@@ -42,17 +43,11 @@ function connect(access: SshAccess, timeoutMs: number): Promise<Session> {
         privateKey,
         readyTimeout: timeoutMs,
         hostVerifier: (key: Buffer) => {
-          hostKey = openSshKey(key);
+          hostKey = formatOpenSshKey(key);
           return true;
         },
       });
   });
-}
-
-/** SSH wire-format public key (string type, ...) to the one-line OpenSSH form. */
-function openSshKey(blob: Buffer): string {
-  const len = blob.readUInt32BE(0);
-  return `${blob.subarray(4, 4 + len).toString("ascii")} ${blob.toString("base64")}`;
 }
 
 export async function sshExec(access: SshAccess, command: string, timeoutMs = 60_000): Promise<ExecResult> {
