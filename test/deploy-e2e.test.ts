@@ -13,7 +13,17 @@ import { labAvailable, labHostKey, LocalProvider } from "../stacks/local/local-p
 import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
-const exec = promisify(execFile);
+const execRaw = promisify(execFile);
+
+/** execFile that, on failure, shows what the command printed: its summary goes to stdout. */
+async function exec(cmd: string, args: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await execRaw(cmd, args, { maxBuffer: 16 * 1024 * 1024, ...opts });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${err.message}\n--- stdout ---\n${err.stdout ?? ""}`, { cause: e });
+  }
+}
 const runnable = labAvailable().ok || process.env.CI === "true";
 
 interface StatusRow {
@@ -40,7 +50,7 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
 
   async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const r = await exec(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config], {
+      const r = await execRaw(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config], {
         timeout: 600_000,
         maxBuffer: 16 * 1024 * 1024,
       });

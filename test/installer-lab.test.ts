@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { IDENTITY_FILE } from "../stacks/install/layout.ts";
 import { sha256Hex } from "../stacks/install/plan.ts";
 import { labAvailable, labExec, labHostKey, LocalProvider, regenerateHostKeys } from "../stacks/local/local-provider.ts";
 import type { Server } from "../stacks/provider.ts";
+import { superPeerBundle } from "../cli/paths.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
 const lab = labAvailable();
@@ -135,6 +136,23 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
     expect(await root(a, "systemctl is-active drasyl-sp")).toBe("active");
     // The broken release stays for inspection; the next install of the good bundle changes nothing.
     expect((await install(a)).status).toBe("unchanged");
+  });
+
+  it("rolls back a release that answers the probes but dies right after", async () => {
+    const good = await root(a, "readlink /opt/drasyl-sp/current");
+    const dir = mkdtempSync(join(tmpdir(), "drasyl-flaky-"));
+    const flaky = join(dir, "drasyl-sp.mjs");
+    // The real super peer, which answers at once, plus a crash a moment later.
+    writeFileSync(flaky, `${readFileSync(superPeerBundle(), "utf8")}\nsetTimeout(() => { console.error("flaky release: crashing"); process.exit(4); }, 2500);\n`);
+    try {
+      const r = await install(a, { bundlePath: flaky });
+      expect(r.status).toBe("rolled-back");
+      expect(r.journal?.join("\n")).toContain("flaky release: crashing");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await root(a, "readlink /opt/drasyl-sp/current")).toBe(good);
+    expect(await root(a, "systemctl is-active drasyl-sp")).toBe("active");
   });
 
   it("the daemon refuses to start without its identity file instead of making a new one", async () => {

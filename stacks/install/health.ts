@@ -51,6 +51,9 @@ export async function probeBoth(server: Server, publicKeyHex: string, settings: 
   return { udp, tcp };
 }
 
+/** How long a just-started daemon must keep running after its first good answers. */
+const STABLE_MS = 3000;
+
 /** `sinceStart`: the service was (re)started by us just now, so any automatic restart means a crash of what we installed. */
 function crashed(s: ServiceState, sinceStart: boolean): boolean {
   return s.active === "failed" || s.active === "inactive" || s.sub === "auto-restart" || (sinceStart && s.restarts > 0);
@@ -82,7 +85,9 @@ export async function checkHealth(
     if (state.active === "active") {
       last = await probeBoth(server, publicKeyHex, settings, 1500);
       if (last.udp.ok && last.tcp.ok) {
-        // The probes take a moment; a daemon that died meanwhile must not pass.
+        // A fresh start must also stay up for a moment after answering, so a daemon that dies right
+        // after its sockets came up does not pass; this also catches a death during the probes.
+        if (justStarted) await new Promise((r) => setTimeout(r, STABLE_MS));
         const after = await serviceState(conn);
         if (after.mainPid === state.mainPid && !crashed(after, justStarted)) return report({ ok: true, state: after, ...last });
         continue;
