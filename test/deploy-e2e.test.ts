@@ -9,7 +9,7 @@ import { parseSuperPeerList, parseSuperPeerUrl } from "../sp-runtime/node/super-
 import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { loadIdentity } from "../cli/state/identities.ts";
-import { labAvailable, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
+import { labAvailable, labExec, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
 import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
@@ -179,14 +179,20 @@ describe.skipIf(!runnable)("an interrupted up", () => {
 
   it("killed in the middle of the install, converges when run again", async () => {
     const first = spawnProcess(process.execPath, cliArgs("up"), process.env);
-    // Kill it while files are being pushed: the worst moment, half a release on the server.
-    await first.waitForStderr(/\] (file|directory) \/opt\/drasyl-sp/, 300_000);
+    // Kill it while the Node runtime is being pushed: the worst moment, half a file and half a release on the server.
+    await first.waitForStderr(/\] file \/opt\/drasyl-sp\/runtimes\//, 300_000);
+    await new Promise((r) => setTimeout(r, 300));
     first.child.kill("SIGKILL");
     await first.exit;
     const second = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
     expect(second.stdout).toMatch(new RegExp(`^${deployment}-r1 +(installed|updated) `, "m"));
     const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
     expect(status[0]?.healthy).toBe(true);
+    // Nothing half-uploaded stays behind on the server.
+    const [server] = await new LocalProvider({ deployment, regions: ["r1"], stateDir }).list();
+    if (!server) throw new Error("the lab server is gone");
+    const leftovers = await labExec(server, "find /opt/drasyl-sp /etc/drasyl-sp /etc/systemd/system -name '.*.??????'");
+    expect(leftovers.stdout.trim()).toBe("");
   }, 600_000);
 });
 

@@ -232,8 +232,11 @@ export class SshConnection {
   async upload(target: UploadTarget, data: Readable | Buffer | string, opts: { gzipped?: boolean; timeoutMs?: number } = {}): Promise<void> {
     const script = `set -eu
 dst=${shq(target.path)}
+# Left by an upload that was cut off (one run per deployment holds the lock, so none is in flight).
+rm -f "$(dirname "$dst")/.$(basename "$dst")."??????
 tmp=$(mktemp "$(dirname "$dst")/.$(basename "$dst").XXXXXX")
 trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp"; exit 129' HUP PIPE TERM INT
 ${opts.gzipped ? "gzip -dc" : "cat"} > "$tmp"
 sum=$(sha256sum < "$tmp" | cut -c1-64)
 if [ "$sum" != ${shq(target.sha256)} ]; then echo "$dst arrived damaged: sha256 $sum, expected ${target.sha256}" >&2; exit 65; fi
