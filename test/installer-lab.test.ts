@@ -155,6 +155,20 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
     expect(await root(a, "systemctl is-active drasyl-sp")).toBe("active");
   });
 
+  it("rolls back a settings change that keeps the daemon from starting to the previous unit and settings", async () => {
+    const envBefore = await root(a, "sha256sum /etc/drasyl-sp/drasyl-sp.env /etc/systemd/system/drasyl-sp.service");
+    // An address this server does not have: the daemon cannot bind its metrics listener and exits.
+    const r = await install(a, { settings: { prometheusListen: "192.0.2.77:9898", logLevel: "debug" } });
+    expect(r.status).toBe("rolled-back");
+    expect(r.rolledBackTo).toBe("previous configuration");
+    expect(r.error).toMatch(/the new configuration is unhealthy/);
+    expect(r.journal?.join("\n")).toMatch(/cannot listen/);
+    expect(await root(a, "sha256sum /etc/drasyl-sp/drasyl-sp.env /etc/systemd/system/drasyl-sp.service")).toBe(envBefore);
+    expect(await root(a, "stat -c '%a %U' /etc/drasyl-sp/drasyl-sp.env")).toBe("600 drasyl-sp");
+    expect(await root(a, "systemctl is-active drasyl-sp")).toBe("active");
+    expect((await install(a)).status).toBe("unchanged");
+  });
+
   it("the daemon refuses to start without its identity file instead of making a new one", async () => {
     await root(a, `rm ${IDENTITY_FILE} && systemctl restart drasyl-sp`);
     await expect.poll(() => root(a, "journalctl -u drasyl-sp --no-pager -n 20"), { timeout: 10_000 }).toMatch(/DRASYL_IDENTITY_REQUIRED=true: refusing to create a new identity/);

@@ -6,10 +6,10 @@ import type { Server, ServerArch } from "../provider.ts";
 import { ExecutionError, executePlan } from "./executor.ts";
 import { type Facts, gatherFacts } from "./facts.ts";
 import { checkHealth, type HealthReport, journalTail, probeBoth, serviceState } from "./health.ts";
-import { CURRENT_LINK, IDENTITY_FILE, RUNTIMES_DIR } from "./layout.ts";
-import { type IdentityPolicy, type Plan, planInstall, type Release, switchBackActions } from "./plan.ts";
+import { CURRENT_LINK, ENV_FILE, IDENTITY_FILE, RUNTIMES_DIR, SERVICE_USER, UNIT_FILE } from "./layout.ts";
+import { type Action, type IdentityPolicy, type Owner, type Plan, planInstall, type Release, sha256Hex, switchBackActions } from "./plan.ts";
 import { resolveRelease, type RuntimeSource } from "./release.ts";
-import { redact } from "./secret.ts";
+import { redact, Secret } from "./secret.ts";
 import { resolveSettings, type Settings } from "./settings.ts";
 import { shq } from "./shell.ts";
 import { SshConnection } from "./ssh.ts";
@@ -45,7 +45,7 @@ export interface InstallResult {
   status: InstallStatus;
   plan?: Plan;
   release?: Release;
-  /** The release a rollback returned to. */
+  /** The release a rollback returned to, or "previous configuration" when only the unit and settings were put back. */
   rolledBackTo?: string;
   health?: HealthReport;
   /** With status "failed" or "rolled-back": what went wrong (no secrets). */
@@ -130,22 +130,44 @@ class InstallRun {
 
     // Until `current` is switched the old release runs untouched; after it, a failure means rolling back.
     const switchAt = plan.actions.findIndex((a) => a.kind === "symlink" && a.path === CURRENT_LINK);
-    const canRollBack = switchAt >= 0 && plan.previousRelease !== undefined;
+    const releaseBack = switchAt >= 0 && plan.previousRelease !== undefined;
+    const configBack = facts.active === "active" ? await this.savedConfig(facts, plan) : [];
+    const rollBack = releaseBack || configBack.length > 0;
     try {
       await timed(result.timings, "executeMs", () => executePlan(conn, plan.actions, progress));
     } catch (e) {
-      if (canRollBack && e instanceof ExecutionError && e.index > switchAt) return this.rollBack(plan, e.message);
+      if (releaseBack && e instanceof ExecutionError && e.index > switchAt) return this.rollBack(plan, e.message, configBack);
       throw e;
     }
     if (plan.restarts) {
       progress("waiting for drasyl-sp to answer over UDP and TCP");
       result.health = await timed(result.timings, "healthMs", () => this.health(plan.publicKey, true));
       if (!result.health.ok) {
-        if (canRollBack) return this.rollBack(plan, `release ${plan.release} is unhealthy: ${result.health.error}`);
+        const what = releaseBack ? `release ${plan.release}` : "the new configuration";
+        if (rollBack) return this.rollBack(plan, `${what} is unhealthy: ${result.health.error}`, configBack);
         return this.fail(result.health.error ?? "unhealthy");
       }
     }
     result.status = plan.fresh ? "installed" : "updated";
+  }
+
+  /**
+   * The unit and env file as they are before the plan rewrites them, as actions that put them back.
+   * Only taken when the service was running, i.e. when the old configuration is one that worked.
+   */
+  private async savedConfig(facts: Facts, plan: Plan): Promise<Action[]> {
+    const restore: Action[] = [];
+    for (const a of plan.actions) {
+      const before = facts.paths[a.kind === "file" ? a.path : ""];
+      if (a.kind !== "file" || (a.path !== UNIT_FILE && a.path !== ENV_FILE) || before?.type !== "file" || before.mode === undefined) continue;
+      const text = await this.conn.check(`cat -- ${shq(a.path)}`, `saving ${a.path} for a rollback`);
+      const owner: Owner = before.owner === SERVICE_USER ? SERVICE_USER : "root";
+      // The env file may hold the metrics token.
+      const content = a.path === ENV_FILE ? new Secret(text) : text;
+      restore.push({ kind: "file", path: a.path, sha256: sha256Hex(text), mode: before.mode, owner, content, why: "the previous, working version" });
+    }
+    if (restore.some((a) => a.kind === "file" && a.path === UNIT_FILE)) restore.push({ kind: "daemon-reload" });
+    return restore;
   }
 
   /** Records the failure, with the journal when something was carried out (then it may say why). */
@@ -155,27 +177,33 @@ class InstallRun {
     if (this.result.plan?.actions.length && !this.opts.dryRun) this.result.journal = await journalTail(this.conn).catch(() => undefined);
   }
 
-  /** Points `current` back at the previous release, restarts and checks it; the journal is read first, while it still shows the failure. */
-  private async rollBack(plan: Plan, why: string): Promise<void> {
+  /**
+   * Puts back the previous release and/or the previous unit and env file, restarts and checks. The
+   * journal is read first, while it still shows the failure.
+   */
+  private async rollBack(plan: Plan, why: string, configBack: Action[]): Promise<void> {
     const { result } = this;
-    const previous = plan.previousRelease as string;
+    const previous = plan.previousRelease;
+    const switched = plan.actions.some((a) => a.kind === "symlink" && a.path === CURRENT_LINK) && previous !== undefined;
+    const target = [switched ? `release ${previous}` : "", configBack.length > 0 ? "the previous unit and settings" : ""].filter(Boolean).join(" with ");
     await timed(result.timings, "rollbackMs", async () => {
       result.journal = await journalTail(this.conn).catch(() => undefined);
-      this.progress(`${why}; rolling back to ${previous}`);
+      this.progress(`${why}; rolling back to ${target}`);
       try {
-        await executePlan(this.conn, switchBackActions(previous), this.progress);
+        const actions = switched ? [...configBack, ...switchBackActions(previous)] : [...configBack, { kind: "restart" } as const];
+        await executePlan(this.conn, actions, this.progress);
         result.health = await this.health(plan.publicKey, true);
         if (result.health.ok) {
           result.status = "rolled-back";
-          result.rolledBackTo = previous;
-          result.error = `${why}; rolled back to release ${previous}, which answers again`;
+          result.rolledBackTo = switched ? previous : "previous configuration";
+          result.error = `${why}; rolled back to ${target}, which answers again`;
         } else {
           result.status = "failed";
-          result.error = `${why}; the rollback to ${previous} did not help either: ${result.health.error}`;
+          result.error = `${why}; the rollback to ${target} did not help either: ${result.health.error}`;
         }
       } catch (e) {
         result.status = "failed";
-        result.error = `${why}; the rollback to ${previous} failed: ${(e as Error).message}`;
+        result.error = `${why}; the rollback to ${target} failed: ${(e as Error).message}`;
       }
     });
   }
