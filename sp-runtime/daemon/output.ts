@@ -1,30 +1,7 @@
-import { networkInterfaces } from "node:os";
-import ipaddr from "ipaddr.js";
-import { decodeEndpoints, formatEndpoint } from "../wire/endpoints.ts";
+import { interfaceAddresses } from "../util/interface-addresses.ts";
+import { decodeEndpoints, formatEndpoint, hostPort } from "../wire/endpoints.ts";
 import type { ListenAddress, SuperPeerConfig } from "./config.ts";
 import type { Peer } from "./peer.ts";
-
-const SKIPPED_INTERFACES = ["feth", "utun", "tun", "zt", "drasyl", "docker", "br-"];
-
-/** get_addrs() of protocol.md s4.4: addresses worth telling nodes about. */
-export function interfaceAddresses(): { v4: string[]; v6: string[] } {
-  const v4: string[] = [];
-  const v6: string[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    if (SKIPPED_INTERFACES.some((p) => name.startsWith(p))) continue;
-    for (const a of addrs ?? []) {
-      if (a.internal) continue;
-      const range = ipaddr.parse(a.address).range();
-      if (a.family === "IPv4" && range !== "loopback" && range !== "unspecified" && range !== "linkLocal") v4.push(a.address);
-      if (a.family === "IPv6" && range === "unicast") v6.push(a.address);
-    }
-  }
-  return { v4, v6 };
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /**
  * The URLs nodes can use, one per address, de-duplicated (Rust prints each IPv4 twice with the

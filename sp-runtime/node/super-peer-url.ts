@@ -8,6 +8,7 @@
  */
 import { isIP } from "node:net";
 import { DEFAULT_NETWORK_ID } from "../wire/constants.ts";
+import { hostPort } from "../wire/endpoints.ts";
 import { bytesToHex, hexToBytes } from "../util/hex.ts";
 
 /** Rust's default; note the super peer itself listens on 8443 by default. */
@@ -128,7 +129,7 @@ export function parseSuperPeerUrl(url: string): SuperPeerUrl {
 
 /** Rust's Display form; always spells out networkId and tcpPort. */
 export function formatSuperPeerUrl(u: Pick<SuperPeerUrl, "host" | "port" | "tcpPort" | "publicKey" | "networkId"> & { addr?: string }): string {
-  const addr = u.addr ?? (u.host.includes(":") ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`);
+  const addr = u.addr ?? hostPort(u.host, u.port);
   return `${SCHEME}${addr}?publicKey=${bytesToHex(u.publicKey)}&networkId=${u.networkId}&tcpPort=${u.tcpPort}`;
 }
 

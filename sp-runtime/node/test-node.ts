@@ -13,7 +13,6 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dg
 import { lookup } from "node:dns/promises";
 import { EventEmitter } from "node:events";
 import { isIP, connect as netConnect, type Socket as TcpSocket } from "node:net";
-import { networkInterfaces } from "node:os";
 import { performance } from "node:perf_hooks";
 import ipaddr from "ipaddr.js";
 import { ed25519PublicToX25519 } from "../crypto/keys.ts";
@@ -21,6 +20,7 @@ import { computeSessionKeys, type SessionKeys } from "../crypto/session.ts";
 import type { Identity } from "../identity/identity.ts";
 import { isValidPow } from "../identity/pow.ts";
 import { bytesEqual, bytesToHex, hexToBytes } from "../util/hex.ts";
+import { interfaceAddresses } from "../util/interface-addresses.ts";
 import { disarmPacket } from "../wire/arming.ts";
 import { ARM_HEADER_LEN, DEFAULT_NETWORK_ID, HEADER_LEN, HELLO_MAX_ENDPOINTS, MessageType, MTU } from "../wire/constants.ts";
 import { type Endpoint, formatEndpoint } from "../wire/endpoints.ts";
@@ -196,20 +196,6 @@ function canonicalIp(address: string): string {
 
 function isWildcard(address: string): boolean {
   return address === "0.0.0.0" || address === "::";
-}
-
-/** The addresses the Rust node's get_addrs() would report (s4.4): private or global v4, global v6. */
-function interfaceAddresses(includeV6: boolean): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const info of list ?? []) {
-      if (info.internal) continue;
-      const ip = ipaddr.parse(info.address);
-      const range = ip.range();
-      if (ip.kind() === "ipv4" ? range === "private" || range === "unicast" : includeV6 && range === "unicast") out.push(info.address);
-    }
-  }
-  return out;
 }
 
 /** One TCP connection to a super peer, with drasyl's u16-BE length framing (s1.5). */
@@ -388,7 +374,8 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   private defaultEndpoints(): Endpoint[] {
     const { address, port } = this.socket().address();
     if (!isWildcard(address)) return [{ address: plainAddress(address), port }];
-    return interfaceAddresses(this.udpFamily === 6).map((a) => ({ address: a, port }));
+    const { v4, v6 } = interfaceAddresses();
+    return [...v4, ...(this.udpFamily === 6 ? v6 : [])].map((a) => ({ address: a, port }));
   }
 
   async close(): Promise<void> {

@@ -50,7 +50,11 @@ export function decodeEndpoints(bytes: Uint8Array): Endpoint[] {
   return out;
 }
 
-/** host:port with IPv6 in brackets, as a SocketAddr displays and as super peer URLs need. */
+/** host:port with an IPv6 host in brackets, as a SocketAddr displays and as super peer URLs need. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export function formatEndpoint(ep: Endpoint): string {
-  return ep.address.includes(":") ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+  return hostPort(ep.address, ep.port);
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { hostPort } from "../../sp-runtime/wire/endpoints.ts";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { privateDir } from "../../cli/state/dirs.ts";
@@ -49,7 +50,7 @@ export function parseOpenSshKey(text: string): Buffer {
 
 /** "host:port", IPv6 bracketed, as OpenSSH writes non-default ports. */
 export function hostKeyId(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return hostPort(host, port);
 }
 
 function storeFile(stateDir: string): string {
