@@ -16,6 +16,7 @@ export interface RecordedResource {
   options: {
     deleteBeforeReplace: boolean;
     ignoreChanges: string[];
+    replaceOnChanges: string[];
     dependencies: string[];
     /** Provider reference ("urn::id"), empty for the default provider. */
     provider: string;
@@ -43,6 +44,7 @@ interface RegisterRequest {
   getName(): string;
   getDeletebeforereplace(): boolean;
   getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
   getDependenciesList(): string[];
   getProvider(): string;
 }
@@ -78,6 +80,7 @@ export async function installMocks(behaviour: MockBehaviour, record: Pick<MockRu
     options.set(`${req.getType()}::${req.getName()}`, {
       deleteBeforeReplace: req.getDeletebeforereplace(),
       ignoreChanges: req.getIgnorechangesList(),
+      replaceOnChanges: req.getReplaceonchangesList(),
       dependencies: req.getDependenciesList(),
       provider: req.getProvider(),
     });
@@ -103,7 +106,7 @@ export async function runWithMocks<T extends Record<string, Output<unknown>>>(pr
     type: a.type,
     name: a.name,
     inputs: a.inputs as Record<string, unknown>,
-    options: record.options?.get(`${a.type}::${a.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], dependencies: [], provider: "" },
+    options: record.options?.get(`${a.type}::${a.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], dependencies: [], provider: "" },
   }));
   return { resources, calls: record.calls, outputs: outputs as Resolved<T> };
 }
