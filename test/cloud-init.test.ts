@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { installServer } from "../stacks/install/installer.ts";
-import { CloudInitLabHost } from "../stacks/local/cloud-init-variant.ts";
+import { CloudInitLabHost } from "./support/cloud-init-variant.ts";
 import { labAvailable, labExec } from "../stacks/local/local-provider.ts";
 import { renderUserData, UserDataError } from "../stacks/pulumi/cloud-init.ts";
 import { ensureDeployKey } from "../stacks/pulumi/deploy-key.ts";
@@ -45,7 +45,7 @@ describe("cloud-init user data (templates/cloud-init.yaml)", () => {
 });
 
 /*
- * The user data for real: lab hosts from the cloud-init image variant (stacks/local/cloud-init-variant.ts),
+ * The user data for real: lab hosts from the cloud-init image variant (test/support/cloud-init-variant.ts),
  * seeded through NoCloud like a cloud's metadata service would, with the deployment key also in the
  * metadata's public-keys as Hetzner and EC2 hand it over. Then the installer goes onto one of them.
  */

@@ -6,7 +6,7 @@ import { type AwsTargetConfig, serverNames } from "../cli/config/schema.ts";
 import { awsArch, awsServerSpecs, DEBIAN_AMI_OWNER } from "../stacks/aws/catalog.ts";
 import type { AwsProgramArgs } from "../stacks/aws/program.ts";
 import { renderUserData } from "../stacks/pulumi/cloud-init.ts";
-import { type RecordedResource, runWithMocks } from "../stacks/pulumi/mock-harness.ts";
+import { type RecordedResource, runWithMocks } from "./support/mock-harness.ts";
 
 /*
  * The AWS program under pulumi.runtime.setMocks. The mocks answer like EC2 does: a VPC gets an

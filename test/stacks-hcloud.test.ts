@@ -7,7 +7,7 @@ import { serverNames, type HcloudTargetConfig } from "../cli/config/schema.ts";
 import { checkServerType, defaultServerType, hcloudArch, hcloudServerSpecs } from "../stacks/hcloud/catalog.ts";
 import type { HcloudProgramArgs } from "../stacks/hcloud/program.ts";
 import { renderUserData } from "../stacks/pulumi/cloud-init.ts";
-import { type RecordedResource, runWithMocks } from "../stacks/pulumi/mock-harness.ts";
+import { type RecordedResource, runWithMocks } from "./support/mock-harness.ts";
 
 /*
  * The Hetzner Cloud program under pulumi.runtime.setMocks: no engine, no cloud. The mocks

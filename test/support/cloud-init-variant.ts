@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Server } from "../provider.ts";
-import { ensureBaseImage, labCacheDir } from "./base-image.ts";
-import { privateDir, removeTree, unmountAll } from "./fs-util.ts";
-import { type HostSpec, removeHostFiles, startHost, stopHost } from "./host.ts";
-import { withLock } from "./lock.ts";
-import { createHostNetwork, ensureBridge, hostAddresses, hostTag, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
-import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
-import { run } from "./run.ts";
-import { ensureLabKey } from "./ssh-key.ts";
-import { writeState } from "./state.ts";
+import type { Server } from "../../stacks/provider.ts";
+import { ensureBaseImage, labCacheDir } from "../../stacks/local/base-image.ts";
+import { privateDir, removeTree, unmountAll } from "../../stacks/local/fs-util.ts";
+import { type HostSpec, removeHostFiles, startHost, stopHost } from "../../stacks/local/host.ts";
+import { withLock } from "../../stacks/local/lock.ts";
+import { createHostNetwork, ensureBridge, hostAddresses, hostTag, removeBridgeIfUnused, removeHostNetwork } from "../../stacks/local/network.ts";
+import { claimHost, liveClaims, releaseHost, withMachineLock } from "../../stacks/local/registry.ts";
+import { run } from "../../stacks/local/run.ts";
+import { ensureLabKey } from "../../stacks/local/ssh-key.ts";
+import { writeState } from "../../stacks/local/state.ts";
 
 /*
  * A lab host variant that boots like a Debian cloud image: cloud-init installed, fed by the

@@ -1,6 +1,6 @@
 import type { Output } from "@pulumi/pulumi";
 import type { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks.js";
-import { pulumiSdk } from "./sdk.ts";
+import { pulumiSdk } from "../../stacks/pulumi/sdk.ts";
 
 /*
  * Runs a Pulumi program in-process under pulumi.runtime.setMocks, for the program tests: no
