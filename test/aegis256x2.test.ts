@@ -1,5 +1,4 @@
 import { describe, it, expect } from "vitest";
-import { readFileSync } from "node:fs";
 import {
   AEGIS_KEY_LEN,
   AEGIS_NONCE_LEN,
@@ -9,20 +8,17 @@ import {
   aegis256x2Seal,
   aesRound,
 } from "../sp-runtime/crypto/aegis256x2.ts";
+import { loadVector } from "./support/vectors.ts";
 
 interface AesRoundVector { in: string; rk: string; out: string }
 interface ExtraVector { key: string; nonce: string; ad: string; msg: string; ct: string; tag128: string }
 
-function loadJson<T>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`../../shared/vectors/${name}`, import.meta.url), "utf8")) as T;
-}
-
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "hex"));
 const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
 
-const aesVectors = loadJson<AesRoundVector[]>("aesround-draft.json");
-const draft = loadJson<Record<string, string>[]>("aegis-256x2-draft.json");
-const extra = loadJson<{ vectors: ExtraVector[] }>("aegis-256x2-extra.json").vectors;
+const aesVectors = loadVector<AesRoundVector[]>("aesround-draft.json");
+const draft = loadVector<Record<string, string>[]>("aegis-256x2-draft.json");
+const extra = loadVector<{ vectors: ExtraVector[] }>("aegis-256x2-extra.json").vectors;
 
 function draftVector(name: string): Record<string, string> {
   const v = draft.find((d) => d.name === name);
