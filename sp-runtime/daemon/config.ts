@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { MTU } from "../wire/constants.ts";
+import { MAX_TCP_FRAME } from "../wire/constants.ts";
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -30,7 +30,7 @@ export interface SuperPeerConfig {
   prometheusToken: string;
   logLevel: LogLevel;
   housekeepingInterval: number;
-  /** Largest TCP frame we process; larger ones are skipped, not buffered. */
+  /** Largest TCP frame we process; larger ones are skipped, not buffered. Defaults to what the u16 length allows, as Rust. */
   tcpMaxFrame: number;
   /** Bytes queued for one slow TCP reader before we drop instead of buffering more. */
   tcpMaxBuffered: number;
@@ -118,7 +118,7 @@ export function loadConfig(env: Env = process.env): SuperPeerConfig {
     prometheusToken: read(env, "PROMETHEUS_TOKEN") ?? "",
     logLevel: parseLogLevel(env[logVar], logVar),
     housekeepingInterval: integer(env, "HOUSEKEEPING_INTERVAL", 5000, 10, 3_600_000),
-    tcpMaxFrame: integer(env, "TCP_MAX_FRAME", MTU, 79, 65535),
+    tcpMaxFrame: integer(env, "TCP_MAX_FRAME", MAX_TCP_FRAME, 79, MAX_TCP_FRAME),
     tcpMaxBuffered: integer(env, "TCP_MAX_BUFFERED", 256 * 1024, 4096, 64 * 1024 * 1024),
   };
   if (!config.udp4Listen && !config.udp6Listen && !config.tcp4Listen && !config.tcp6Listen) {

@@ -20,6 +20,7 @@ export const DROP_REASONS = [
   "recipient_unknown",
   "recipient_no_hello",
   "recipient_unreachable",
+  "udp_payload_too_large",
   "tcp_frame_too_large",
   "tcp_backpressure",
   "tcp_connection_limit",

@@ -14,6 +14,8 @@ import {
   HELLO_SP_MAX_LEN,
   MAGIC,
   MAX_HOP_COUNT,
+  MAX_UDP4_PAYLOAD,
+  MAX_UDP6_PAYLOAD,
   MessageType,
   OFF_FLAGS,
   OFF_HOP_COUNT,
@@ -196,6 +198,8 @@ export class SuperPeer {
     const recipient = this.peers.get(pkt.toString("latin1", OFF_RECIPIENT, OFF_RECIPIENT + 32));
     if (recipient === undefined) return "recipient_unknown";
     if (recipient.helloAt === 0) return "recipient_no_hello";
+    // A TCP frame can be up to 64 KiB, more than fits in one datagram (EMSGSIZE would come back asynchronously, uncounted).
+    if (pkt.length > MAX_UDP4_PAYLOAD && recipient.prot === "udp" && (recipient.ipVersion === "ipv4" || pkt.length > MAX_UDP6_PAYLOAD)) return "udp_payload_too_large";
 
     // Byte 4 is outside the AEAD, so the end-to-end tag stays valid.
     pkt[OFF_HOP_COUNT] = hop + 1;

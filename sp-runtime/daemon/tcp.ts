@@ -7,7 +7,7 @@ import type { SuperPeer } from "./super-peer.ts";
 import type { TcpLink } from "./transport.ts";
 
 /** Outcomes Rust treats as Ok, not as errors, so they must not cost the node its connection. */
-const NOT_FATAL = new Set<DropReason>(["hop_limit_exceeded", "recipient_unknown", "recipient_no_hello", "recipient_unreachable", "tcp_backpressure"]);
+const NOT_FATAL = new Set<DropReason>(["hop_limit_exceeded", "recipient_unknown", "recipient_no_hello", "recipient_unreachable", "udp_payload_too_large", "tcp_backpressure"]);
 
 export interface TcpLimits {
   maxConnections: number;

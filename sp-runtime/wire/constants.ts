@@ -8,6 +8,11 @@ export const RANDOM_LEN = 32;
 export const TAG_LEN = 16;
 export const FLAG_ARMED = 0x10;
 export const MTU = 1472;
+/** TCP frames carry a u16 length, so this is the largest one Rust's LengthDelimitedCodec accepts. */
+export const MAX_TCP_FRAME = 0xffff;
+/** Largest UDP payload: 65535 less the UDP header, and less the 20-byte IPv4 header where it counts. */
+export const MAX_UDP4_PAYLOAD = 65_507;
+export const MAX_UDP6_PAYLOAD = 65_527;
 export const MAX_HOP_COUNT = 7;
 export const DEFAULT_NETWORK_ID = 1;
 
