@@ -116,7 +116,6 @@ describe("hcloud program (pulumi mocks)", () => {
     const fw = two.resources.filter((r) => r.type === FIREWALL);
     expect(fw).toHaveLength(1);
     expect(fw[0]?.inputs).toEqual({
-      name: "drasyl-deploy-t",
       labels: { "managed-by": "drasyl-deploy", deployment: "t" },
       rules: [
         { direction: "in", protocol: "udp", port: "22527", sourceIps: ["0.0.0.0/0", "::/0"], description: "drasyl (UDP)" },
@@ -153,7 +152,7 @@ describe("hcloud program (pulumi mocks)", () => {
     }
   });
 
-  it("servers: deleteBeforeReplace, ignoreChanges on user data and image, firewall, key, labels, type per location", () => {
+  it("servers: deleteBeforeReplace, replaced on a server type change, ignoreChanges on user data and image, firewall, key, labels, type per location", () => {
     const fsn1 = byName(two.resources, "fsn1-server");
     const nbg1 = byName(two.resources, "nbg1-server");
     for (const [s, location, type] of [
@@ -161,6 +160,7 @@ describe("hcloud program (pulumi mocks)", () => {
       [nbg1, "nbg1", "cax11"],
     ] as const) {
       expect(s.options.deleteBeforeReplace).toBe(true);
+      expect(s.options.replaceOnChanges).toEqual(["serverType"]);
       expect(s.options.ignoreChanges.sort()).toEqual(["image", "userData"]);
       expect(s.inputs).toMatchObject({
         name: `t-${location}`,
@@ -172,9 +172,43 @@ describe("hcloud program (pulumi mocks)", () => {
         labels: { "managed-by": "drasyl-deploy", deployment: "t", region: location },
       });
     }
-    // Nothing else is replaced before it is deleted, and nothing else ignores changes.
-    expect(two.resources.filter((r) => r.options.deleteBeforeReplace).map((r) => r.name).sort()).toEqual(["fsn1-server", "nbg1-server"]);
+    // Nothing else ignores changes or is replaced for a change the provider would make in place.
     expect(two.resources.filter((r) => r.options.ignoreChanges.length > 0).map((r) => r.name).sort()).toEqual(["fsn1-server", "nbg1-server"]);
+    expect(two.resources.filter((r) => r.options.replaceOnChanges.length > 0).map((r) => r.name).sort()).toEqual(["fsn1-server", "nbg1-server"]);
+  });
+
+  it("no named resource collides with itself on replacement: named ones are deleted first, the firewall is named by the engine", () => {
+    // Hetzner refuses a second SSH key, firewall, primary IP or server of the same name (409
+    // uniqueness_error); the engine creates a replacement before deleting unless deleteBeforeReplace.
+    const named = two.resources.filter((r) => typeof r.inputs.name === "string");
+    expect(named.map((r) => `${r.type}::${r.name}`).sort()).toEqual(
+      [`${PRIMARY_IP}::fsn1-ipv4`, `${PRIMARY_IP}::fsn1-ipv6`, `${PRIMARY_IP}::nbg1-ipv4`, `${PRIMARY_IP}::nbg1-ipv6`, `${SERVER}::fsn1-server`, `${SERVER}::nbg1-server`, `${SSH_KEY}::ssh-key`].sort(),
+    );
+    for (const r of named) expect({ resource: r.name, deleteBeforeReplace: r.options.deleteBeforeReplace }).toEqual({ resource: r.name, deleteBeforeReplace: true });
+    // A firewall in use cannot be deleted first: it has no fixed name, so its replacement is created
+    // alongside and the servers move over before the old one goes.
+    const fw = byName(two.resources, "firewall");
+    expect(fw.inputs.name).toBeUndefined();
+    expect(fw.options.deleteBeforeReplace).toBe(false);
+    // The primary IPs are not replaced with the server: the server depends on them, not they on it.
+    expect(byName(two.resources, "fsn1-ipv4").options.dependencies).toEqual([]);
+  });
+
+  it("a server type change, also across architectures (cx <-> cax), replaces the server and keeps its primary IPs", async () => {
+    const arm = await run(args([{ location: "fsn1", serverType: "cax11" }, { location: "nbg1", serverType: "cax11" }]));
+    const before = byName(two.resources, "fsn1-server");
+    const after = byName(arm.resources, "fsn1-server");
+    expect([before.inputs.serverType, after.inputs.serverType]).toEqual(["cx23", "cax11"]);
+    // The changed input is one the server is replaced on, under the same logical name, so the
+    // engine plans a replacement (deleteBeforeReplace) rather than the provider's in-place resize.
+    const changed = Object.keys(after.inputs).filter((k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k]));
+    expect(changed).toEqual(["serverType"]);
+    expect(changed.every((k) => after.options.replaceOnChanges.includes(k))).toBe(true);
+    expect(after.options.deleteBeforeReplace).toBe(true);
+    // The addresses are untouched: same primary IPs with the same inputs.
+    for (const ip of ["fsn1-ipv4", "fsn1-ipv6"]) expect(byName(arm.resources, ip).inputs).toEqual(byName(two.resources, ip).inputs);
+    expect(after.inputs.publicNets).toEqual(before.inputs.publicNets);
+    expect(arm.outputs.servers.map((x) => x.arch)).toEqual(["arm64", "arm64"]);
   });
 
   it("user data: the cloud-init that creates the login user with the deployment key, nothing more", () => {
