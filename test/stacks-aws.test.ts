@@ -191,7 +191,7 @@ describe("aws program (pulumi mocks)", () => {
     expect(byName(two.resources, `${region}-sg`).inputs).toEqual({
       region,
       vpcId: `${region}-vpc-id`,
-      name: "drasyl-deploy-t",
+      namePrefix: "drasyl-deploy-t-",
       description: "drasyl super peer (managed by drasyl-deploy)",
       tags: tags(region, "sg"),
     });
@@ -248,11 +248,11 @@ describe("aws program (pulumi mocks)", () => {
   });
 
   it("instances: the region's AMI (ignored once running), IMDSv2 required, one IPv6, the key pair, user data", () => {
-    for (const [region, type, arch] of [
-      ["eu-central-1", "t3.micro", "x86_64"],
-      ["us-east-1", "t4g.micro", "arm64"],
+    for (const [region, type, arch, logical] of [
+      ["eu-central-1", "t3.micro", "x86_64", "eu-central-1-server"],
+      ["us-east-1", "t4g.micro", "arm64", "us-east-1-server-arm64"],
     ] as const) {
-      const i = byName(two.resources, `${region}-server`);
+      const i = byName(two.resources, logical);
       expect(i.inputs).toEqual({
         region,
         ami: `ami-${region}-${arch}`,
@@ -275,10 +275,53 @@ describe("aws program (pulumi mocks)", () => {
   });
 
   it("stable IPv4: an Elastic IP per region, associated with the instance", () => {
-    for (const region of ["eu-central-1", "us-east-1"]) {
+    for (const [region, instance] of [
+      ["eu-central-1", "eu-central-1-server"],
+      ["us-east-1", "us-east-1-server-arm64"],
+    ] as const) {
       expect(byName(two.resources, `${region}-eip`).inputs).toEqual({ region, domain: "vpc", tags: tags(region, "eip") });
-      expect(byName(two.resources, `${region}-eip-server`).inputs).toEqual({ region, allocationId: `eipalloc-${region}`, instanceId: `${region}-server-id` });
+      expect(byName(two.resources, `${region}-eip-server`).inputs).toEqual({ region, allocationId: `eipalloc-${region}`, instanceId: `${instance}-id` });
     }
+  });
+
+  it("no resource collides with itself on replacement", () => {
+    for (const region of ["eu-central-1", "us-east-1"]) {
+      // Key pair names are unique per region (InvalidKeyPair.Duplicate): the old one goes first.
+      const key = byName(two.resources, `${region}-key`);
+      expect([key.inputs.keyName, key.options.deleteBeforeReplace]).toEqual(["drasyl-deploy-t", true]);
+      // A group in use cannot be deleted first (DependencyViolation), so it has a prefix and AWS a unique name.
+      const sg = byName(two.resources, `${region}-sg`);
+      expect([sg.inputs.name, sg.inputs.namePrefix, sg.options.deleteBeforeReplace]).toEqual([undefined, "drasyl-deploy-t-", false]);
+      // An Elastic IP takes one association (Resource.AlreadyAssociated): the old one goes first.
+      expect(byName(two.resources, `${region}-eip-server`).options.deleteBeforeReplace).toBe(true);
+    }
+    // Nothing else carries a name AWS keeps unique (the Name tags are only labels; an instance's keyName refers to the key pair).
+    const named = two.resources.filter((r) => r.type !== T.instance && ["name", "keyName", "namePrefix"].some((k) => r.inputs[k] !== undefined)).map((r) => r.name).sort();
+    expect(named).toEqual(["eu-central-1-key", "eu-central-1-sg", "us-east-1-key", "us-east-1-sg"]);
+  });
+
+  it("an architecture change (t3 <-> t4g) replaces the instance with one from the new architecture's AMI; a type of the same architecture is changed in place", async () => {
+    const arm = await run(args([{ region: "eu-central-1", instanceType: "t4g.micro" }, { region: "us-east-1", instanceType: "t4g.micro" }]));
+    const names = (r: typeof two) => r.resources.filter((x) => x.type === T.instance).map((x) => x.name);
+    // Another logical name: the engine creates the new instance (no old inputs, so the new AMI,
+    // not the ignored old one) and deletes the x64 instance; nothing updates it in place.
+    expect(names(two)).toEqual(["eu-central-1-server", "us-east-1-server-arm64"]);
+    expect(names(arm)).toEqual(["eu-central-1-server-arm64", "us-east-1-server-arm64"]);
+    const created = byName(arm.resources, "eu-central-1-server-arm64");
+    expect(created.inputs).toMatchObject({ ami: "ami-eu-central-1-arm64", instanceType: "t4g.micro" });
+    expect(byName(arm.resources, "eu-central-1-eip-server").inputs.instanceId).toBe("eu-central-1-server-arm64-id");
+    // Everything else in the region stays as it was: same VPC, group, key and Elastic IP.
+    for (const r of two.resources.filter((x) => x.inputs.region === "eu-central-1" && x.type !== T.instance && x.type !== T.eipAssoc)) {
+      expect(byName(arm.resources, r.name).inputs, r.name).toEqual(r.inputs);
+    }
+    expect(arm.outputs.servers.map((x) => x.arch)).toEqual(["arm64", "arm64"]);
+
+    const bigger = await run(args([{ region: "eu-central-1", instanceType: "t3.small" }, { region: "us-east-1", instanceType: "t4g.micro" }]));
+    expect(names(bigger)).toEqual(names(two));
+    const before = byName(two.resources, "eu-central-1-server");
+    const after = byName(bigger.resources, "eu-central-1-server");
+    expect(Object.keys(after.inputs).filter((k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k]))).toEqual(["instanceType"]);
+    expect(after.options.replaceOnChanges).toEqual([]);
   });
 
   it("one set of resources per region", () => {
