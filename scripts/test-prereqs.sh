@@ -12,13 +12,64 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "test-prereqs: installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  exit 0
+missing=0
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test-prereqs: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test-prereqs: missing ${need[*]}; tests that need them will be skipped" >&2
+    missing=1
+  fi
 fi
-echo "test-prereqs: missing ${need[*]}; tests that need them will be skipped" >&2
-if [ "${CI:-}" = "true" ]; then exit 1; fi
+
+# The Automation-layer tests drive the real Pulumi engine. When no pulumi CLI is on PATH, build the
+# pinned release from the Go module proxy (5 to 15 minutes cold, a 1.5 GB module cache; everything
+# under the cache dir, so a later run only checks the binary). This binary is a test prerequisite
+# only: users install the Pulumi CLI as the README says. The path must match test/support/pulumi-cli.ts.
+pulumi_version=v3.274.1
+cache="$HOME/.cache/drasyl-deploy"
+pulumi_bin="$cache/pulumi-cli/$pulumi_version/bin/pulumi"
+go_bin="$(command -v go || true)"
+[ -n "$go_bin" ] || { [ -x /usr/local/go/bin/go ] && go_bin=/usr/local/go/bin/go; }
+if command -v pulumi >/dev/null 2>&1 || [ -x "$pulumi_bin" ]; then
+  :
+elif [ -n "$go_bin" ]; then
+  echo "test-prereqs: building the Pulumi CLI $pulumi_version into $pulumi_bin (about 5 minutes, once per machine)"
+  mod="$cache/pulumi-cli/$pulumi_version/module"
+  mkdir -p "$mod" "$(dirname "$pulumi_bin")"
+  # The upstream CLI module replaces the unmaintained clipboard package; a module that requires
+  # pkg/v3 has to repeat that replace, or the build resolves the original and fails.
+  cat >"$mod/go.mod" <<GOMOD
+module drasyl-deploy/pulumi-cli
+
+go 1.24
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $pulumi_version
+	github.com/pulumi/pulumi/sdk/v3 $pulumi_version
+)
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+GOMOD
+  (
+    cd "$mod"
+    export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOTOOLCHAIN=local
+    # Build to a temp name first: a build killed halfway must not leave a binary the tests trust.
+    # -mod=mod lets the build resolve the module graph and write go.sum itself; -modcacherw keeps
+    # the module cache removable with a plain rm -rf.
+    "$go_bin" build -mod=mod -modcacherw -o "$pulumi_bin.partial" \
+      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version" \
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    mv "$pulumi_bin.partial" "$pulumi_bin"
+    # The compiled packages (about 1.5 GB) only speed up an identical rebuild; the binary is cached.
+    "$go_bin" clean -cache
+  )
+else
+  echo "test-prereqs: no pulumi CLI and no go to build it; the Pulumi engine tests will be skipped" >&2
+  missing=1
+fi
+
+if [ "$missing" -eq 1 ] && [ "${CI:-}" = "true" ]; then exit 1; fi
