@@ -13,11 +13,12 @@ export interface PulumiLock {
 
 /**
  * The locks listed in the engine's "the stack is currently locked by N lock(s)" error, one line each:
- * `  file:///…/.pulumi/locks/…/<uuid>.json: created by user@host (pid 4242) at 2026-01-01T00:00:00Z`.
+ * `  file:///…/.pulumi/locks/…/<uuid>.json: created by user@host (pid 4242) at 2026-01-01T00:00:00Z`
+ * (the file backend appends its URL's query, e.g. `<uuid>.json?no_tmp_dir=true:`).
  */
 export function parseLockError(text: string): PulumiLock[] {
   const locks: PulumiLock[] = [];
-  for (const m of text.matchAll(/^\s*(\S+\.json): created by ([^@\s]*)@(\S+) \(pid (\d+)\) at (\S+)\s*$/gm)) {
+  for (const m of text.matchAll(/^\s*(\S+\.json)(?:\?\S*)?: created by ([^@\s]*)@(\S+) \(pid (\d+)\) at (\S+)\s*$/gm)) {
     locks.push({ url: m[1] as string, user: m[2] as string, host: m[3] as string, pid: Number(m[4]), createdAt: m[5] as string });
   }
   return locks;
