@@ -110,12 +110,46 @@ export interface FlowResult extends PhaseStats, LatencyStats {
   unites: number;
 }
 
+/** Known peers' pre-built HELLOs from blaster threads, as fast as the daemon answers (blaster.ts). */
+export interface SaturateHelloRequest {
+  peers: number;
+  threads: number;
+  socketsPerThread: number;
+  /** Outstanding HELLOs per socket. */
+  window: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Relayed APP between peer pairs on blaster threads, each peer on its own socket. */
+export interface SaturateRelayRequest {
+  threads: number;
+  pairsPerThread: number;
+  packetSize: number;
+  /** Outstanding packets per direction of a pair. */
+  window: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface SaturateResult extends PhaseStats {
+  threads: number;
+  sent: number;
+  received: number;
+  /** ACKs (HELLO mode) or relayed packets per second. */
+  perSec: number;
+  /** Windows reopened after 200 ms without a reply: packets the daemon (or its socket) dropped. */
+  stalls: number;
+}
+
 export interface GenOps {
   init: { req: InitRequest; res: InitResult };
   register: { req: RegisterRequest; res: HandshakeResult };
   steady: { req: SteadyRequest; res: SteadyResult };
   blast: { req: BlastRequest; res: HandshakeResult };
   flows: { req: FlowRequest; res: FlowResult };
+  saturateHello: { req: SaturateHelloRequest; res: SaturateResult };
+  saturateRelay: { req: SaturateRelayRequest; res: SaturateResult };
 }
 export type GenOp = keyof GenOps;
 

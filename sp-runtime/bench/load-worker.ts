@@ -29,6 +29,7 @@ import { ACK_LEN, ENDPOINT_LEN, HEADER_LEN, MAGIC, MessageType, OFF_HOP_COUNT, O
 import { writeEndpoint } from "../wire/endpoints.ts";
 import { readU32, writeHeader, writeU32 } from "../wire/header.ts";
 import { buildPacket } from "../wire/packet.ts";
+import { blast, type BlastSocketSpec, type BlastSpec } from "./blaster.ts";
 import { checkPeerKeys, generatePeerKeys, type PeerKeys } from "./keygen.ts";
 import {
   type BlastRequest,
@@ -44,6 +45,9 @@ import {
   type PhaseStats,
   type RegisterRequest,
   round1,
+  type SaturateHelloRequest,
+  type SaturateRelayRequest,
+  type SaturateResult,
   Samples,
   type SteadyRequest,
   type SteadyResult,
@@ -196,10 +200,9 @@ class Generator {
     return this.random.subarray(this.randomPos - 32, this.randomPos);
   }
 
-  /** A fresh armed HELLO_SUPER_PEER from peer i, sent from its socket. */
-  private sendHello(i: number, socket?: Socket, endpoint?: Uint8Array): void {
+  /** A fresh armed HELLO_SUPER_PEER from peer i, reporting `endpoint`. */
+  private buildHello(i: number, endpoint: Uint8Array): Buffer {
     const keys = this.peerKeys;
-    const s = i % this.sockets.length;
     const pkt = Buffer.allocUnsafe(HELLO_LEN);
     pkt.set(this.header, 0);
     pkt.set(keys.publicKey(i), OFF_SENDER);
@@ -208,9 +211,73 @@ class Generator {
     writeU32(pkt, ARMED_BODY_START + 4, t >>> 0);
     writeU32(pkt, ARMED_BODY_START + 8, 0);
     writeU32(pkt, ARMED_BODY_START + 12, 1);
-    pkt.set(endpoint ?? (this.endpoints[s] as Uint8Array), ARMED_BODY_START + 16);
+    pkt.set(endpoint, ARMED_BODY_START + 16);
     armPacket(pkt, keys.tx(i), this.nextRandom());
-    (socket ?? (this.sockets[s] as Socket)).send(pkt, this.spPort, LOOPBACK);
+    return pkt;
+  }
+
+  /** A fresh HELLO from peer i, sent from its socket. */
+  private sendHello(i: number, socket?: Socket, endpoint?: Uint8Array): void {
+    const s = i % this.sockets.length;
+    (socket ?? (this.sockets[s] as Socket)).send(this.buildHello(i, endpoint ?? (this.endpoints[s] as Uint8Array)), this.spPort, LOOPBACK);
+  }
+
+  /**
+   * Known peers' HELLOs as fast as the daemon answers, from `threads` blaster threads with pre-built
+   * packets (blaster.ts); peer i goes to thread i % threads. The peers' UDP sources move to the
+   * blaster's sockets, which no later phase depends on.
+   */
+  async saturateHello(req: SaturateHelloRequest): Promise<SaturateResult> {
+    const n = Math.min(req.peers, this.registered);
+    const anyEndpoint = this.endpoints[0] as Uint8Array;
+    const workers: BlastSocketSpec[][] = Array.from({ length: req.threads }, () =>
+      Array.from({ length: req.socketsPerThread }, (_, s) => ({ packets: [] as Uint8Array[], output: s })),
+    );
+    for (let i = 0; i < n; i++) {
+      const t = i % req.threads;
+      const sockets = workers[t] as BlastSocketSpec[];
+      (sockets[Math.floor(i / req.threads) % req.socketsPerThread] as BlastSocketSpec).packets.push(this.buildHello(i, anyEndpoint));
+    }
+    return this.saturate({ port: this.spPort, replyType: MessageType.Ack, window: req.window, warmupMs: req.warmupMs, durationMs: req.durationMs, workers });
+  }
+
+  /**
+   * Relayed APP as fast as the daemon forwards it: `pairsPerThread` peer pairs per blaster thread,
+   * each peer on its own socket, registered there with one HELLO, both directions in flight.
+   */
+  async saturateRelay(req: SaturateRelayRequest): Promise<SaturateResult> {
+    const keys = this.peerKeys;
+    const payload = new Uint8Array(req.packetSize - ARMED_BODY_START);
+    randomFillSync(payload);
+    const zeroEndpoint = new Uint8Array(ENDPOINT_LEN);
+    const workers: BlastSocketSpec[][] = [];
+    let peer = 0;
+    for (let t = 0; t < req.threads; t++) {
+      const sockets: BlastSocketSpec[] = [];
+      for (let p = 0; p < req.pairsPerThread; p++) {
+        const ia = peer++;
+        const ib = peer++;
+        const a = keys.identity(ia);
+        const b = keys.identity(ib);
+        const app = (from: typeof a, to: typeof a): Uint8Array =>
+          buildPacket({ hopCount: 0, networkId: 1, recipient: to.publicKey, sender: from.publicKey, pow: 0, type: MessageType.App }, payload, {
+            txKey: computeSessionKeys(from.xPublic, from.xSecret, to.xPublic).tx,
+          });
+        // Socket 2p is a, 2p+1 is b: what arrives at b came from a, so b's packets leave from a.
+        sockets.push({ packets: [app(b, a)], output: 2 * p + 1, hello: this.buildHello(ia, zeroEndpoint) });
+        sockets.push({ packets: [app(a, b)], output: 2 * p, hello: this.buildHello(ib, zeroEndpoint) });
+      }
+      workers.push(sockets);
+    }
+    return this.saturate({ port: this.spPort, replyType: MessageType.App, window: req.window, warmupMs: req.warmupMs, durationMs: req.durationMs, workers });
+  }
+
+  private async saturate(spec: BlastSpec): Promise<SaturateResult> {
+    const phase = this.begin();
+    const r = await blast(spec);
+    const stats = this.end(phase);
+    // The CPU figure of the whole phase (threads included) stands for the measured window.
+    return { ...stats, startWallMs: r.startWallMs, endWallMs: r.endWallMs, durationS: Math.round((r.endWallMs - r.startWallMs) / 10) / 100, received: r.received, sent: r.sent, perSec: r.perSec, stalls: r.stalls, threads: spec.workers.length };
   }
 
   private begin(): Phase {
@@ -544,6 +611,8 @@ const handlers: { [K in GenOp]: (req: GenOps[K]["req"]) => Promise<GenOps[K]["re
   steady: (req) => generator.steady(req),
   blast: (req) => generator.blast(req),
   flows: (req) => generator.flows(req),
+  saturateHello: (req) => generator.saturateHello(req),
+  saturateRelay: (req) => generator.saturateRelay(req),
 };
 
 function reply(msg: GenMessage): void {

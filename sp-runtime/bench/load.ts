@@ -15,22 +15,24 @@
  *   5. the same traffic against a trivial UDP echo server: the ceiling of one Node UDP socket.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createSocket } from "node:dgram";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { generateSecretKey } from "../crypto/keys.ts";
 import { saveIdentityFile } from "../identity/identity-file.ts";
 import { Identity } from "../identity/identity.ts";
-import type { FlowRequest, FlowResult, GenCall, GenMessage, GenOp, GenOps, HandshakeResult, InitResult, PhaseStats, SteadyResult } from "./load-protocol.ts";
+import type { FlowResult, GenCall, GenMessage, GenOp, GenOps, HandshakeResult, InitResult, PhaseStats, SaturateResult, SteadyResult } from "./load-protocol.ts";
 import { round1, round2 } from "./load-protocol.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const WORKER_ENTRY = fileURLToPath(new URL("./load-worker.ts", import.meta.url));
 
 const WARMUP_PEERS = 100;
-const PEER_STEPS = [1_000, 10_000, 50_000] as const;
+const PEER_STEPS = [1_000, 10_000] as const;
 const HELLO_SOCKETS = 64;
 const REGISTER_WINDOW = 256;
 /**
@@ -38,14 +40,28 @@ const REGISTER_WINDOW = 256;
  * seconds of low allocation (seen at ~7 s here), and shorter waits made the 1k step swing by 10 MB.
  */
 const SETTLE_MS = 8_000;
-const STEADY = { peers: 10_000, intervalMs: 5_000, durationMs: 15_000, skipMs: 2_000 } as const;
-const BLAST = { window: 256, durationMs: 5_000 } as const;
+const STEADY = { peers: 10_000, intervalMs: 5_000, durationMs: 12_000, skipMs: 2_000 } as const;
+/** Saturation: pre-built packets from blaster threads (blaster.ts), so the generator outruns the daemon. */
+const SATURATE = { threads: 2, socketsPerThread: 16, helloWindow: 16, relayPairsPerThread: 2, relayWindow: 32, warmupMs: 700, durationMs: 4_000 } as const;
 /** 1000-byte packets: a typical relayed datagram, well under the 1472-byte MTU. */
-const FLOW = { pairs: 4, packetSize: 1000, window: 64, durationMs: 5_000, warmupMs: 500 } as const;
+const FLOW = { pairs: 4, packetSize: 1000, window: 64, durationMs: 4_000, warmupMs: 500 } as const;
 const PACED = { pps: 2_000, durationMs: 2_000, warmupMs: 300 } as const;
 /** The daemon default, stated explicitly: UNITEs after the first relayed packet, then at most every 5 s per pair. */
 const SEND_UNITES = "5000";
 const SAMPLE_MS = 100;
+
+/** A super peer to measure: anything that takes the DRASYL_* environment of the Rust daemon. */
+export interface DaemonSpec {
+  label: string;
+  /** argv; the first element is the program. */
+  argv: string[];
+  /** CPUs the daemon is confined to (taskset -c), e.g. "0"; the generator then gets the others. */
+  cpus?: string;
+  /** Extra environment (on top of the bench's DRASYL_* settings). */
+  env?: Record<string, string>;
+  /** Where the daemon's stdout goes (e.g. --trace-gc output); discarded when unset. */
+  stdoutFile?: string;
+}
 
 export interface CpuWindow {
   /** Daemon (or echo server) CPU, user+system, % of one core over the phase's measured window. */
@@ -69,20 +85,29 @@ export interface MemoryStep {
   rssPer1000Mb: number;
 }
 
-export interface LoadResults {
-  daemon: { bundle: string; env: Record<string, string> };
-  keygen: InitResult;
+export interface DaemonRun {
+  label: string;
+  argv: string[];
+  cpus: string | undefined;
+  env: Record<string, string>;
   baseline: { peers: number; rssMb: number };
   steps: MemoryStep[];
-  /** RSS growth per 1000 peers between the 10k and the 50k step: the least noisy per-peer figure. */
+  /** RSS growth per 1000 peers between the 1k and the 10k step. */
   marginalRssPer1000Mb: number;
   peakRssMb: number;
+  /** New peers 1k -> 10k: PoW check and key agreement per HELLO. */
+  firstContact: HandshakeResult & CpuWindow;
   steady: SteadyResult & CpuWindow;
-  blast: HandshakeResult & CpuWindow;
-  relay: { paced: FlowResult & CpuWindow; max: FlowResult & CpuWindow };
-  echo: { paced: FlowResult & CpuWindow; max: FlowResult & CpuWindow };
-  /** Relay packets/s as a fraction of echo packets/s, both closed loop with the same generator. */
-  relayVsEcho: number;
+  helloMax: SaturateResult & CpuWindow;
+  relayMax: SaturateResult & CpuWindow;
+  relayPaced: FlowResult & CpuWindow;
+}
+
+export interface LoadResults {
+  keygen: InitResult;
+  daemons: DaemonRun[];
+  /** The same generator against a trivial UDP echo server: the ceiling of one Node UDP socket. */
+  echo: FlowResult & CpuWindow;
 }
 
 function progress(msg: string): void {
@@ -159,7 +184,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** The bundle servers run; `npm run bench` builds it first. */
-function daemonBundle(): string {
+export function daemonBundle(): string {
   const file = join(REPO_ROOT, "dist", "drasyl-sp.mjs");
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" (npm run bench does)`);
   return file;
@@ -168,29 +193,62 @@ function daemonBundle(): string {
 interface Daemon {
   child: ChildProcess;
   pid: number;
-  port: number;
   /** The daemon's stderr (its log), kept short; printed if it dies. */
   log: () => string;
 }
 
-/**
- * Extra node flags for the daemon only, e.g. BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
- * to see where its time goes under this load. Off by default: servers run the bundle bare.
- */
-function daemonNodeArgs(): string[] {
-  return (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
+/** A port nothing listens on right now, for daemons that cannot report an OS-chosen one. */
+async function freePort(kind: "udp" | "tcp"): Promise<number> {
+  if (kind === "udp") {
+    const s = createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+    const port = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }
 
-async function startDaemon(bundle: string, env: Record<string, string>): Promise<Daemon> {
-  const child = track(spawn(process.execPath, [...daemonNodeArgs(), bundle], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] }));
+/**
+ * Starts the daemon confined to its CPUs. Readiness is not read from its output (other
+ * implementations print other things): the generator's first closed loop retries until answered.
+ */
+function startDaemon(spec: DaemonSpec, env: Record<string, string>): Daemon {
+  const argv = spec.cpus === undefined ? spec.argv : ["taskset", "-c", spec.cpus, ...spec.argv];
+  const out = spec.stdoutFile === undefined ? "ignore" : openSync(spec.stdoutFile, "w");
+  const child = track(spawn(argv[0] as string, argv.slice(1), { cwd: REPO_ROOT, env: cleanEnv({ ...env, ...spec.env }), stdio: ["ignore", out, "pipe"] }));
+  if (typeof out === "number") closeSync(out);
   let log = "";
   child.stderr?.on("data", (c: Buffer) => {
     log = (log + c.toString()).slice(-8000);
   });
-  const m = await waitForLine(child, /udp:\/\/127\.0\.0\.1:(\d+)\?publicKey=/, "daemon");
-  child.stdout?.resume(); // PEERS_PRINT_INTERVAL=0 keeps stdout quiet, but never let a full pipe block it
-  if (child.pid === undefined) throw new Error("daemon has no pid");
-  return { child, pid: child.pid, port: Number(m[1]), log: () => log };
+  if (child.pid === undefined) throw new Error(`could not start ${argv.join(" ")}`);
+  return { child, pid: child.pid, log: () => log };
+}
+
+/** Confines every thread of a running process to `cpus` (taskset -a -p -c), or frees it with all CPUs. */
+function confine(pid: number, cpus: string): void {
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
+
+function allCpus(): string {
+  return `0-${availableParallelism() - 1}`;
+}
+
+/** The CPUs not in a "0" / "0-1" / "0,2" list, as a taskset list. */
+function otherCpus(cpus: string): string {
+  const taken = new Set<number>();
+  for (const part of cpus.split(",")) {
+    const [from = NaN, to = from] = part.split("-").map(Number);
+    for (let c = from; c <= to; c++) taken.add(c);
+  }
+  const free = Array.from({ length: availableParallelism() }, (_, i) => i).filter((c) => !taken.has(c));
+  if (free.length === 0) throw new Error(`pinning the daemon to CPUs ${cpus} leaves none for the generator`);
+  return free.join(",");
 }
 
 /** The ceiling: the least a Node process can do per datagram, with the daemon's socket buffer sizes. */
@@ -376,19 +434,56 @@ async function settledRssMb(pid: number): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------
 
-export async function benchLoad(): Promise<LoadResults> {
+export async function benchLoad(specs: DaemonSpec[]): Promise<LoadResults> {
   const dir = mkdtempSync(join(tmpdir(), "drasyl-bench-"));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
-    const bundle = daemonBundle();
     const spIdentity = new Identity(generateSecretKey(), 0);
     const identityFile = join(dir, "sp.identity");
     saveIdentityFile(identityFile, spIdentity);
+    const machine = new CpuTimeline(machineBusySeconds);
+    cleanups.push(() => machine.stop());
+
+    const daemons: DaemonRun[] = [];
+    let keygen: InitResult | undefined;
+    for (const spec of specs) {
+      const run = await benchDaemon(spec, spIdentity, identityFile, machine);
+      keygen ??= run.keygen;
+      daemons.push(run.result);
+    }
+
+    progress("echo ceiling: same generator, same packets, trivial UDP echo server");
+    const gen = new GeneratorClient();
+    cleanups.push(() => gen.stop());
+    const echo = await startEcho();
+    cleanups.push(() => stopChild(echo.child));
+    const echoCpu = new CpuTimeline(() => cpuSeconds(echo.pid));
+    cleanups.push(() => echoCpu.stop());
+    await gen.call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: echo.port, peers: FLOW.pairs * 2, sockets: 1, keygenThreads: 1 }, 60_000);
+    const r = await gen.call("flows", { pairs: FLOW.pairs, packetSize: FLOW.packetSize, window: FLOW.window, mode: "echo", port: echo.port, durationMs: FLOW.durationMs, warmupMs: FLOW.warmupMs }, FLOW.durationMs + 30_000);
+    const echoMax = await withCpu(echoCpu, machine, r, r.received);
+    if (!keygen) throw new Error("no daemon to measure");
+    return { keygen, daemons, echo: echoMax };
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        progress(`cleanup failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile: string, machine: CpuTimeline): Promise<{ keygen: InitResult; result: DaemonRun }> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    const udpPort = await freePort("udp");
     const env: Record<string, string> = {
       DRASYL_IDENTITY_FILE: identityFile,
-      DRASYL_UDP4_LISTEN: "127.0.0.1:0",
+      DRASYL_UDP4_LISTEN: `127.0.0.1:${udpPort}`,
       DRASYL_UDP6_LISTEN: "",
-      DRASYL_TCP4_LISTEN: "127.0.0.1:0",
+      DRASYL_TCP4_LISTEN: `127.0.0.1:${await freePort("tcp")}`,
       DRASYL_TCP6_LISTEN: "",
       DRASYL_MIN_POW_DIFFICULTY: "0",
       DRASYL_MAX_PEERS: "0",
@@ -400,26 +495,33 @@ export async function benchLoad(): Promise<LoadResults> {
       DRASYL_PROMETHEUS_LISTEN: "",
       RUST_LOG: "warn",
     };
-    const daemon = await startDaemon(bundle, env);
-    cleanups.push(() => stopChild(daemon.child));
-    progress(`daemon pid ${daemon.pid} on 127.0.0.1:${daemon.port}`);
+    progress(`${spec.label}: starting ${spec.cpus === undefined ? "" : `taskset -c ${spec.cpus} `}${spec.argv.join(" ")}`);
+    const daemon = startDaemon(spec, env);
+    cleanups.push(() => stopChild(daemon.child, 10_000));
     const daemonDied = new Promise<never>((_, reject) =>
-      daemon.child.once("exit", (code) => reject(new Error(`daemon exited (code ${code}) during the bench\n${daemon.log()}`))),
+      daemon.child.once("exit", (code) => reject(new Error(`${spec.label}: daemon exited (code ${code}) during the bench\n${daemon.log()}`))),
     );
     daemonDied.catch(() => undefined);
     const cpu = new CpuTimeline(() => cpuSeconds(daemon.pid));
-    const machine = new CpuTimeline(machineBusySeconds);
-    cleanups.push(() => cpu.stop(), () => machine.stop());
+    cleanups.push(() => cpu.stop());
 
     const gen = new GeneratorClient();
     cleanups.push(() => gen.stop());
+    const genPid = gen.child.pid;
+    if (genPid === undefined) throw new Error("load generator has no pid");
+    // The generator's threads (blasters included) inherit this affinity.
+    confine(genPid, spec.cpus === undefined ? allCpus() : otherCpus(spec.cpus));
+    const genCpu = new CpuTimeline(() => cpuSeconds(genPid));
+    cleanups.push(() => genCpu.stop());
     const call = <K extends GenOp>(op: K, req: GenOps[K]["req"], timeoutMs: number): Promise<GenOps[K]["res"]> => Promise.race([gen.call(op, req, timeoutMs), daemonDied]);
+    /** Generator CPU from /proc too, for phases whose threads are not in its own window. */
+    const measured = async <T extends PhaseStats>(r: T, packets: number, skipMs = 0): Promise<T & CpuWindow> =>
+      withCpu(cpu, machine, { ...r, generatorCpuPct: await genCpu.pct(r.startWallMs + skipMs, r.endWallMs) }, packets, skipMs);
 
     const maxPeers = PEER_STEPS[PEER_STEPS.length - 1] as number;
-    progress(`generating ${maxPeers} peer identities + session keys`);
-    const keygen = await call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: daemon.port, peers: maxPeers, sockets: HELLO_SOCKETS, keygenThreads: 2 }, 120_000);
+    const keygen = await call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: udpPort, peers: maxPeers, sockets: HELLO_SOCKETS, keygenThreads: 2 }, 120_000);
 
-    progress("warm-up");
+    progress(`${spec.label}: warm-up`);
     await call("register", { upTo: WARMUP_PEERS, window: 32, retryMs: 1000, maxMs: 20_000 }, 30_000);
     await call("blast", { peers: WARMUP_PEERS, window: 32, durationMs: 2_000 }, 30_000);
     const baselineRss = await settledRssMb(daemon.pid);
@@ -427,56 +529,57 @@ export async function benchLoad(): Promise<LoadResults> {
     const steps: MemoryStep[] = [];
     let steady: (SteadyResult & CpuWindow) | undefined;
     for (const peers of PEER_STEPS) {
-      progress(`registering peers up to ${peers}`);
+      progress(`${spec.label}: registering peers up to ${peers}`);
       const r = await call("register", { upTo: peers, window: REGISTER_WINDOW, retryMs: 2_000, maxMs: 150_000 }, 180_000);
-      const register = await withCpu(cpu, machine, r, r.acked);
+      const register = await measured(r, r.acked);
       const rssMb = await settledRssMb(daemon.pid);
       steps.push({ peers, register, rssMb, rssPer1000Mb: round2((rssMb - baselineRss) / ((peers - WARMUP_PEERS) / 1000)) });
       if (peers === STEADY.peers) {
-        progress(`steady state: ${STEADY.peers} peers, a HELLO every ${STEADY.intervalMs / 1000} s each, for ${STEADY.durationMs / 1000} s`);
+        progress(`${spec.label}: steady state, ${STEADY.peers} peers, a HELLO every ${STEADY.intervalMs / 1000} s each, for ${STEADY.durationMs / 1000} s`);
         const s = await call("steady", { peers: STEADY.peers, intervalMs: STEADY.intervalMs, durationMs: STEADY.durationMs }, STEADY.durationMs + 30_000);
-        steady = await withCpu(cpu, machine, s, s.acked, STEADY.skipMs);
+        steady = await measured(s, s.acked, STEADY.skipMs);
       }
     }
     if (!steady) throw new Error("steady phase did not run");
+    const s1 = steps[0] as MemoryStep;
+    const s10 = steps[steps.length - 1] as MemoryStep;
 
-    progress(`max HELLO rate of known peers for ${BLAST.durationMs / 1000} s`);
-    const b = await call("blast", { peers: maxPeers, window: BLAST.window, durationMs: BLAST.durationMs }, BLAST.durationMs + 30_000);
-    const blast = await withCpu(cpu, machine, b, b.acked);
+    progress(`${spec.label}: saturating HELLO -> ACK (${SATURATE.threads} blaster threads, pre-built HELLOs)`);
+    const h = await call(
+      "saturateHello",
+      { peers: maxPeers, threads: SATURATE.threads, socketsPerThread: SATURATE.socketsPerThread, window: SATURATE.helloWindow, warmupMs: SATURATE.warmupMs, durationMs: SATURATE.durationMs },
+      SATURATE.durationMs + 30_000,
+    );
+    const helloMax = await measured(h, h.received);
 
-    const flow = async (timeline: CpuTimeline, req: FlowRequest): Promise<FlowResult & CpuWindow> => {
-      const r = await call("flows", req, req.durationMs + req.warmupMs + 30_000);
-      return withCpu(timeline, machine, r, r.received);
-    };
-    const base = { pairs: FLOW.pairs, packetSize: FLOW.packetSize, window: FLOW.window };
-    progress(`relay: ${FLOW.pairs} pairs, ${FLOW.packetSize}-byte APP, paced then closed loop`);
-    const relayPaced = await flow(cpu, { ...base, mode: "relay", port: daemon.port, durationMs: PACED.durationMs, warmupMs: PACED.warmupMs, pps: PACED.pps });
-    const relayMax = await flow(cpu, { ...base, mode: "relay", port: daemon.port, durationMs: FLOW.durationMs, warmupMs: FLOW.warmupMs });
+    progress(`${spec.label}: relay, paced (latency), then saturated (${SATURATE.threads} blaster threads)`);
+    const p = await call("flows", { pairs: FLOW.pairs, packetSize: FLOW.packetSize, window: FLOW.window, mode: "relay", port: udpPort, durationMs: PACED.durationMs, warmupMs: PACED.warmupMs, pps: PACED.pps }, PACED.durationMs + 30_000);
+    const relayPaced = await measured(p, p.received);
+    const rm = await call(
+      "saturateRelay",
+      { threads: SATURATE.threads, pairsPerThread: SATURATE.relayPairsPerThread, packetSize: FLOW.packetSize, window: SATURATE.relayWindow, warmupMs: SATURATE.warmupMs, durationMs: SATURATE.durationMs },
+      SATURATE.durationMs + 30_000,
+    );
+    const relayMax = await measured(rm, rm.received);
     const peakRssMb = round1(statusKb(daemon.pid, "VmHWM") / 1024);
 
-    progress("echo ceiling: same generator, same packets, trivial UDP echo server");
-    const echo = await startEcho();
-    cleanups.push(() => stopChild(echo.child));
-    const echoCpu = new CpuTimeline(() => cpuSeconds(echo.pid));
-    cleanups.push(() => echoCpu.stop());
-    const echoPaced = await flow(echoCpu, { ...base, mode: "echo", port: echo.port, durationMs: PACED.durationMs, warmupMs: PACED.warmupMs, pps: PACED.pps });
-    const echoMax = await flow(echoCpu, { ...base, mode: "echo", port: echo.port, durationMs: FLOW.durationMs, warmupMs: FLOW.warmupMs });
-
-    const at = (peers: number): MemoryStep | undefined => steps.find((s) => s.peers === peers);
-    const s10 = at(10_000);
-    const s50 = at(50_000);
     return {
-      daemon: { bundle: "dist/drasyl-sp.mjs (npm run build)", env: { ...env, DRASYL_IDENTITY_FILE: "<temp>" } },
       keygen,
-      baseline: { peers: WARMUP_PEERS, rssMb: baselineRss },
-      steps,
-      marginalRssPer1000Mb: s10 && s50 ? round2((s50.rssMb - s10.rssMb) / ((s50.peers - s10.peers) / 1000)) : NaN,
-      peakRssMb,
-      steady,
-      blast,
-      relay: { paced: relayPaced, max: relayMax },
-      echo: { paced: echoPaced, max: echoMax },
-      relayVsEcho: Math.round((relayMax.pps / echoMax.pps) * 1000) / 1000,
+      result: {
+        label: spec.label,
+        argv: spec.argv,
+        cpus: spec.cpus,
+        env: { ...env, ...spec.env, DRASYL_IDENTITY_FILE: "<temp>" },
+        baseline: { peers: WARMUP_PEERS, rssMb: baselineRss },
+        steps,
+        marginalRssPer1000Mb: round2((s10.rssMb - s1.rssMb) / ((s10.peers - s1.peers) / 1000)),
+        peakRssMb,
+        firstContact: s10.register,
+        steady,
+        helloMax,
+        relayMax,
+        relayPaced,
+      },
     };
   } finally {
     for (const c of cleanups.reverse()) {

@@ -1,30 +1,56 @@
 /**
- * `npm run bench` (node --import tsx sp-runtime/bench/run.ts [crypto|load]): the performance
+ * `npm run bench [-- [crypto|load] [--daemon "<command>"]... [--profile]]`: the performance
  * targets of the super peer, which live here rather than in the tests because they depend on
  * the machine. Prints a table per section, then the targets with PASS/MISS, then one JSON
- * document, which is also written to bench-results.json at the repo root.
+ * document, which is also written to bench-out/results.json (bench-out/ is gitignored).
  *
  *   1. crypto/codec, in-process: AEGIS-256X2, HELLO -> ACK through SuperPeer.handleUdp and
  *      through the wire API, first-contact cost and its breakdown, peer-table heap per peer,
  *      proof of work at difficulty 24 (codec.ts, aegis.ts);
- *   2. load, three processes: the daemon bundle, a load generator, this runner (load.ts).
+ *   2. load (load.ts): the bundle pinned to one core (taskset), the bundle unpinned (every core,
+ *      DRASYL_WORKERS at its default), and every `--daemon` command pinned to one core, one at a
+ *      time under the same generator. A `--daemon` command is any super peer that takes the Rust
+ *      daemon's DRASYL_* environment, e.g. `--daemon "/opt/drasyl/drasyl-sp"`; it runs through
+ *      `sh -c "exec <command>"`.
  *
- * Takes about 2-2.5 minutes on the 2-core reference machine; a watchdog ends everything after
- * WATCHDOG_MS whatever happens, and every child process is killed on the way out.
+ * `--profile` runs the pinned bundle with --cpu-prof and --trace-gc and leaves the .cpuprofile
+ * (open it in Chrome DevTools or speedscope), a top-functions summary and the GC trace in
+ * bench-out/profile/.
+ *
+ * Takes about 3 minutes on the 2-core reference machine (one more per --daemon); a watchdog ends
+ * everything after WATCHDOG_MS whatever happens, and every child process is killed on the way out.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { benchAegis } from "./aegis.ts";
 import { benchHello, benchPow, type HelloBench, type PowBench } from "./codec.ts";
-import { benchLoad, killChildren, type LoadResults, machineBusySeconds } from "./load.ts";
+import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds } from "./load.ts";
 
-const WATCHDOG_MS = 6 * 60_000;
+const WATCHDOG_MS = 10 * 60_000;
 /** Above this much foreign CPU (% of one core) a section is flagged as measured on a busy machine. */
 const NOISY_PCT = 20;
-const RESULTS_FILE = fileURLToPath(new URL("../../bench-results.json", import.meta.url));
+const OUT_DIR = fileURLToPath(new URL("../../bench-out/", import.meta.url));
+const RESULTS_FILE = join(OUT_DIR, "results.json");
+const PROFILE_DIR = join(OUT_DIR, "profile");
+
+/**
+ * The Rust drasyl-sp (--release, no prometheus feature) measured side by side on the reference
+ * machine with this generator, pinned to one core (issue 14): the midpoints of its ranges.
+ */
+const RUST = { helloUs: 8.7, firstContactUs: 73.5, relayUs: 4.0, steadyPct: 2.0, rssBaselineMb: 4.6, rss10kMb: 7.7, rssPer1000Mb: 0.25 } as const;
+const GOALS = {
+  helloUs: 1.5 * RUST.helloUs,
+  firstContactUs: 100,
+  relayUs: 1.3 * RUST.relayUs,
+  steadyPct: 3,
+  rssBaselineMb: 35,
+  rss10kMb: 45,
+  rssPer1000Mb: 0.5,
+} as const;
 
 const TARGETS = {
   helloAckPerSec: 100_000,
@@ -33,8 +59,6 @@ const TARGETS = {
   /** "Close to" one UDP socket's throughput, read as: at least 80% of the echo server's packets/s. */
   relayVsEcho: 0.8,
 } as const;
-/** What the seed guide quotes per 1000 peers, for comparison. */
-const SEED_GUIDE_RSS_PER_1000_MB = 16;
 
 interface TargetRow {
   target: string;
@@ -53,11 +77,6 @@ function verdict(ok: boolean | undefined): TargetRow["result"] {
 
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a";
-}
-
-/** What one fully busy core would handle at the measured CPU cost per packet. */
-function perCore(usPerPacket: number): number {
-  return Number.isFinite(usPerPacket) && usPerPacket > 0 ? Math.round(1e6 / usPerPacket) : NaN;
 }
 
 function ms(us: number): string {
@@ -79,106 +98,71 @@ function printCrypto(aegis: ReturnType<typeof benchAegis>, hello: HelloBench, po
   console.log(`mean ${pow.meanSeconds ?? "-"} s, min ${pow.minSeconds ?? "-"} s, max ${pow.maxSeconds ?? "-"} s; ${pow.meanMegaHashesPerSec ?? "-"} MH/s (expected time at this rate: ${pow.meanMegaHashesPerSec ? fmt(2 ** pow.difficulty / (pow.meanMegaHashesPerSec * 1e6), 1) : "-"} s)`);
 }
 
+/** The rows of issue 14's table for one daemon run. */
+function daemonRows(d: DaemonRun): { measure: string; value: number; unit: string; goal: number; rust: number; extra: string }[] {
+  const s10 = d.steps[d.steps.length - 1];
+  return [
+    { measure: "armed HELLO -> ACK, known peer (daemon CPU/pkt)", value: d.helloMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.helloUs, rust: RUST.helloUs, extra: `${fmt(d.helloMax.perSec)}/s at ${d.helloMax.daemonCpuPct}% daemon CPU, gen ${d.helloMax.generatorCpuPct}%` },
+    { measure: "first contact of a new peer (daemon CPU/peer)", value: d.firstContact.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.firstContactUs, rust: RUST.firstContactUs, extra: `${fmt(d.firstContact.ackPerSec)} new peers/s at ${d.firstContact.daemonCpuPct}%` },
+    { measure: "relayed APP, 1000 B (daemon CPU/pkt)", value: d.relayMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.relayUs, rust: RUST.relayUs, extra: `${fmt(d.relayMax.perSec)}/s at ${d.relayMax.daemonCpuPct}% daemon CPU, gen ${d.relayMax.generatorCpuPct}%` },
+    { measure: "10k peers, one HELLO each per 5 s", value: d.steady.daemonCpuPct, unit: "% core", goal: GOALS.steadyPct, rust: RUST.steadyPct, extra: `${fmt(d.steady.ackPerSec)} ACK/s, ${d.steady.lost} lost, p99 ${ms(d.steady.p99Us)}` },
+    { measure: "RSS baseline (100 peers)", value: d.baseline.rssMb, unit: "MB", goal: GOALS.rssBaselineMb, rust: RUST.rssBaselineMb, extra: "" },
+    { measure: "RSS at 10k peers", value: s10?.rssMb ?? NaN, unit: "MB", goal: GOALS.rss10kMb, rust: RUST.rss10kMb, extra: `peak (VmHWM) ${d.peakRssMb} MB` },
+    { measure: "RSS marginal per 1000 peers (1k -> 10k)", value: d.marginalRssPer1000Mb, unit: "MB", goal: GOALS.rssPer1000Mb, rust: RUST.rssPer1000Mb, extra: "" },
+  ];
+}
+
 function printLoad(l: LoadResults): void {
   heading("2a. Load setup");
   console.log(`simulated peers: ${l.keygen.peers}, keys + sessions generated in ${fmt(l.keygen.keygenMs)} ms (${l.keygen.keygenUsPerPeer} µs/peer, 2 threads)`);
-  console.log(`daemon: ${l.daemon.bundle}; ${Object.entries(l.daemon.env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}`);
+  for (const d of l.daemons) console.log(`${d.label}: ${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
+  console.log("daemon CPU is read from /proc/<pid>/stat over each phase's window; µs/pkt = daemon CPU / packets answered or relayed.");
 
-  heading("2b. Peers and memory (registration = closed loop of first-contact HELLOs, 256 in flight)");
-  console.log("CPU columns are % of one core over the phase (machine: all processes + kernel, 2 cores = 200; other = machine - daemon - generator).");
-  console.table([
-    { peers: l.baseline.peers, "new peers/s": "-", p50: "-", p99: "-", "daemon %": "-", "µs/peer": "-", "machine %": "-", "other %": "-", "RSS MB": l.baseline.rssMb, "MB/1000 peers": "(baseline)" },
-    ...l.steps.map((s) => ({
-      peers: s.peers,
-      "new peers/s": s.register.ackPerSec,
-      p50: ms(s.register.p50Us),
-      p99: ms(s.register.p99Us),
-      "daemon %": s.register.daemonCpuPct,
-      "µs/peer": s.register.daemonCpuUsPerPacket,
-      "machine %": s.register.machineCpuPct,
-      "other %": s.register.othersCpuPct,
-      "RSS MB": s.rssMb,
-      "MB/1000 peers": s.rssPer1000Mb,
-    })),
-  ]);
-  console.log(`marginal RSS 10k -> 50k peers: ${l.marginalRssPer1000Mb} MB per 1000 peers; daemon peak RSS (VmHWM) ${l.peakRssMb} MB`);
-
-  heading("2c. HELLO load (known peers)");
-  console.log("µs/HELLO, µs/pkt: daemon CPU per packet; /s per core: the rate that cost allows on one fully busy core.");
-  const hello = (name: string, r: LoadResults["blast"], sentPerSec: number): Record<string, string | number> => ({
-    phase: name,
-    "HELLO/s sent": sentPerSec,
-    "ACK/s": r.ackPerSec,
-    lost: r.lost,
-    p50: ms(r.p50Us),
-    p99: ms(r.p99Us),
-    "p99.9": ms(r.p999Us),
-    "daemon %": r.daemonCpuPct,
-    "µs/HELLO": r.daemonCpuUsPerPacket,
-    "/s per core": perCore(r.daemonCpuUsPerPacket),
-    "gen %": r.generatorCpuPct,
-    "machine %": r.machineCpuPct,
-    "other %": r.othersCpuPct,
+  heading("2b. Issue 14 table: ours vs goal (Rust figures from the issue's side-by-side run)");
+  const table: Record<string, string | number>[] = [];
+  const rows = l.daemons.map(daemonRows);
+  (rows[0] ?? []).forEach((r0, i) => {
+    const line: Record<string, string | number> = { measure: r0.measure };
+    l.daemons.forEach((d, k) => {
+      const r = rows[k]?.[i];
+      line[d.label] = r === undefined ? "-" : `${fmt(r.value, r.unit === "MB" ? 1 : 1)} ${r.unit}`;
+    });
+    line.goal = `<= ${fmt(r0.goal, 1)} ${r0.unit}`;
+    line["Rust (issue)"] = `${fmt(r0.rust, 2)} ${r0.unit}`;
+    table.push(line);
   });
-  console.table([
-    hello("steady: 10k peers, 1 HELLO / 5 s each", l.steady, l.steady.helloPerSec),
-    hello("max: closed loop, 256 in flight", l.blast, Math.round(l.blast.sent / l.blast.durationS)),
-  ]);
+  console.table(table);
 
-  console.log(`ACKs that failed to open or echoed a wrong time: ${l.steady.badAcks + l.blast.badAcks}`);
-
-  heading(`2d. APP relay vs UDP echo (${l.relay.max.packetSize}-byte packets, 4 pairs = 8 flows)`);
-  const flow = (name: string, r: LoadResults["relay"]["max"]): Record<string, string | number> => ({
-    path: name,
-    "pkt/s": r.pps,
-    "Mbit/s": r.mbitPerSec,
-    "loss %": r.lossPct,
-    p50: ms(r.p50Us),
-    p99: ms(r.p99Us),
-    "server %": r.daemonCpuPct,
-    "µs/pkt": r.daemonCpuUsPerPacket,
-    "/s per core": perCore(r.daemonCpuUsPerPacket),
-    "gen %": r.generatorCpuPct,
-    "machine %": r.machineCpuPct,
-    "other %": r.othersCpuPct,
-  });
-  console.table([
-    flow("relay, paced 2000 pkt/s", l.relay.paced),
-    flow("relay, max (64 in flight/flow)", l.relay.max),
-    flow("echo, paced 2000 pkt/s", l.echo.paced),
-    flow("echo, max (64 in flight/flow)", l.echo.max),
-  ]);
-  console.log(`relay / echo packets per second: ${l.relayVsEcho}; hop-count mismatches: ${l.relay.max.hopMismatch + l.echo.max.hopMismatch}; UNITEs received during relay: ${l.relay.paced.unites + l.relay.max.unites}`);
-  // At low rates our processes are nearly idle, so "other" there is foreign load, not our kernel work.
-  const quiet = Math.max(l.steady.othersCpuPct, l.relay.paced.othersCpuPct, l.echo.paced.othersCpuPct);
-  if (quiet > NOISY_PCT) console.log(`WARNING: up to ${quiet}% of a core went to other work during the low-rate phases: the machine was shared, throughput figures are pessimistic.`);
+  heading("2c. Details per daemon");
+  for (const [k, d] of l.daemons.entries()) {
+    console.log(`-- ${d.label}`);
+    for (const r of rows[k] ?? []) if (r.extra) console.log(`   ${r.measure}: ${r.extra}`);
+    console.log(`   relay paced 2000 pkt/s: p50 ${ms(d.relayPaced.p50Us)}, p99 ${ms(d.relayPaced.p99Us)}, loss ${d.relayPaced.lossPct}%, ${d.relayPaced.daemonCpuUsPerPacket} µs/pkt; UNITEs ${d.relayPaced.unites}`);
+    console.log(`   saturation stalls (windows reopened after 200 ms without reply): HELLO ${d.helloMax.stalls}, relay ${d.relayMax.stalls}`);
+    console.log(`   registration: ${d.steps.map((s) => `${fmt(s.peers)} peers -> ${s.rssMb} MB`).join(", ")}`);
+  }
+  console.log(`echo ceiling (one Node UDP socket, ${l.echo.packetSize} B, same generator): ${fmt(l.echo.pps)} pkt/s, ${l.echo.daemonCpuUsPerPacket} µs/pkt server CPU`);
+  const quiet = Math.max(...l.daemons.map((d) => d.steady.othersCpuPct), l.echo.othersCpuPct);
+  if (quiet > NOISY_PCT) console.log(`WARNING: up to ${quiet}% of a core went to other work during low-rate phases: the machine was shared, figures are pessimistic.`);
 }
 
 function targets(hello: HelloBench | undefined, load: LoadResults | undefined): TargetRow[] {
   const rows: TargetRow[] = [];
   if (hello) {
-    rows.push({ target: "HELLO open + ACK build, handleUdp in-process", goal: `>= ${fmt(TARGETS.helloAckPerSec)}/s`, measured: `${fmt(hello.helloAckPerSec)}/s`, result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec) });
+    rows.push({ target: "HELLO open + ACK build, handleUdp in-process (info)", goal: `>= ${fmt(TARGETS.helloAckPerSec)}/s`, measured: `${fmt(hello.helloAckPerSec)}/s`, result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec) });
     const perPeer = hello.memory.heapBytesPerPeer + hello.memory.externalBytesPerPeer;
-    rows.push({ target: "Peer table (SuperPeer only), heap after forced GC (info)", goal: `< ${TARGETS.rssPer1000Mb} MB/1000`, measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`, result: "n/a" });
+    rows.push({ target: "Peer table (SuperPeer only), heap after forced GC (info)", goal: `< ${GOALS.rssPer1000Mb} MB/1000`, measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`, result: "n/a" });
   }
-  if (load) {
-    rows.push({ target: "10k peers, HELLO every 5 s: daemon CPU", goal: `< ${TARGETS.steadyCpuPct}% of a core`, measured: `${load.steady.daemonCpuPct}% (${fmt(load.steady.ackPerSec)} ACK/s)`, result: verdict(load.steady.daemonCpuPct < TARGETS.steadyCpuPct && load.steady.lost === 0) });
-    for (const s of load.steps) {
-      rows.push({ target: `RSS per 1000 peers at ${fmt(s.peers)}`, goal: `< ${TARGETS.rssPer1000Mb} MB (seed guide: ~${SEED_GUIDE_RSS_PER_1000_MB})`, measured: `${s.rssPer1000Mb} MB`, result: verdict(s.rssPer1000Mb < TARGETS.rssPer1000Mb) });
-    }
-    rows.push({ target: "RSS per 1000 peers, marginal 10k->50k", goal: `< ${TARGETS.rssPer1000Mb} MB`, measured: `${load.marginalRssPer1000Mb} MB`, result: verdict(load.marginalRssPer1000Mb < TARGETS.rssPer1000Mb) });
-    rows.push({
-      target: "Relay throughput vs one UDP socket (echo)",
-      goal: `>= ${TARGETS.relayVsEcho} of echo`,
-      measured: `${load.relayVsEcho} (${fmt(load.relay.max.pps)} vs ${fmt(load.echo.max.pps)} pkt/s)`,
-      result: verdict(load.relayVsEcho >= TARGETS.relayVsEcho),
-    });
-    rows.push({
-      target: "Relay vs echo, server CPU per packet (info)",
-      goal: "close to 1",
-      measured: `${fmt(load.echo.max.daemonCpuUsPerPacket / load.relay.max.daemonCpuUsPerPacket, 2)} (${load.relay.max.daemonCpuUsPerPacket} vs ${load.echo.max.daemonCpuUsPerPacket} µs/pkt)`,
-      result: "n/a",
-    });
+  for (const d of load?.daemons ?? []) {
+    for (const r of daemonRows(d)) rows.push({ target: `${d.label}: ${r.measure}`, goal: `<= ${fmt(r.goal, 1)} ${r.unit}`, measured: `${fmt(r.value, 1)} ${r.unit}`, result: verdict(Number.isFinite(r.value) ? r.value <= r.goal : undefined) });
+  }
+  const unpinned = load?.daemons.find((d) => d.cpus === undefined);
+  if (unpinned) {
+    // "More than Rust's throughput": what Rust's CPU cost allows on its one core.
+    const rustHello = 1e6 / RUST.helloUs;
+    const rustRelay = 1e6 / RUST.relayUs;
+    rows.push({ target: `${unpinned.label}: HELLO -> ACK throughput`, goal: `> ${fmt(rustHello)}/s (Rust, one core)`, measured: `${fmt(unpinned.helloMax.perSec)}/s`, result: verdict(unpinned.helloMax.perSec > rustHello) });
+    rows.push({ target: `${unpinned.label}: relay throughput`, goal: `> ${fmt(rustRelay)}/s (Rust, one core)`, measured: `${fmt(unpinned.relayMax.perSec)}/s`, result: verdict(unpinned.relayMax.perSec > rustRelay) });
   }
   return rows;
 }
@@ -210,9 +194,66 @@ function meta(): Record<string, unknown> {
   return { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), commit };
 }
 
+interface Args {
+  only: "crypto" | "load" | undefined;
+  daemons: string[];
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { only: undefined, daemons: [], profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "crypto" || a === "load") args.only = a;
+    else if (a === "--profile") args.profile = true;
+    else if (a === "--daemon" || a.startsWith("--daemon=")) {
+      const cmd = a === "--daemon" ? argv[++i] : a.slice("--daemon=".length);
+      if (!cmd) throw new Error('--daemon needs a command, e.g. --daemon "/usr/local/bin/drasyl-sp"');
+      args.daemons.push(cmd);
+    } else throw new Error(`unknown argument "${a}" (usage: [crypto|load] [--daemon "<command>"]... [--profile])`);
+  }
+  return args;
+}
+
+/** The bundle pinned and unpinned, then each --daemon command pinned to the same core. */
+function daemonSpecs(args: Args): DaemonSpec[] {
+  const bundle = daemonBundle();
+  const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
+  const specs: DaemonSpec[] = [
+    { label: "bundle, 1 core", argv: [process.execPath, ...profileArgs, bundle], cpus: "0", stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined },
+    { label: "bundle, all cores", argv: [process.execPath, bundle] },
+  ];
+  args.daemons.forEach((cmd, i) => specs.push({ label: `--daemon #${i + 1}, 1 core`, argv: ["sh", "-c", `exec ${cmd}`], cpus: "0" }));
+  return specs;
+}
+
+/** Self time per function of the largest .cpuprofile in PROFILE_DIR: what a flame graph's widest leaves show. */
+function summariseProfile(): string {
+  const files = readdirSync(PROFILE_DIR).filter((f) => f.endsWith(".cpuprofile"));
+  if (files.length === 0) return "no .cpuprofile written";
+  const file = files.map((f) => ({ f, text: readFileSync(join(PROFILE_DIR, f), "utf8") })).sort((a, b) => b.text.length - a.text.length)[0] as { f: string; text: string };
+  const profile = JSON.parse(file.text) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = profile.timeDeltas[i] ?? 0;
+    if (!n) return;
+    const name = `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop() ?? ""}:${n.callFrame.lineNumber + 1}`;
+    self.set(name, (self.get(name) ?? 0) + dt);
+    total += dt;
+  });
+  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([name, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
+  const summary = `${file.f}: self time, top 30 of ${fmt(total / 1000)} ms sampled\n${lines.join("\n")}\n`;
+  writeFileSync(join(PROFILE_DIR, "top-functions.txt"), summary);
+  return summary;
+}
+
 async function main(): Promise<void> {
-  const only = process.argv[2];
-  if (only !== undefined && only !== "crypto" && only !== "load") throw new Error(`unknown section "${only}" (crypto|load)`);
+  const args = parseArgs(process.argv.slice(2));
+  const only = args.only;
+  mkdirSync(args.profile ? PROFILE_DIR : OUT_DIR, { recursive: true });
   const started = Date.now();
   let crypto: { aegis: ReturnType<typeof benchAegis>; hello: HelloBench; pow: PowBench; othersCpuPct: number } | undefined;
   let load: LoadResults | undefined;
@@ -231,8 +272,14 @@ async function main(): Promise<void> {
   }
   if (only !== "crypto") {
     process.stderr.write("[bench] section 2: load\n");
-    load = await benchLoad();
+    load = await benchLoad(daemonSpecs(args));
     printLoad(load);
+    if (args.profile) {
+      heading(`Profile of the pinned bundle (${PROFILE_DIR})`);
+      console.log(summariseProfile());
+      const scavenges = (readFileSync(join(PROFILE_DIR, "trace-gc.log"), "utf8").match(/Scavenge/g) ?? []).length;
+      console.log(`--trace-gc: ${scavenges} scavenges over the whole run (trace-gc.log)`);
+    }
   }
 
   const targetRows = targets(crypto?.hello, load);
