@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseLogLevel } from "../sp-runtime/daemon/config.ts";
 import { formatPeers, listeningUrls } from "../sp-runtime/daemon/output.ts";
-import { Peer } from "../sp-runtime/daemon/peer.ts";
+import { PeerTable } from "../sp-runtime/daemon/peer-table.ts";
 import { encodeEndpoints } from "../sp-runtime/wire/endpoints.ts";
 import { RawClient, startTestSuperPeer, type TestSuperPeer, vectorIdentity } from "./support/super-peer.ts";
 
@@ -83,11 +83,13 @@ describe("listening URLs", () => {
 
 describe("peers table", () => {
   it("prints each peer with PoW, HELLO age, source and endpoints", () => {
-    const p = new Peer("k", new Uint8Array(32).fill(0xcd), true, undefined);
-    p.helloAt = 1000;
-    p.setUdpSource({ name: "udp4", send: () => undefined }, "203.0.113.9", 40000);
-    p.endpoints = encodeEndpoints([{ address: "10.0.0.9", port: 22528 }, { address: "10.0.0.9", port: 0 }]);
-    const text = formatPeers([p], 1250);
+    const table = new PeerTable();
+    const slot = table.insert(new Uint8Array(32).fill(0xcd), 0, true, undefined);
+    table.helloAt[slot] = 1000;
+    table.setUdpSource(slot, { name: "udp4", send: () => undefined }, "203.0.113.9", 40000);
+    const eps = encodeEndpoints([{ address: "10.0.0.9", port: 22528 }, { address: "10.0.0.9", port: 0 }]);
+    table.setEndpoints(slot, eps, 0, eps.length);
+    const text = formatPeers(table.values(), 1250);
     expect(text).toBe(
       `${"Node".padEnd(64)} PoW HelloRx HelloSrc\n${"cd".repeat(32)} ok  250     udp://203.0.113.9:40000 udp://10.0.0.9:22528\nTotal Peers: 1\n`,
     );

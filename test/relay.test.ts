@@ -71,7 +71,7 @@ describe("two drasyl test nodes through the daemon", () => {
     const udpNode = await node("id_3", [address(sp)]);
     await tcpNode.hello(sp.identity.publicKey, "tcp");
     await udpNode.hello(sp.identity.publicKey, "udp");
-    expect(sp.sp.peers.get(Buffer.from(tcpNode.identity.publicKey).toString("latin1"))?.prot).toBe("tcp");
+    expect(sp.sp.peers.get(tcpNode.identity.publicKey)?.prot).toBe("tcp");
 
     const atUdp = nextApp(udpNode);
     tcpNode.sendApp(udpNode.identity.publicKey, Buffer.from("over tcp"), "tcp");

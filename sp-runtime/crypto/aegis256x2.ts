@@ -121,10 +121,10 @@ function keepBytes(w: number, n: number): number {
   return n >= 4 ? w : n <= 0 ? 0 : w & ((1 << (n << 3)) - 1);
 }
 
-/** Loads the lane chunk `buf[off, off+16)` into M, zero-padded past the end of `buf`. */
-function loadChunk(buf: Uint8Array, off: number): void {
+/** Loads the lane chunk `buf[off, off+16)` into M, zero-padded past `end`. */
+function loadChunk(buf: Uint8Array, off: number, end: number): void {
   let src = buf;
-  const avail = buf.length - off;
+  const avail = end - off;
   if (avail < 16) {
     for (let i = 0; i < 16; i++) PAD[i] = i < avail ? buf[off + i]! : 0;
     src = PAD;
@@ -134,12 +134,12 @@ function loadChunk(buf: Uint8Array, off: number): void {
 }
 
 /**
- * XORs the keystream in Z into the lane chunk `buf[off, off+16)` in place, writing nothing past
- * the end of `buf`, and leaves the zero-padded plaintext in M for Update.
+ * XORs the keystream in Z into the lane chunk `buf[off, off+16)` in place, writing nothing at or
+ * past `end`, and leaves the zero-padded plaintext in M for Update.
  */
-function cryptChunk(buf: Uint8Array, off: number, open: boolean): void {
-  const avail = buf.length - off;
-  loadChunk(buf, off);
+function cryptChunk(buf: Uint8Array, off: number, end: number, open: boolean): void {
+  const avail = end - off;
+  loadChunk(buf, off, end);
   for (let j = 0; j < 4; j++) {
     const n = avail - (j << 2);
     const o = off + (j << 2);
@@ -151,12 +151,17 @@ function cryptChunk(buf: Uint8Array, off: number, open: boolean): void {
   }
 }
 
-/** Runs one lane over Init, AD, message and Finalize, leaving its state in STATE. */
-function runLane(lane: number, ad: Uint8Array, msg: Uint8Array, mode: number): void {
+/**
+ * Runs one lane over Init, AD `ad[adOff, adOff+adLen)`, message `msg[msgOff, msgOff+msgLen)` and
+ * Finalize, leaving its state in STATE. Offsets instead of views: a packet is sealed or opened in
+ * place without allocating a subarray per call.
+ */
+function runLane(lane: number, ad: Uint8Array, adOff: number, adLen: number, msg: Uint8Array, msgOff: number, msgLen: number, mode: number): void {
   const laneOff = lane << 4;
   const ctx = lane | 0x100; // bytes [lane, D-1 = 1, 0, ...]; only word 0 is non-zero
-  const adBlocks = (ad.length + 31) >>> 5;
-  const msgLen = msg.length;
+  const adBlocks = (adLen + 31) >>> 5;
+  const adEndByte = adOff + adLen;
+  const msgEndByte = msgOff + msgLen;
   const adEnd = 16 + adBlocks;
   const msgEnd = adEnd + ((msgLen + 31) >>> 5);
   const end = mode === MODE_INIT_ONLY ? 16 : msgEnd + 7;
@@ -181,7 +186,7 @@ function runLane(lane: number, ad: Uint8Array, msg: Uint8Array, mode: number): v
       m2 = INIT[o + 2]!;
       m3 = INIT[o + 3]!;
     } else if (step < adEnd) {
-      loadChunk(ad, ((step - 16) << 5) + laneOff);
+      loadChunk(ad, adOff + ((step - 16) << 5) + laneOff, adEndByte);
       m0 = M[0]!;
       m1 = M[1]!;
       m2 = M[2]!;
@@ -191,7 +196,7 @@ function runLane(lane: number, ad: Uint8Array, msg: Uint8Array, mode: number): v
       Z[1] = v11 ^ v41 ^ v51 ^ (v21 & v31);
       Z[2] = v12 ^ v42 ^ v52 ^ (v22 & v32);
       Z[3] = v13 ^ v43 ^ v53 ^ (v23 & v33);
-      cryptChunk(msg, ((step - adEnd) << 5) + laneOff, open);
+      cryptChunk(msg, msgOff + ((step - adEnd) << 5) + laneOff, msgEndByte, open);
       m0 = M[0]!;
       m1 = M[1]!;
       m2 = M[2]!;
@@ -200,8 +205,8 @@ function runLane(lane: number, ad: Uint8Array, msg: Uint8Array, mode: number): v
       // Finalize absorbs the same block seven times.
       if (step === msgEnd) {
         // V3 ^ (LE64(ad bits) || LE64(msg bits)); the bit counts can exceed 32 bits, so split them.
-        f0 = v30 ^ (ad.length << 3);
-        f1 = v31 ^ (ad.length >>> 29);
+        f0 = v30 ^ (adLen << 3);
+        f1 = v31 ^ (adLen >>> 29);
         f2 = v32 ^ (msgLen << 3);
         f3 = v33 ^ (msgLen >>> 29);
       }
@@ -249,21 +254,24 @@ function runLane(lane: number, ad: Uint8Array, msg: Uint8Array, mode: number): v
   STATE[s + 20] = v50; STATE[s + 21] = v51; STATE[s + 22] = v52; STATE[s + 23] = v53;
 }
 
-function loadKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
+function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
   if (key.length !== AEGIS_KEY_LEN) throw new RangeError(`AEGIS-256X2 key must be ${AEGIS_KEY_LEN} bytes, got ${key.length}`);
   if (nonce.length !== AEGIS_NONCE_LEN) throw new RangeError(`AEGIS-256X2 nonce must be ${AEGIS_NONCE_LEN} bytes, got ${nonce.length}`);
+}
+
+function loadKeyNonce(key: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number): void {
   for (let j = 0; j < 8; j++) {
-    const k = ld(key, j << 2);
+    const k = ld(key, keyOff + (j << 2));
     INIT[j] = k;
-    INIT[8 + j] = k ^ ld(nonce, j << 2);
+    INIT[8 + j] = k ^ ld(nonce, nonceOff + (j << 2));
   }
 }
 
 /** Runs both lanes and leaves the 128-bit tag (XOR of all 12 state blocks) in TAG. */
-function run(ad: Uint8Array, msg: Uint8Array, mode: number): void {
-  if (ad.length > MAX_INPUT_LEN || msg.length > MAX_INPUT_LEN) throw new RangeError("AEGIS-256X2 input longer than 1 GiB");
-  runLane(0, ad, msg, mode);
-  runLane(1, ad, msg, mode);
+function run(ad: Uint8Array, adOff: number, adLen: number, msg: Uint8Array, msgOff: number, msgLen: number, mode: number): void {
+  if (adLen > MAX_INPUT_LEN || msgLen > MAX_INPUT_LEN) throw new RangeError("AEGIS-256X2 input longer than 1 GiB");
+  runLane(0, ad, adOff, adLen, msg, msgOff, msgLen, mode);
+  runLane(1, ad, adOff, adLen, msg, msgOff, msgLen, mode);
   for (let j = 0; j < 4; j++) {
     let w = 0;
     for (let b = 0; b < 48; b += 4) w ^= STATE[b + j]!;
@@ -274,8 +282,9 @@ function run(ad: Uint8Array, msg: Uint8Array, mode: number): void {
 /** Encrypts `msg` in place and writes the 16-byte tag into `tagOut` (first 16 bytes). */
 export function aegis256x2Seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, msg: Uint8Array, tagOut: Uint8Array): void {
   if (tagOut.length < AEGIS_TAG_LEN) throw new RangeError(`AEGIS-256X2 tag output needs ${AEGIS_TAG_LEN} bytes, got ${tagOut.length}`);
-  loadKeyNonce(key, nonce);
-  run(ad, msg, MODE_SEAL);
+  checkKeyNonce(key, nonce);
+  loadKeyNonce(key, 0, nonce, 0);
+  run(ad, 0, ad.length, msg, 0, msg.length, MODE_SEAL);
   for (let i = 0; i < AEGIS_TAG_LEN; i++) tagOut[i] = TAG[i]!;
 }
 
@@ -286,12 +295,38 @@ export function aegis256x2Seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Arra
  */
 export function aegis256x2Open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ct: Uint8Array, tag: Uint8Array): boolean {
   if (tag.length !== AEGIS_TAG_LEN) throw new RangeError(`AEGIS-256X2 tag must be ${AEGIS_TAG_LEN} bytes, got ${tag.length}`);
-  loadKeyNonce(key, nonce);
-  run(ad, ct, MODE_OPEN);
+  checkKeyNonce(key, nonce);
+  loadKeyNonce(key, 0, nonce, 0);
+  run(ad, 0, ad.length, ct, 0, ct.length, MODE_OPEN);
   let diff = 0;
   for (let i = 0; i < AEGIS_TAG_LEN; i++) diff |= TAG[i]! ^ tag[i]!;
   if (diff !== 0) {
     ct.fill(0);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The layout of one buffer sealed in place, for the packet path: key `buf[keyOff, +32)`, AD
+ * `buf[adOff, +adLen)`, message `buf[msgOff, +msgLen)` and tag `buf[tagOff, +16)` all in `buf`,
+ * the nonce in `nonce[nonceOff, +32)` (e.g. one peer's slot of a key table). The regions must lie
+ * inside the buffers and the AD and tag must not overlap the message; callers own that layout.
+ */
+export function aegis256x2SealAt(buf: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number, adOff: number, adLen: number, msgOff: number, msgLen: number, tagOff: number): void {
+  loadKeyNonce(buf, keyOff, nonce, nonceOff);
+  run(buf, adOff, adLen, buf, msgOff, msgLen, MODE_SEAL);
+  for (let i = 0; i < AEGIS_TAG_LEN; i++) buf[tagOff + i] = TAG[i]!;
+}
+
+/** aegis256x2Open on the layout of aegis256x2SealAt; on a bad tag the message region is zeroed. */
+export function aegis256x2OpenAt(buf: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number, adOff: number, adLen: number, msgOff: number, msgLen: number, tagOff: number): boolean {
+  loadKeyNonce(buf, keyOff, nonce, nonceOff);
+  run(buf, adOff, adLen, buf, msgOff, msgLen, MODE_OPEN);
+  let diff = 0;
+  for (let i = 0; i < AEGIS_TAG_LEN; i++) diff |= TAG[i]! ^ buf[tagOff + i]!;
+  if (diff !== 0) {
+    buf.fill(0, msgOff, msgOff + msgLen);
     return false;
   }
   return true;
@@ -314,10 +349,11 @@ export function aesRound(input: Uint8Array, rk: Uint8Array): Uint8Array {
  * (block index, lane), for the draft's initial-state vector.
  */
 export function aegis256x2InitialState(key: Uint8Array, nonce: Uint8Array): Uint8Array[] {
-  loadKeyNonce(key, nonce);
+  checkKeyNonce(key, nonce);
+  loadKeyNonce(key, 0, nonce, 0);
   const empty = new Uint8Array(0);
-  runLane(0, empty, empty, MODE_INIT_ONLY);
-  runLane(1, empty, empty, MODE_INIT_ONLY);
+  runLane(0, empty, 0, 0, empty, 0, 0, MODE_INIT_ONLY);
+  runLane(1, empty, 0, 0, empty, 0, 0, MODE_INIT_ONLY);
   const blocks: Uint8Array[] = [];
   for (let v = 0; v < 6; v++) {
     for (let lane = 0; lane < 2; lane++) {

@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from "pr
 import type { ListenAddress } from "./config.ts";
 import { DROP_REASONS } from "./drops.ts";
 import type { Logger } from "./log.ts";
-import type { Peer } from "./peer.ts";
+import { PeerCounter } from "./peer-table.ts";
 import type { SuperPeer } from "./super-peer.ts";
 import type { TcpService } from "./tcp.ts";
 
@@ -57,13 +57,19 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
+        const kinds = [
+          [PeerCounter.HelloRx, "hello", "rx"],
+          [PeerCounter.AckTx, "ack", "tx"],
+          [PeerCounter.AppRx, "app", "rx"],
+          [PeerCounter.AppTx, "app", "tx"],
+          [PeerCounter.UniteTx, "unite", "tx"],
+        ] as const;
         for (const p of sp.peers.values()) {
           const peer = p.publicKeyHex;
-          if (p.helloRx) this.inc({ type: "hello", peer, direction: "rx" }, p.helloRx);
-          if (p.ackTx) this.inc({ type: "ack", peer, direction: "tx" }, p.ackTx);
-          if (p.appRx) this.inc({ type: "app", peer, direction: "rx" }, p.appRx);
-          if (p.appTx) this.inc({ type: "app", peer, direction: "tx" }, p.appTx);
-          if (p.uniteTx) this.inc({ type: "unite", peer, direction: "tx" }, p.uniteTx);
+          for (const [c, type, direction] of kinds) {
+            const n = p.counter(c);
+            if (n) this.inc({ type, peer, direction }, n);
+          }
         }
       },
     });
@@ -74,8 +80,10 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const p of sp.peers.values()) {
-          for (const [dst, bytes] of p.relayedTo ?? []) this.inc({ src: p.publicKeyHex, dst: dst.publicKeyHex }, bytes);
+        const pairs = sp.pairs;
+        for (let e = 0; e < pairs.size; e++) {
+          const bytes = pairs.bytes[e] as number;
+          if (bytes > 0) this.inc({ src: sp.peers.view(pairs.source(e)).publicKeyHex, dst: sp.peers.view(pairs.target(e)).publicKeyHex }, bytes);
         }
       },
     });
@@ -139,6 +147,7 @@ export class Metrics {
 }
 
 const ENDPOINT_BUCKETS = [0, 1, 2, 3, 5, 7, 10, 15];
+const STRIDE = ENDPOINT_BUCKETS.length + 2;
 
 interface MetricValue {
   metricName: string;
@@ -157,8 +166,13 @@ class EndpointsHistogram {
   readonly help = "Distinct endpoints reported per peer, observed once per housekeeping tick";
   readonly type = "histogram";
   readonly aggregator = "sum";
-  /** Per peer: count per bucket (not cumulative), then +Inf, then the sum. */
-  private readonly counts = new Map<Peer, Float64Array>();
+  /**
+   * Per peer slot, STRIDE numbers: count per bucket (not cumulative), then +Inf, then the sum.
+   * `owner` holds the slot's generation + 1 the counts belong to (0 = none), so a slot reused by a
+   * new peer starts from zero.
+   */
+  private counts = new Float64Array(0);
+  private owner = new Float64Array(0);
   private readonly sp: SuperPeer;
 
   constructor(sp: SuperPeer) {
@@ -166,26 +180,42 @@ class EndpointsHistogram {
   }
 
   tick(): void {
-    for (const p of this.sp.peers.values()) {
-      if (p.helloAt === 0) continue;
-      let c = this.counts.get(p);
-      if (c === undefined) {
-        c = new Float64Array(ENDPOINT_BUCKETS.length + 2);
-        this.counts.set(p, c);
+    const peers = this.sp.peers;
+    if (this.owner.length < peers.capacity) {
+      const counts = new Float64Array(peers.capacity * STRIDE);
+      counts.set(this.counts);
+      const owner = new Float64Array(peers.capacity);
+      owner.set(this.owner);
+      this.counts = counts;
+      this.owner = owner;
+    }
+    for (let s = 0; s < peers.highWater; s++) {
+      const gen = (peers.gen[s] as number) + 1;
+      if (!peers.isUsed(s)) {
+        this.owner[s] = 0;
+        continue;
       }
-      const n = p.distinctEndpoints;
+      if (peers.helloAt[s] === 0) continue;
+      const base = s * STRIDE;
+      if (this.owner[s] !== gen) {
+        this.counts.fill(0, base, base + STRIDE);
+        this.owner[s] = gen;
+      }
+      const n = peers.distinctEndpoints[s] as number;
       let i = 0;
       while (i < ENDPOINT_BUCKETS.length && n > (ENDPOINT_BUCKETS[i] as number)) i++;
-      c[i] = (c[i] as number) + 1;
-      c[ENDPOINT_BUCKETS.length + 1] = (c[ENDPOINT_BUCKETS.length + 1] as number) + n;
+      this.counts[base + i] = (this.counts[base + i] as number) + 1;
+      this.counts[base + STRIDE - 1] = (this.counts[base + STRIDE - 1] as number) + n;
     }
-    for (const p of this.counts.keys()) if (this.sp.peers.get(p.key) !== p) this.counts.delete(p);
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values: MetricValue[] = [];
-    for (const [p, c] of this.counts) {
-      const peer = p.publicKeyHex;
+    const peers = this.sp.peers;
+    for (let s = 0; s < Math.min(peers.highWater, this.owner.length); s++) {
+      if (this.owner[s] !== (peers.gen[s] as number) + 1 || !peers.isUsed(s)) continue;
+      const peer = peers.view(s).publicKeyHex;
+      const c = this.counts.subarray(s * STRIDE, s * STRIDE + STRIDE);
       let cumulative = 0;
       for (let i = 0; i <= ENDPOINT_BUCKETS.length; i++) {
         cumulative += c[i] as number;

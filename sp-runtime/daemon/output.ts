@@ -1,7 +1,7 @@
 import { interfaceAddresses } from "../util/interface-addresses.ts";
 import { decodeEndpoints, formatEndpoint, hostPort } from "../wire/endpoints.ts";
 import type { ListenAddress, SuperPeerConfig } from "./config.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "./peer-table.ts";
 
 /**
  * The URLs nodes can use, one per address, de-duplicated (Rust prints each IPv4 twice with the

@@ -3,7 +3,7 @@ import { ed25519PublicToX25519 } from "../crypto/keys.ts";
 import { computeSessionKeys } from "../crypto/session.ts";
 import type { Identity } from "../identity/identity.ts";
 import { isValidPow } from "../identity/pow.ts";
-import { armPacket, disarmPacket } from "../wire/arming.ts";
+import { armPacketAt, disarmPacketAt } from "../wire/arming.ts";
 import {
   ACK_LEN,
   ARM_HEADER_LEN,
@@ -31,12 +31,14 @@ import { checkHeader, readI32, readU32, writeU32 } from "../wire/header.ts";
 import type { SuperPeerConfig } from "./config.ts";
 import { type DropReason, DropCounters } from "./drops.ts";
 import type { Logger } from "./log.ts";
-import { Peer } from "./peer.ts";
+import { PairTable } from "./pair-table.ts";
+import { PeerCounter, PeerTable } from "./peer-table.ts";
 import type { TcpLink, UdpSender } from "./transport.ts";
 
 const RANDOM_POOL = 32 * 1024;
 /** Upper bound on live (sender, recipient) UNITE records, whatever the relay pattern. */
 const MAX_UNITE_RECORDS_PER_PEER = 4096;
+const ARMED_BODY_START = HEADER_LEN + ARM_HEADER_LEN;
 
 export type SuperPeerOptions = Pick<
   SuperPeerConfig,
@@ -57,11 +59,17 @@ export interface Totals {
  * The super peer's packet logic (protocol.md s5), independent of sockets: transports hand every
  * datagram or TCP frame to handlePacket with where it came from, and it answers through the same
  * transport. Rejections are counted by reason and never thrown.
+ *
+ * Peers live in a PeerTable and are handled by slot number; the packet path opens and seals in
+ * place and allocates nothing but the answer it sends.
  */
 export class SuperPeer {
-  readonly peers = new Map<string, Peer>();
+  readonly peers = new PeerTable();
+  readonly pairs = new PairTable();
   readonly drops = new DropCounters();
   readonly totals: Totals = { helloRx: 0, ackTx: 0, appRx: 0, appTx: 0, uniteTx: 0, relayedBytes: 0, evicted: 0 };
+  /** Live UNITE records per peer slot (both directions), for MAX_UNITE_RECORDS_PER_PEER. */
+  private uniteRecords = new Int32Array(0);
   private readonly identity: Identity;
   private readonly opts: SuperPeerOptions;
   private readonly log: Logger;
@@ -111,31 +119,31 @@ export class SuperPeer {
   private handleOwn(pkt: Buffer, udp: UdpSender | undefined, address: string, port: number, tcp: TcpLink | undefined): DropReason | undefined {
     const armed = ((pkt[OFF_FLAGS] as number) & FLAG_ARMED) !== 0;
     if (armed !== this.opts.armMessages) return armed ? "message_armed" : "message_unarmed";
-    const key = pkt.toString("latin1", OFF_SENDER, OFF_SENDER + 32);
-    let peer = this.peers.get(key);
-    if (peer === undefined) {
-      if (this.opts.maxPeers > 0 && this.peers.size >= this.opts.maxPeers) return "capacity_exceeded";
-      const created = this.createPeer(key, pkt);
+    const peers = this.peers;
+    let slot = peers.find(pkt, OFF_SENDER);
+    if (slot < 0) {
+      if (this.opts.maxPeers > 0 && peers.size >= this.opts.maxPeers) return "capacity_exceeded";
+      const created = this.createPeer(pkt);
       if (typeof created === "string") return created;
-      peer = created;
+      slot = created;
     }
-    if (!peer.validPow) return "pow_invalid";
+    if (!peers.validPow(slot)) return "pow_invalid";
     if (pkt[OFF_TYPE] !== MessageType.Hello) return "message_type_unexpected";
 
-    let body: Uint8Array = pkt.subarray(HEADER_LEN);
+    let bodyStart = HEADER_LEN;
     if (armed) {
       // Keys exist for every valid-PoW peer when arming is on (createPeer).
-      const opened = disarmPacket(pkt, (peer.session as { rx: Uint8Array }).rx);
-      if (!opened.ok) return opened.reason;
-      body = opened.value;
+      const bad = disarmPacketAt(pkt, peers.rxKeys, slot * 32);
+      if (bad !== undefined) return bad;
+      bodyStart = ARMED_BODY_START;
     }
-    if (body.length < HELLO_SP_FIXED_LEN) return "body_too_short";
-    if (body.length > HELLO_SP_MAX_LEN) body = body.subarray(0, HELLO_SP_MAX_LEN);
-    if (readU32(body, 8) === 0 && readU32(body, 12) === 0) return "child_time_invalid";
-    if ((body.length - HELLO_SP_FIXED_LEN) % ENDPOINT_LEN !== 0) return "endpoints_invalid";
+    const bodyLen = Math.min(pkt.length - bodyStart, HELLO_SP_MAX_LEN);
+    if (bodyLen < HELLO_SP_FIXED_LEN) return "body_too_short";
+    if (readU32(pkt, bodyStart + 8) === 0 && readU32(pkt, bodyStart + 12) === 0) return "child_time_invalid";
+    if ((bodyLen - HELLO_SP_FIXED_LEN) % ENDPOINT_LEN !== 0) return "endpoints_invalid";
 
     // Doubles are exact to 2^53 µs (year 2255); beyond that, precision loss cannot make a stale HELLO fresh.
-    const helloMicros = readU32(body, 0) * 0x1_0000_0000 + readU32(body, 4);
+    const helloMicros = readU32(pkt, bodyStart) * 0x1_0000_0000 + readU32(pkt, bodyStart + 4);
     const now = this.now();
     const ageMicros = now * 1000 - helloMicros;
     const maxAgeMicros = this.opts.helloMaxAge * 1000;
@@ -143,26 +151,26 @@ export class SuperPeer {
     if (-ageMicros > maxAgeMicros) return "hello_in_future";
 
     // The last HELLO wins, across transports and families, as in Rust.
-    peer.helloAt = now;
-    peer.setEndpoints(body.subarray(HELLO_SP_FIXED_LEN));
-    if (tcp) peer.setTcpSource(tcp);
-    else if (udp) peer.setUdpSource(udp, address, port);
-    peer.helloRx++;
+    peers.helloAt[slot] = now;
+    peers.setEndpoints(slot, pkt, bodyStart + HELLO_SP_FIXED_LEN, bodyStart + bodyLen);
+    if (tcp) peers.setTcpSource(slot, tcp);
+    else if (udp) peers.setUdpSource(slot, udp, address, port);
+    peers.count(slot, PeerCounter.HelloRx);
     this.totals.helloRx++;
 
-    const ack = this.packet(peer, MessageType.Ack, ACK_LEN);
+    const ack = this.packet(slot, MessageType.Ack, ACK_LEN);
     const off = ack.length - ACK_LEN;
-    for (let i = 0; i < ACK_LEN; i++) ack[off + i] = body[i] as number;
-    this.seal(ack, peer);
-    if (this.sendTo(peer, ack)) {
-      peer.ackTx++;
+    for (let i = 0; i < ACK_LEN; i++) ack[off + i] = pkt[bodyStart + i] as number;
+    this.seal(ack, slot);
+    if (this.sendTo(slot, ack)) {
+      peers.count(slot, PeerCounter.AckTx);
       this.totals.ackTx++;
     }
     return undefined;
   }
 
-  private createPeer(key: string, pkt: Buffer): Peer | DropReason {
-    const pk = pkt.slice(OFF_SENDER, OFF_SENDER + 32);
+  private createPeer(pkt: Buffer): number | DropReason {
+    const pk = pkt.subarray(OFF_SENDER, OFF_SENDER + 32);
     const validPow = isValidPow(pk, readI32(pkt, OFF_POW), this.opts.minPowDifficulty);
     let session;
     if (validPow && this.opts.armMessages) {
@@ -172,18 +180,24 @@ export class SuperPeer {
         return "public_key_invalid";
       }
     }
-    const peer = new Peer(key, new Uint8Array(pk), validPow, session);
     // Invalid-PoW peers are kept like Rust does, so a repeat offender costs one lookup, not a hash;
     // they never get a HELLO time, so the next housekeeping tick removes them.
-    this.peers.set(key, peer);
-    this.log.debug("new peer", { peer: peer.publicKeyHex, pow: validPow ? "ok" : "invalid" });
-    return peer;
+    const slot = this.peers.insert(pkt, OFF_SENDER, validPow, session);
+    if (this.uniteRecords.length < this.peers.capacity) {
+      const grown = new Int32Array(this.peers.capacity);
+      grown.set(this.uniteRecords);
+      this.uniteRecords = grown;
+    }
+    this.uniteRecords[slot] = 0;
+    if (this.log.enabled("debug")) this.log.debug("new peer", { peer: this.peers.view(slot).publicKeyHex, pow: validPow ? "ok" : "invalid" });
+    return slot;
   }
 
   private relay(pkt: Buffer): DropReason | undefined {
     if (pkt[OFF_TYPE] !== MessageType.App) return "message_type_unexpected";
-    const sender = this.peers.get(pkt.toString("latin1", OFF_SENDER, OFF_SENDER + 32));
-    if (sender) sender.appRx++;
+    const peers = this.peers;
+    const sender = peers.find(pkt, OFF_SENDER);
+    if (sender >= 0) peers.count(sender, PeerCounter.AppRx);
     this.totals.appRx++;
     let same = true;
     for (let i = 0; i < 32; i++) {
@@ -195,85 +209,100 @@ export class SuperPeer {
     if (same) return "loopback_forwarding";
     const hop = pkt[OFF_HOP_COUNT] as number;
     if (hop > MAX_HOP_COUNT) return "hop_limit_exceeded";
-    const recipient = this.peers.get(pkt.toString("latin1", OFF_RECIPIENT, OFF_RECIPIENT + 32));
-    if (recipient === undefined) return "recipient_unknown";
-    if (recipient.helloAt === 0) return "recipient_no_hello";
+    const recipient = peers.find(pkt, OFF_RECIPIENT);
+    if (recipient < 0) return "recipient_unknown";
+    if (peers.helloAt[recipient] === 0) return "recipient_no_hello";
     // A TCP frame can be up to 64 KiB, more than fits in one datagram (EMSGSIZE would come back asynchronously, uncounted).
-    if (pkt.length > MAX_UDP4_PAYLOAD && recipient.prot === "udp" && (recipient.ipVersion === "ipv4" || pkt.length > MAX_UDP6_PAYLOAD)) return "udp_payload_too_large";
+    if (pkt.length > MAX_UDP4_PAYLOAD && !peers.isTcp(recipient) && (peers.ipVersion(recipient) === "ipv4" || pkt.length > MAX_UDP6_PAYLOAD)) return "udp_payload_too_large";
 
     // Byte 4 is outside the AEAD, so the end-to-end tag stays valid.
     pkt[OFF_HOP_COUNT] = hop + 1;
     if (!this.sendTo(recipient, pkt)) return "recipient_unreachable";
-    recipient.appTx++;
+    peers.count(recipient, PeerCounter.AppTx);
     this.totals.appTx++;
     this.totals.relayedBytes += pkt.length;
-    if (sender) {
-      sender.relayedTo ??= new Map();
-      sender.relayedTo.set(recipient, (sender.relayedTo.get(recipient) ?? 0) + pkt.length);
-      this.tryUnite(sender, recipient);
+    if (sender >= 0) {
+      const e = this.pairs.entry(sender, recipient);
+      this.pairs.bytes[e] = (this.pairs.bytes[e] as number) + pkt.length;
+      this.tryUnite(sender, recipient, e);
     }
     return undefined;
   }
 
   /** Rate limit keyed by the pair in both directions; the unit is ms throughout (Rust mixes in µs). */
-  private tryUnite(sender: Peer, recipient: Peer): void {
+  private tryUnite(sender: number, recipient: number, e: number): void {
     const every = this.opts.sendUnites;
-    if (every < 0 || sender.helloAt === 0) return;
+    if (every < 0 || this.peers.helloAt[sender] === 0) return;
     const now = this.now();
     if (every > 0) {
-      const last = sender.unitedAt?.get(recipient);
-      if (last !== undefined && now - last < every) return;
-      sender.unitedAt ??= new Map();
-      recipient.unitedAt ??= new Map();
-      if (sender.unitedAt.size >= MAX_UNITE_RECORDS_PER_PEER || recipient.unitedAt.size >= MAX_UNITE_RECORDS_PER_PEER) return;
-      sender.unitedAt.set(recipient, now);
-      recipient.unitedAt.set(sender, now);
+      const pairs = this.pairs;
+      const last = pairs.unitedAt[e] as number;
+      if (last !== 0 && now - last < every) return;
+      const back = pairs.entry(recipient, sender);
+      const records = this.uniteRecords;
+      // A record that is only being renewed does not count twice.
+      const newForward = last === 0 ? 1 : 0;
+      const newBack = pairs.unitedAt[back] === 0 ? 1 : 0;
+      if ((records[sender] as number) + newForward > MAX_UNITE_RECORDS_PER_PEER || (records[recipient] as number) + newBack > MAX_UNITE_RECORDS_PER_PEER) return;
+      records[sender] = (records[sender] as number) + newForward;
+      records[recipient] = (records[recipient] as number) + newBack;
+      // Read through `pairs` again: entry() may have replaced the arrays when it grew them.
+      pairs.unitedAt[e] = now;
+      pairs.unitedAt[back] = now;
     }
     this.sendUnite(sender, recipient);
     this.sendUnite(recipient, sender);
   }
 
-  private sendUnite(to: Peer, about: Peer): void {
+  private sendUnite(to: number, about: number): void {
     const body = this.unite;
-    body.set(about.publicKey, 0);
-    const len = UNITE_FIXED_LEN + about.contactCandidates(body, UNITE_FIXED_LEN);
+    const peers = this.peers;
+    const keys = peers.publicKeys;
+    for (let i = 0; i < 32; i++) body[i] = keys[about * 32 + i] as number;
+    const len = UNITE_FIXED_LEN + peers.contactCandidates(about, body, UNITE_FIXED_LEN);
     const pkt = this.packet(to, MessageType.Unite, len);
-    pkt.set(body.subarray(0, len), pkt.length - len);
+    const off = pkt.length - len;
+    for (let i = 0; i < len; i++) pkt[off + i] = body[i] as number;
     this.seal(pkt, to);
     if (this.sendTo(to, pkt)) {
-      to.uniteTx++;
+      peers.count(to, PeerCounter.UniteTx);
       this.totals.uniteTx++;
     }
   }
 
-  /** A packet from us to `to`, header written, room for an armed body of `bodyLen` bytes. */
-  private packet(to: Peer, type: MessageType, bodyLen: number): Buffer {
-    const armed = to.session !== undefined;
+  /** A packet from us to slot `to`, header written, room for an armed body of `bodyLen` bytes. */
+  private packet(to: number, type: MessageType, bodyLen: number): Buffer {
+    const armed = this.peers.hasSession(to);
     const pkt = Buffer.allocUnsafe(HEADER_LEN + (armed ? ARM_HEADER_LEN : 0) + bodyLen);
     writeU32(pkt, 0, MAGIC);
     pkt[OFF_HOP_COUNT] = 0;
     pkt[OFF_FLAGS] = armed ? FLAG_ARMED : 0;
     writeU32(pkt, OFF_NETWORK_ID, this.opts.networkId);
-    pkt.set(to.publicKey, OFF_RECIPIENT);
-    pkt.set(this.identity.publicKey, OFF_SENDER);
+    const keys = this.peers.publicKeys;
+    const me = this.identity.publicKey;
+    for (let i = 0; i < 32; i++) {
+      pkt[OFF_RECIPIENT + i] = keys[to * 32 + i] as number;
+      pkt[OFF_SENDER + i] = me[i] as number;
+    }
     writeU32(pkt, OFF_POW, this.identity.pow);
     pkt[OFF_TYPE] = type;
     return pkt;
   }
 
-  private seal(pkt: Buffer, to: Peer): void {
-    if (to.session === undefined) return;
+  private seal(pkt: Buffer, to: number): void {
+    if (!this.peers.hasSession(to)) return;
     if (this.poolPos + 32 > RANDOM_POOL) {
       randomFillSync(this.pool);
       this.poolPos = 0;
     }
-    armPacket(pkt, to.session.tx, this.pool.subarray(this.poolPos, this.poolPos + 32));
+    armPacketAt(pkt, this.peers.txKeys, to * 32, this.pool, this.poolPos);
     this.poolPos += 32;
   }
 
-  private sendTo(peer: Peer, pkt: Buffer): boolean {
-    if (peer.prot === "tcp") {
-      const link = peer.tcp;
+  private sendTo(slot: number, pkt: Buffer): boolean {
+    const peers = this.peers;
+    if (peers.isTcp(slot)) {
+      const link = peers.tcp[slot];
       if (link === undefined || link.closed) return false;
       if (!link.send(pkt)) {
         this.drops.add("tcp_backpressure");
@@ -282,8 +311,9 @@ export class SuperPeer {
       link.lastActivity = this.now();
       return true;
     }
-    if (peer.udp === undefined) return false;
-    peer.udp.send(pkt, peer.port, peer.address);
+    const udp = peers.udp[slot];
+    if (udp === undefined) return false;
+    udp.send(pkt, peers.port[slot] as number, peers.address[slot] as string);
     return true;
   }
 
@@ -291,24 +321,28 @@ export class SuperPeer {
   housekeeping(): void {
     const now = this.now();
     const deadline = now - this.opts.helloTimeout;
-    for (const [key, peer] of this.peers) {
-      if (peer.helloAt === 0 || peer.helloAt < deadline) {
-        this.peers.delete(key);
-        if (peer.helloAt !== 0) {
+    const peers = this.peers;
+    const debug = this.log.enabled("debug");
+    for (let slot = 0; slot < peers.highWater; slot++) {
+      if (!peers.isUsed(slot)) continue;
+      const helloAt = peers.helloAt[slot] as number;
+      if (helloAt === 0 || helloAt < deadline) {
+        if (helloAt !== 0) {
           this.totals.evicted++;
-          this.log.debug("peer evicted", { peer: peer.publicKeyHex, silentMs: now - peer.helloAt });
+          if (debug) this.log.debug("peer evicted", { peer: peers.view(slot).publicKeyHex, silentMs: now - helloAt });
         }
+        peers.remove(slot);
+        this.uniteRecords[slot] = 0;
       }
     }
-    const every = this.opts.sendUnites;
-    for (const peer of this.peers.values()) {
-      const united = peer.unitedAt;
-      if (united) {
-        for (const [other, at] of united) if (now - at >= every || this.peers.get(other.key) !== other) united.delete(other);
-        if (united.size === 0) peer.unitedAt = undefined;
-      }
-      const relayed = peer.relayedTo;
-      if (relayed) for (const other of relayed.keys()) if (this.peers.get(other.key) !== other) relayed.delete(other);
-    }
+    const records = this.uniteRecords;
+    this.pairs.sweep(
+      (slot) => peers.isUsed(slot),
+      now,
+      this.opts.sendUnites,
+      (slot) => {
+        records[slot] = (records[slot] as number) - 1;
+      },
+    );
   }
 }
