@@ -213,7 +213,7 @@ export async function benchHello(): Promise<HelloBench> {
   const pks = Array.from({ length: BREAKDOWN_N }, (_, i) => keys.publicKey(i));
   const xs = pks.map((pk) => ed25519PublicToX25519(pk));
   rows.push(row("  new peer: isValidPow (SHA-256)", perItem(BREAKDOWN_N, (i) => isValidPow(pks[i] as Uint8Array, 0, 24)), "identity/pow.ts"));
-  rows.push(row("  new peer: ed25519PublicToX25519", perItem(BREAKDOWN_N, (i) => ed25519PublicToX25519(pks[i] as Uint8Array)), "noble, pure JS"));
+  rows.push(row("  new peer: ed25519PublicToX25519", perItem(BREAKDOWN_N, (i) => ed25519PublicToX25519(pks[i] as Uint8Array)), "native modexp (RSA public op mod p), edwards-to-montgomery.ts"));
   rows.push(row("  new peer: x25519SharedSecret", perItem(BREAKDOWN_N, (i) => x25519SharedSecret(spId.xSecret, xs[i] as Uint8Array)), "node:crypto; own key imported once, peer key as JWK"));
   rows.push(row("  new peer: computeSessionKeys", perItem(BREAKDOWN_N, (i) => computeSessionKeys(spId.xPublic, spId.xSecret, xs[i] as Uint8Array)), "X25519 + BLAKE2b-512"));
   return { rows, helloAckPerSec: Math.round(helloAckPerSec), newPeerPerSec: Math.round(newPeerPerSec), memory };

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, type KeyObject, randomBytes } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesEqual } from "../util/hex.ts";
+import { edwardsToMontgomery } from "./edwards-to-montgomery.ts";
 
 export const PUBLIC_KEY_LEN = 32;
 export const SECRET_KEY_LEN = 64;
@@ -38,11 +39,9 @@ export function checkSecretKey(sk: Uint8Array): void {
 /** Montgomery u = (1+y)/(1-y); throws KeyError when the bytes are not a valid Edwards point. */
 export function ed25519PublicToX25519(pk: Uint8Array): Uint8Array {
   if (pk.length !== PUBLIC_KEY_LEN) throw new KeyError(`public key must be ${PUBLIC_KEY_LEN} bytes, got ${pk.length}`);
-  try {
-    return ed25519.utils.toMontgomery(pk);
-  } catch {
-    throw new KeyError("public key is not a valid Ed25519 point");
-  }
+  const u = edwardsToMontgomery(pk);
+  if (u === undefined) throw new KeyError("public key is not a valid Ed25519 point");
+  return u;
 }
 
 /** crypto_sign_ed25519_sk_to_curve25519: clamped SHA-512(seed)[0..32]. */
