@@ -68,6 +68,8 @@ export interface CpuWindow {
   daemonCpuPct: number;
   /** Daemon CPU µs per answered HELLO / relayed packet: the cost that does not depend on the rate. */
   daemonCpuUsPerPacket: number;
+  /** The kernel's part of it (system time: socket calls, and loopback delivery to the receiver). */
+  daemonSysUsPerPacket: number;
   /** All processes and the kernel, % of one core (cores x 100 = every core busy). */
   machineCpuPct: number;
   /**
@@ -81,6 +83,7 @@ export interface MemoryStep {
   peers: number;
   register: HandshakeResult & CpuWindow;
   rssMb: number;
+  rssFileMb: number;
   /** (RSS - baseline) per 1000 peers added since the baseline. */
   rssPer1000Mb: number;
 }
@@ -90,7 +93,11 @@ export interface DaemonRun {
   argv: string[];
   cpus: string | undefined;
   env: Record<string, string>;
-  baseline: { peers: number; rssMb: number };
+  /**
+   * rssFileMb: the file-backed part of RSS, i.e. pages of the program's binary (for Node most of
+   * its baseline: shared with every other process running it, and reclaimable).
+   */
+  baseline: { peers: number; rssMb: number; rssFileMb: number };
   steps: MemoryStep[];
   /** RSS growth per 1000 peers between the 1k and the 10k step. */
   marginalRssPer1000Mb: number;
@@ -181,6 +188,15 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("DRASYL_") && k !== "RUST_LOG" && k !== "NODE_OPTIONS") env[k] = v;
   return { ...env, ...extra };
+}
+
+/**
+ * The Node options servers run the bundle with: the NODE_OPTIONS line of the systemd unit, so
+ * that the bench measures the V8 settings that ship.
+ */
+export function unitNodeOptions(): string {
+  const unit = readFileSync(join(REPO_ROOT, "templates", "drasyl-sp.service"), "utf8");
+  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1] ?? "";
 }
 
 /** The bundle servers run; `npm run bench` builds it first. */
@@ -332,14 +348,15 @@ const CLK_TCK = ((): number => {
   }
 })();
 
-function cpuSeconds(pid: number): number {
+/** User + system CPU seconds of the process (all threads), or system (kernel) time only. */
+function cpuSeconds(pid: number, which: "all" | "sys" = "all"): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after "(comm)": state is field 3, utime 14 and stime 15 (proc(5)).
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  return ((which === "all" ? Number(f[11]) : 0) + Number(f[12])) / CLK_TCK;
 }
 
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssFile"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
 }
@@ -405,9 +422,10 @@ function windowOf(s: PhaseStats): [number, number] {
   return [s.startWallMs, s.endWallMs];
 }
 
-async function withCpu<T extends PhaseStats>(server: CpuTimeline, machine: CpuTimeline, r: T, packets: number, skipMs = 0): Promise<T & CpuWindow> {
+async function withCpu<T extends PhaseStats>(server: CpuTimeline, machine: CpuTimeline, r: T, packets: number, skipMs = 0, serverSys?: CpuTimeline): Promise<T & CpuWindow> {
   const [from, to] = windowOf(r);
   const daemonCpuPct = await server.pct(from + skipMs, to);
+  const daemonSysPct = serverSys ? await serverSys.pct(from + skipMs, to) : NaN;
   const machineCpuPct = await machine.pct(from + skipMs, to);
   const perSec = packets / ((to - from) / 1000);
   return {
@@ -417,6 +435,7 @@ async function withCpu<T extends PhaseStats>(server: CpuTimeline, machine: CpuTi
     // Three counters sampled at different moments: a few % of jitter, so clamp the noise below 0.
     othersCpuPct: Math.max(0, round1(machineCpuPct - daemonCpuPct - r.generatorCpuPct)),
     daemonCpuUsPerPacket: perSec > 0 ? round1((daemonCpuPct / 100) * (1e6 / perSec)) : NaN,
+    daemonSysUsPerPacket: perSec > 0 ? round1((daemonSysPct / 100) * (1e6 / perSec)) : NaN,
   };
 }
 
@@ -504,6 +523,8 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     daemonDied.catch(() => undefined);
     const cpu = new CpuTimeline(() => cpuSeconds(daemon.pid));
     cleanups.push(() => cpu.stop());
+    const sys = new CpuTimeline(() => cpuSeconds(daemon.pid, "sys"));
+    cleanups.push(() => sys.stop());
 
     const gen = new GeneratorClient();
     cleanups.push(() => gen.stop());
@@ -516,7 +537,7 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     const call = <K extends GenOp>(op: K, req: GenOps[K]["req"], timeoutMs: number): Promise<GenOps[K]["res"]> => Promise.race([gen.call(op, req, timeoutMs), daemonDied]);
     /** Generator CPU from /proc too, for phases whose threads are not in its own window. */
     const measured = async <T extends PhaseStats>(r: T, packets: number, skipMs = 0): Promise<T & CpuWindow> =>
-      withCpu(cpu, machine, { ...r, generatorCpuPct: await genCpu.pct(r.startWallMs + skipMs, r.endWallMs) }, packets, skipMs);
+      withCpu(cpu, machine, { ...r, generatorCpuPct: await genCpu.pct(r.startWallMs + skipMs, r.endWallMs) }, packets, skipMs, sys);
 
     const maxPeers = PEER_STEPS[PEER_STEPS.length - 1] as number;
     const keygen = await call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: udpPort, peers: maxPeers, sockets: HELLO_SOCKETS, keygenThreads: 2 }, 120_000);
@@ -525,6 +546,7 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     await call("register", { upTo: WARMUP_PEERS, window: 32, retryMs: 1000, maxMs: 20_000 }, 30_000);
     await call("blast", { peers: WARMUP_PEERS, window: 32, durationMs: 2_000 }, 30_000);
     const baselineRss = await settledRssMb(daemon.pid);
+    const baselineFile = round1(statusKb(daemon.pid, "RssFile") / 1024);
 
     const steps: MemoryStep[] = [];
     let steady: (SteadyResult & CpuWindow) | undefined;
@@ -533,7 +555,7 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
       const r = await call("register", { upTo: peers, window: REGISTER_WINDOW, retryMs: 2_000, maxMs: 150_000 }, 180_000);
       const register = await measured(r, r.acked);
       const rssMb = await settledRssMb(daemon.pid);
-      steps.push({ peers, register, rssMb, rssPer1000Mb: round2((rssMb - baselineRss) / ((peers - WARMUP_PEERS) / 1000)) });
+      steps.push({ peers, register, rssMb, rssFileMb: round1(statusKb(daemon.pid, "RssFile") / 1024), rssPer1000Mb: round2((rssMb - baselineRss) / ((peers - WARMUP_PEERS) / 1000)) });
       if (peers === STEADY.peers) {
         progress(`${spec.label}: steady state, ${STEADY.peers} peers, a HELLO every ${STEADY.intervalMs / 1000} s each, for ${STEADY.durationMs / 1000} s`);
         const s = await call("steady", { peers: STEADY.peers, intervalMs: STEADY.intervalMs, durationMs: STEADY.durationMs }, STEADY.durationMs + 30_000);
@@ -570,7 +592,7 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
         argv: spec.argv,
         cpus: spec.cpus,
         env: { ...env, ...spec.env, DRASYL_IDENTITY_FILE: "<temp>" },
-        baseline: { peers: WARMUP_PEERS, rssMb: baselineRss },
+        baseline: { peers: WARMUP_PEERS, rssMb: baselineRss, rssFileMb: baselineFile },
         steps,
         marginalRssPer1000Mb: round2((s10.rssMb - s1.rssMb) / ((s10.peers - s1.peers) / 1000)),
         peakRssMb,

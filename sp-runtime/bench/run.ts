@@ -28,7 +28,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { benchAegis } from "./aegis.ts";
 import { benchHello, benchPow, type HelloBench, type PowBench } from "./codec.ts";
-import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds } from "./load.ts";
+import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds, unitNodeOptions } from "./load.ts";
 
 const WATCHDOG_MS = 10 * 60_000;
 /** Above this much foreign CPU (% of one core) a section is flagged as measured on a busy machine. */
@@ -102,12 +102,12 @@ function printCrypto(aegis: ReturnType<typeof benchAegis>, hello: HelloBench, po
 function daemonRows(d: DaemonRun): { measure: string; value: number; unit: string; goal: number; rust: number; extra: string }[] {
   const s10 = d.steps[d.steps.length - 1];
   return [
-    { measure: "armed HELLO -> ACK, known peer (daemon CPU/pkt)", value: d.helloMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.helloUs, rust: RUST.helloUs, extra: `${fmt(d.helloMax.perSec)}/s at ${d.helloMax.daemonCpuPct}% daemon CPU, gen ${d.helloMax.generatorCpuPct}%` },
-    { measure: "first contact of a new peer (daemon CPU/peer)", value: d.firstContact.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.firstContactUs, rust: RUST.firstContactUs, extra: `${fmt(d.firstContact.ackPerSec)} new peers/s at ${d.firstContact.daemonCpuPct}%` },
-    { measure: "relayed APP, 1000 B (daemon CPU/pkt)", value: d.relayMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.relayUs, rust: RUST.relayUs, extra: `${fmt(d.relayMax.perSec)}/s at ${d.relayMax.daemonCpuPct}% daemon CPU, gen ${d.relayMax.generatorCpuPct}%` },
+    { measure: "armed HELLO -> ACK, known peer (daemon CPU/pkt)", value: d.helloMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.helloUs, rust: RUST.helloUs, extra: `${fmt(d.helloMax.perSec)}/s at ${d.helloMax.daemonCpuPct}% daemon CPU (kernel ${d.helloMax.daemonSysUsPerPacket} µs/pkt), gen ${d.helloMax.generatorCpuPct}%` },
+    { measure: "first contact of a new peer (daemon CPU/peer)", value: d.firstContact.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.firstContactUs, rust: RUST.firstContactUs, extra: `${fmt(d.firstContact.ackPerSec)} new peers/s at ${d.firstContact.daemonCpuPct}% (kernel ${d.firstContact.daemonSysUsPerPacket} µs/peer)` },
+    { measure: "relayed APP, 1000 B (daemon CPU/pkt)", value: d.relayMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.relayUs, rust: RUST.relayUs, extra: `${fmt(d.relayMax.perSec)}/s at ${d.relayMax.daemonCpuPct}% daemon CPU (kernel ${d.relayMax.daemonSysUsPerPacket} µs/pkt), gen ${d.relayMax.generatorCpuPct}%` },
     { measure: "10k peers, one HELLO each per 5 s", value: d.steady.daemonCpuPct, unit: "% core", goal: GOALS.steadyPct, rust: RUST.steadyPct, extra: `${fmt(d.steady.ackPerSec)} ACK/s, ${d.steady.lost} lost, p99 ${ms(d.steady.p99Us)}` },
-    { measure: "RSS baseline (100 peers)", value: d.baseline.rssMb, unit: "MB", goal: GOALS.rssBaselineMb, rust: RUST.rssBaselineMb, extra: "" },
-    { measure: "RSS at 10k peers", value: s10?.rssMb ?? NaN, unit: "MB", goal: GOALS.rss10kMb, rust: RUST.rss10kMb, extra: `peak (VmHWM) ${d.peakRssMb} MB` },
+    { measure: "RSS baseline (100 peers)", value: d.baseline.rssMb, unit: "MB", goal: GOALS.rssBaselineMb, rust: RUST.rssBaselineMb, extra: `of which file-backed (the program binary, shared) ${d.baseline.rssFileMb} MB` },
+    { measure: "RSS at 10k peers", value: s10?.rssMb ?? NaN, unit: "MB", goal: GOALS.rss10kMb, rust: RUST.rss10kMb, extra: `peak (VmHWM) ${d.peakRssMb} MB; file-backed ${s10?.rssFileMb} MB` },
     { measure: "RSS marginal per 1000 peers (1k -> 10k)", value: d.marginalRssPer1000Mb, unit: "MB", goal: GOALS.rssPer1000Mb, rust: RUST.rssPer1000Mb, extra: "" },
   ];
 }
@@ -115,7 +115,7 @@ function daemonRows(d: DaemonRun): { measure: string; value: number; unit: strin
 function printLoad(l: LoadResults): void {
   heading("2a. Load setup");
   console.log(`simulated peers: ${l.keygen.peers}, keys + sessions generated in ${fmt(l.keygen.keygenMs)} ms (${l.keygen.keygenUsPerPeer} µs/peer, 2 threads)`);
-  for (const d of l.daemons) console.log(`${d.label}: ${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
+  for (const d of l.daemons) console.log(`${d.label}: ${d.env.NODE_OPTIONS ? `NODE_OPTIONS="${d.env.NODE_OPTIONS}" ` : ""}${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
   console.log("daemon CPU is read from /proc/<pid>/stat over each phase's window; µs/pkt = daemon CPU / packets answered or relayed.");
 
   heading("2b. Issue 14 table: ours vs goal (Rust figures from the issue's side-by-side run)");
@@ -218,10 +218,12 @@ function parseArgs(argv: string[]): Args {
 /** The bundle pinned and unpinned, then each --daemon command pinned to the same core. */
 function daemonSpecs(args: Args): DaemonSpec[] {
   const bundle = daemonBundle();
+  // The unit's V8 settings; a --daemon command brings its own.
+  const env = { NODE_OPTIONS: unitNodeOptions() };
   const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
   const specs: DaemonSpec[] = [
-    { label: "bundle, 1 core", argv: [process.execPath, ...profileArgs, bundle], cpus: "0", stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined },
-    { label: "bundle, all cores", argv: [process.execPath, bundle] },
+    { label: "bundle, 1 core", argv: [process.execPath, ...profileArgs, bundle], cpus: "0", env, stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined },
+    { label: "bundle, all cores", argv: [process.execPath, bundle], env },
   ];
   args.daemons.forEach((cmd, i) => specs.push({ label: `--daemon #${i + 1}, 1 core`, argv: ["sh", "-c", `exec ${cmd}`], cpus: "0" }));
   return specs;
