@@ -12,12 +12,21 @@ export interface UdpListener extends UdpSender {
 }
 
 /**
+ * Every address the daemon sends to is an IP literal it received a packet from (rinfo, or a TCP
+ * peer's remote address), so the lookup dgram runs before each send (dns.lookup: an IP check,
+ * then a callback on the next tick) is answered on the spot: one closure and tick less per packet.
+ */
+function ipLiteral(family: 4 | 6): (address: string, options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void {
+  return (address, _options, callback) => callback(null, address, family);
+}
+
+/**
  * Binds one UDP listener. `v6Only` is set when a separate IPv4 socket exists: with Linux's default
  * bindv6only=0 a wildcard [::] socket would otherwise also claim the IPv4 port, and the second bind
  * fails with EADDRINUSE (protocol.md s0.6).
  */
 export async function bindUdp(sp: SuperPeer, addr: ListenAddress, family: 4 | 6, v6Only: boolean, log: Logger): Promise<UdpListener> {
-  const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", ipv6Only: family === 6 && v6Only });
+  const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", ipv6Only: family === 6 && v6Only, lookup: ipLiteral(family) });
   const name = family === 4 ? "udp4" : "udp6";
   const listener: UdpListener = {
     socket,
