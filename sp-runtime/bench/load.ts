@@ -93,6 +93,8 @@ export interface DaemonRun {
   argv: string[];
   cpus: string | undefined;
   env: Record<string, string>;
+  /** The spec's own environment (the unit's tuning for the bundle). */
+  tuning: Record<string, string>;
   /**
    * rssFileMb: the file-backed part of RSS, i.e. pages of the program's binary (for Node most of
    * its baseline: shared with every other process running it, and reclaimable).
@@ -191,12 +193,18 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * The Node options servers run the bundle with: the NODE_OPTIONS line of the systemd unit, so
- * that the bench measures the V8 settings that ship.
+ * The runtime tuning servers run the bundle with: the systemd unit's Environment= lines other than
+ * the DRASYL_* settings and RUST_LOG (which the bench sets itself), e.g. NODE_OPTIONS or
+ * MALLOC_ARENA_MAX, so that the bench measures what ships.
  */
-export function unitNodeOptions(): string {
+export function unitEnvironment(): Record<string, string> {
   const unit = readFileSync(join(REPO_ROOT, "templates", "drasyl-sp.service"), "utf8");
-  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1] ?? "";
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment="([A-Z_][A-Z0-9_]*)=([^"]*)"$/gm)) {
+    const [, key = "", value = ""] = m;
+    if (!key.startsWith("DRASYL_") && key !== "RUST_LOG") env[key] = value;
+  }
+  return env;
 }
 
 /** The bundle servers run; `npm run bench` builds it first. */
@@ -592,6 +600,7 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
         argv: spec.argv,
         cpus: spec.cpus,
         env: { ...env, ...spec.env, DRASYL_IDENTITY_FILE: "<temp>" },
+        tuning: spec.env ?? {},
         baseline: { peers: WARMUP_PEERS, rssMb: baselineRss, rssFileMb: baselineFile },
         steps,
         marginalRssPer1000Mb: round2((s10.rssMb - s1.rssMb) / ((s10.peers - s1.peers) / 1000)),

@@ -7,8 +7,9 @@
  *   1. crypto/codec, in-process: AEGIS-256X2, HELLO -> ACK through SuperPeer.handleUdp and
  *      through the wire API, first-contact cost and its breakdown, peer-table heap per peer,
  *      proof of work at difficulty 24 (codec.ts, aegis.ts);
- *   2. load (load.ts): the bundle pinned to one core (taskset), the bundle unpinned (every core,
- *      DRASYL_WORKERS at its default), and every `--daemon` command pinned to one core, one at a
+ *   2. load (load.ts): the bundle pinned to one core (taskset), the bundle unpinned (every core),
+ *      both with the runtime tuning of the systemd unit (its non-DRASYL Environment= lines, e.g.
+ *      MALLOC_ARENA_MAX), and every `--daemon` command pinned to one core, one at a
  *      time under the same generator. A `--daemon` command is any super peer that takes the Rust
  *      daemon's DRASYL_* environment, e.g. `--daemon "/opt/drasyl/drasyl-sp"`; it runs through
  *      `sh -c "exec <command>"`.
@@ -28,7 +29,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { benchAegis } from "./aegis.ts";
 import { benchHello, benchPow, type HelloBench, type PowBench } from "./codec.ts";
-import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds, unitNodeOptions } from "./load.ts";
+import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds, unitEnvironment } from "./load.ts";
 
 const WATCHDOG_MS = 10 * 60_000;
 /** Above this much foreign CPU (% of one core) a section is flagged as measured on a busy machine. */
@@ -115,7 +116,10 @@ function daemonRows(d: DaemonRun): { measure: string; value: number; unit: strin
 function printLoad(l: LoadResults): void {
   heading("2a. Load setup");
   console.log(`simulated peers: ${l.keygen.peers}, keys + sessions generated in ${fmt(l.keygen.keygenMs)} ms (${l.keygen.keygenUsPerPeer} µs/peer, 2 threads)`);
-  for (const d of l.daemons) console.log(`${d.label}: ${d.env.NODE_OPTIONS ? `NODE_OPTIONS="${d.env.NODE_OPTIONS}" ` : ""}${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
+  for (const d of l.daemons) {
+    const tuning = Object.entries(d.tuning).map(([k, v]) => `${k}="${v}" `).join("");
+    console.log(`${d.label}: ${tuning}${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
+  }
   console.log("daemon CPU is read from /proc/<pid>/stat over each phase's window; µs/pkt = daemon CPU / packets answered or relayed.");
 
   heading("2b. Issue 14 table: ours vs goal (Rust figures from the issue's side-by-side run)");
@@ -218,8 +222,8 @@ function parseArgs(argv: string[]): Args {
 /** The bundle pinned and unpinned, then each --daemon command pinned to the same core. */
 function daemonSpecs(args: Args): DaemonSpec[] {
   const bundle = daemonBundle();
-  // The unit's V8 settings; a --daemon command brings its own.
-  const env = { NODE_OPTIONS: unitNodeOptions() };
+  // The unit's runtime tuning; a --daemon command brings its own.
+  const env = unitEnvironment();
   const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
   const specs: DaemonSpec[] = [
     { label: "bundle, 1 core", argv: [process.execPath, ...profileArgs, bundle], cpus: "0", env, stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined },
