@@ -3,7 +3,7 @@ import { ed25519PublicToX25519 } from "../crypto/keys.ts";
 import { computeSessionKeys } from "../crypto/session.ts";
 import type { Identity } from "../identity/identity.ts";
 import { isValidPow } from "../identity/pow.ts";
-import { armPacketAt, disarmPacketAt } from "../wire/arming.ts";
+import { ARMED_BODY_START, armPacketAt, disarmPacketAt } from "../wire/arming.ts";
 import {
   ACK_LEN,
   ARM_HEADER_LEN,
@@ -38,7 +38,6 @@ import type { TcpLink, UdpSender } from "./transport.ts";
 const RANDOM_POOL = 32 * 1024;
 /** Upper bound on live (sender, recipient) UNITE records, whatever the relay pattern. */
 const MAX_UNITE_RECORDS_PER_PEER = 4096;
-const ARMED_BODY_START = HEADER_LEN + ARM_HEADER_LEN;
 
 export type SuperPeerOptions = Pick<
   SuperPeerConfig,
