@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
+import { packageRoot } from "../stacks/package-files.ts";
 import { parseSuperPeerList, parseSuperPeerUrl } from "../sp-runtime/node/super-peer-url.ts";
 import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
-import { loadIdentity } from "../cli/state/identities.ts";
+import { loadIdentity } from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { labAvailable, labExec, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
 import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
@@ -92,13 +93,13 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     expect(rows.map((r) => r.server).sort()).toEqual([...names].sort());
     for (const row of rows) {
       expect(row).toMatchObject({ healthy: true, active: "active", udp: { ok: true }, tcp: { ok: true } });
-      expect(row.identityPublicKey).toBe(loadIdentity(stateDir, deployment, row.server)?.publicKeyHex);
+      expect(row.identityPublicKey).toBe(loadIdentity(new StateDir(stateDir).forDeployment(deployment), row.server)?.publicKeyHex);
     }
     firstPids = Object.fromEntries(rows.map((r) => [r.server, r.mainPid]));
   }, 120_000);
 
   it("peers prints a line that parses back to the deployed keys, in every format", async () => {
-    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex).sort();
+    const keys = names.map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex).sort();
     const env = await cli("peers");
     expect(env.code, env.stderr).toBe(0);
     const value = /^DRASYL_SUPER_PEERS="([^"]+)"$/m.exec(env.stdout)?.[1] ?? "";
@@ -150,13 +151,13 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
   it("destroy removes the servers and keeps the identities", async () => {
     const r = await cli("destroy", "--yes");
     expect(r.code, r.stderr).toBe(0);
-    for (const n of names) expect(loadIdentity(stateDir, deployment, n)).toBeDefined();
+    for (const n of names) expect(loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)).toBeDefined();
     const status = await cli("status", "--json");
     expect(status.code).toBe(1);
   }, 300_000);
 
   it("up after destroy rebuilds the servers with the same super peer keys", async () => {
-    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex);
+    const keys = names.map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex);
     const r = await cli("up");
     expect(r.code, r.stderr + r.stdout).toBe(0);
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed `, "m"));
@@ -189,7 +190,7 @@ describe.skipIf(!runnable)("an interrupted up", () => {
     const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
     expect(status[0]?.healthy).toBe(true);
     // Nothing half-uploaded stays behind on the server.
-    const [server] = await new LocalProvider({ deployment, regions: ["r1"], stateDir }).list();
+    const [server] = await new LocalProvider({ state: new StateDir(stateDir).forDeployment(deployment), regions: ["r1"] }).list();
     if (!server) throw new Error("the lab server is gone");
     const leftovers = await labExec(server, "find /opt/drasyl-sp /etc/drasyl-sp /etc/systemd/system -name '.*.??????'");
     expect(leftovers.stdout.trim()).toBe("");
@@ -200,7 +201,7 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
   const dir = mkdtempSync(join(tmpdir(), "dd-ex-"));
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
-  const lab = new LocalProvider({ deployment: `host${process.pid % 10000}`, regions: ["x"], stateDir: join(dir, "lab-state"), sshUser: "deploy" });
+  const lab = new LocalProvider({ state: new StateDir(join(dir, "lab-state")).forDeployment(`host${process.pid % 10000}`), regions: ["x"], sshUser: "deploy" });
   const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
 
   afterAll(async () => {
@@ -230,6 +231,6 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
     const r = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
     expect(r.stdout).toMatch(/^mine +installed /m);
     const peersOut = (await exec(process.execPath, cliArgs("peers", "--format", "lines"))).stdout.trim();
-    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(stateDir, "existing-e2e", "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
+    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(new StateDir(stateDir).forDeployment("existing-e2e"), "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
   }, 600_000);
 });

@@ -1,5 +1,6 @@
-import type { AwsTargetConfig } from "../../cli/config/schema.ts";
+import type { AwsTargetConfig } from "./config.ts";
 import { type CloudProviderOptions, type ProgramInputs, PulumiCloudProvider } from "../pulumi/cloud-provider.ts";
+import { AWS_PROFILE } from "./profile.ts";
 import { type AwsServerSpec, awsServerSpecs } from "./catalog.ts";
 
 export interface AwsProviderOptions extends Omit<CloudProviderOptions, "sshUser" | "allowSsh" | "backend"> {
@@ -12,13 +13,13 @@ export interface AwsProviderOptions extends Omit<CloudProviderOptions, "sshUser"
  * profiles, handed to the engine and nowhere else.
  */
 export class AwsProvider extends PulumiCloudProvider {
-  readonly kind = "aws" as const;
+  readonly profile = AWS_PROFILE;
   private readonly specs: AwsServerSpec[];
 
   constructor(opts: AwsProviderOptions) {
     const { target, ...rest } = opts;
     super({ ...rest, sshUser: target.sshUser, ...(target.allowSsh ? { allowSsh: target.allowSsh } : {}), ...(target.backend ? { backend: target.backend } : {}) });
-    this.specs = awsServerSpecs(opts.deployment, target);
+    this.specs = awsServerSpecs(opts.state.deployment, target);
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
@@ -28,7 +29,7 @@ export class AwsProvider extends PulumiCloudProvider {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { awsProgram } = await import("./program.ts");
-      return { ...awsProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...awsProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
     };
   }
 }

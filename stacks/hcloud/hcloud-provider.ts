@@ -1,5 +1,6 @@
-import type { HcloudTargetConfig } from "../../cli/config/schema.ts";
+import type { HcloudTargetConfig } from "./config.ts";
 import { type CloudProviderOptions, type ProgramInputs, PulumiCloudProvider } from "../pulumi/cloud-provider.ts";
+import { HCLOUD_PROFILE } from "./profile.ts";
 import { type HcloudServerSpec, hcloudServerSpecs } from "./catalog.ts";
 
 export interface HcloudProviderOptions extends Omit<CloudProviderOptions, "sshUser" | "allowSsh" | "backend"> {
@@ -11,13 +12,13 @@ export interface HcloudProviderOptions extends Omit<CloudProviderOptions, "sshUs
  * Credentials: HCLOUD_TOKEN in the environment, handed to the engine and nowhere else.
  */
 export class HcloudProvider extends PulumiCloudProvider {
-  readonly kind = "hcloud" as const;
+  readonly profile = HCLOUD_PROFILE;
   private readonly specs: HcloudServerSpec[];
 
   constructor(opts: HcloudProviderOptions) {
     const { target, ...rest } = opts;
     super({ ...rest, sshUser: target.sshUser, ...(target.allowSsh ? { allowSsh: target.allowSsh } : {}), ...(target.backend ? { backend: target.backend } : {}) });
-    this.specs = hcloudServerSpecs(opts.deployment, target);
+    this.specs = hcloudServerSpecs(opts.state.deployment, target);
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
@@ -27,7 +28,7 @@ export class HcloudProvider extends PulumiCloudProvider {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { hcloudProgram } = await import("./program.ts");
-      return { ...hcloudProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...hcloudProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
     };
   }
 }

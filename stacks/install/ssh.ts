@@ -38,8 +38,8 @@ export interface RunOptions {
 }
 
 export interface ConnectOptions {
-  /** Holds known_hosts.json, the pinned host keys. */
-  stateDir: string;
+  /** The pinned host keys (StateDir.knownHostsFile). */
+  knownHostsFile: string;
   /** For TCP connect plus SSH handshake and login. Default 20 s. */
   timeoutMs?: number;
 }
@@ -107,7 +107,7 @@ export class SshConnection {
     const timeoutMs = opts.timeoutMs ?? 20_000;
     const client = new Client();
     let hostKeyProblem: Error | undefined;
-    const keyType = expectedKeyType(opts.stateDir, server);
+    const keyType = expectedKeyType(opts.knownHostsFile, server);
     const config: ConnectConfig = {
       host: server.ssh.host,
       port: server.ssh.port,
@@ -119,7 +119,7 @@ export class SshConnection {
       ...(keyType ? { algorithms: { serverHostKey: algorithmsFor(keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
       hostVerifier: (key: Buffer): boolean => {
         try {
-          verifyHostKey(opts.stateDir, server, key);
+          verifyHostKey(opts.knownHostsFile, server, key);
           return true;
         } catch (e) {
           hostKeyProblem = e as Error;

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { cloudFields } from "../config-fields.ts";
+import { checkImage, checkLocation, checkServerType, HCLOUD_DEFAULT_IMAGE, HCLOUD_DEFAULT_LOCATIONS, hcloudServerSpecs } from "./catalog.ts";
+
+const hcloudLocationEntry = z.union([
+  z.string(),
+  z.strictObject({ location: z.string(), serverType: z.string().optional(), image: z.string().optional() }),
+]);
+
+/** Hetzner Cloud: one server per location, named `<deployment>-<location>`. */
+export const hcloudTargetSchema = z
+  .strictObject({
+    kind: z.literal("hcloud"),
+    locations: z.array(hcloudLocationEntry).min(1).max(16).default([...HCLOUD_DEFAULT_LOCATIONS]),
+    /** Default: the smallest current shared-CPU type of each location. */
+    serverType: z.string().optional(),
+    image: z.string().default(HCLOUD_DEFAULT_IMAGE),
+    ...cloudFields,
+  })
+  .superRefine((t, ctx) => {
+    const seen = new Set<string>();
+    t.locations.forEach((entry, i) => {
+      const e = typeof entry === "string" ? { location: entry } : entry;
+      const at = typeof entry === "string" ? ["locations", i] : ["locations", i, "location"];
+      const bad = checkLocation(e.location);
+      if (bad) ctx.addIssue({ code: "custom", path: at, message: bad });
+      else if (seen.has(e.location)) ctx.addIssue({ code: "custom", path: at, message: `location ${e.location} is listed twice (one server per location)` });
+      seen.add(e.location);
+      const spec = hcloudServerSpecs("x", { ...t, locations: [entry] })[0];
+      if (!spec) return;
+      const typeProblem = checkServerType(e.location, spec.serverType);
+      if (typeProblem) {
+        const path = typeof entry !== "string" && entry.serverType ? ["locations", i, "serverType"] : t.serverType ? ["serverType"] : ["locations", i];
+        ctx.addIssue({ code: "custom", path, message: typeProblem });
+      }
+      const imageProblem = checkImage(spec.image);
+      if (imageProblem) ctx.addIssue({ code: "custom", path: typeof entry !== "string" && entry.image ? ["locations", i, "image"] : ["image"], message: imageProblem });
+    });
+  });
+
+export type HcloudTargetConfig = z.infer<typeof hcloudTargetSchema>;
