@@ -67,7 +67,7 @@ function fakeEngine(parts: Partial<Engine>): Engine {
 const hcloudTarget = (locations: string[]): HcloudTargetConfig =>
   parseConfig(`deployment: t\ntargets:\n  - kind: hcloud\n    locations: [${locations.join(", ")}]\n`, "t.yaml").targets[0] as HcloudTargetConfig;
 
-function provider(stateDir: string, extra: Partial<CloudProviderOptions> & { locations?: string[] } = {}): HcloudProvider {
+function provider(stateDir: string, extra: Partial<CloudProviderOptions<HcloudTargetConfig>> & { locations?: string[] } = {}): HcloudProvider {
   const { locations = ["fsn1", "ash"], ...rest } = extra;
   return new HcloudProvider({
     state: new StateDir(stateDir).forDeployment("t"),

@@ -15,15 +15,20 @@ import { waitForSshLogin } from "./ssh-ready.ts";
 
 type Progress = (server: string, message: string) => void;
 
-/** What every cloud target has, from the config, plus the seams tests use instead of a real engine. */
-export interface CloudProviderOptions {
-  state: DeploymentState;
-  ports: { udp: number; tcp: number };
+/** The fields every cloud target's config has (stacks/config-fields.ts cloudFields). */
+export interface CloudTargetFields {
   sshUser: string;
   /** Default: this machine's public address, found at run time. */
   allowSsh?: string[];
   /** Pulumi backend URL; default: the file backend in the state dir. */
   backend?: string;
+}
+
+/** A cloud target from the config, plus the seams tests use instead of a real engine. */
+export interface CloudProviderOptions<T extends CloudTargetFields = CloudTargetFields> {
+  state: DeploymentState;
+  ports: { udp: number; tcp: number };
+  target: T;
   /** Where credentials and the passphrase come from; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Asked when PULUMI_CONFIG_PASSPHRASE(_FILE) is not set. */
@@ -47,14 +52,14 @@ export interface ProgramInputs {
  * API. Subclasses name the cloud, its servers and its program; everything about running the
  * engine (preflight, credentials, passphrase, progress, cancellation, locks, errors) is here.
  */
-export abstract class PulumiCloudProvider implements Provider {
+export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTargetFields> implements Provider {
   abstract readonly profile: CloudProfile;
   readonly createsServers = true;
   protected abstract serverList(): { name: string; region: string; detail: string }[];
   /** The inline program; loads the cloud's SDK only when called. */
   protected abstract program(inputs: ProgramInputs): () => Promise<Record<string, unknown>>;
 
-  constructor(protected readonly opts: CloudProviderOptions) {}
+  constructor(protected readonly opts: CloudProviderOptions<T>) {}
 
   get kind(): string {
     return this.profile.kind;
@@ -65,7 +70,7 @@ export abstract class PulumiCloudProvider implements Provider {
   }
 
   protected location(): StackLocation {
-    return stackLocation(this.profile, this.opts.state, this.opts.backend);
+    return stackLocation(this.profile, this.opts.state, this.opts.target.backend);
   }
 
   private owner(): (logical: string) => string | undefined {
@@ -109,7 +114,7 @@ export abstract class PulumiCloudProvider implements Provider {
     const location = this.location();
     const inputs = async (): Promise<ProgramInputs> => ({
       sshPublicKey: ensureDeployKey(this.opts.state).publicKey,
-      sshSources: await sshSources(this.opts.allowSsh, this.opts.detectAddresses),
+      sshSources: await sshSources(this.opts.target.allowSsh, this.opts.detectAddresses),
     });
     const settled = runsProgram ? await inputs() : undefined;
     const program = async (): Promise<Record<string, unknown>> => this.program(settled ?? (await inputs()))();
