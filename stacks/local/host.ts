@@ -9,7 +9,7 @@ import { cgroupPids, createCgroup, destroyCgroup } from "./cgroup.ts";
 import { mountsUnder, removeTree, unmountAll } from "./fs-util.ts";
 import { processName, signal } from "../util/process.ts";
 import { LabError, run, sleep } from "./run.ts";
-import { sshLogin } from "./ssh.ts";
+import { anyHostKey, sshLogin } from "../install/ssh.ts";
 
 /** Everything needed to run one lab host; derived from the deployment's state, never stored. */
 export interface HostSpec {
@@ -132,7 +132,7 @@ async function waitForSsh(spec: HostSpec, timeoutMs: number): Promise<void> {
       throw new LabError(`lab host ${spec.name} stopped while booting; systemd-nspawn said:\n${logTail(spec)}`);
     }
     try {
-      await sshLogin(spec.ssh, 5000);
+      await sshLogin(spec, anyHostKey, 5000);
       return;
     } catch (e) {
       lastError = (e as Error).message;

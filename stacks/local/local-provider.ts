@@ -9,7 +9,7 @@ import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHos
 import { createHostNetwork, ensureBridge, hostAddresses, hostTag, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
 import { LabError } from "./run.ts";
-import { type ExecResult, sshExec, sshLogin } from "./ssh.ts";
+import { anyHostKey, type ExecResult, sshLogin, sshRunOnce } from "../install/ssh.ts";
 import { ensureLabKey } from "./ssh-key.ts";
 import { type HostRecord, type LabState, readState, writeState } from "./state.ts";
 
@@ -191,7 +191,7 @@ export class LocalProvider implements Provider {
         const spec = this.spec(h, base, key.publicKey, key.privateKeyPath);
         if (hostRunning(spec) && netnsExists(spec.tag)) {
           try {
-            await sshLogin(spec.ssh, 10_000);
+            await sshLogin(spec, anyHostKey, 10_000);
             onProgress(h.name, `running at ${spec.ssh.host}`);
             return;
           } catch {
@@ -299,12 +299,15 @@ export function regenerateHostKeys(provider: LocalProvider, serverName: string):
   return provider.regenerateHostKeys(serverName);
 }
 
-/** Runs a shell command on a lab host over SSH, as the server's SSH user. */
-export function labExec(server: Server, command: string, timeoutMs?: number): Promise<ExecResult> {
-  return sshExec(server.ssh, command, timeoutMs);
+/**
+ * Runs a shell command on a lab host over SSH, as the server's SSH user. Host keys are not checked:
+ * this is the lab's own plumbing, and callers that care compare labHostKey() themselves.
+ */
+export function labExec(server: Server, command: string, timeoutMs = 60_000): Promise<ExecResult> {
+  return sshRunOnce(server, anyHostKey, command, { connectTimeoutMs: Math.min(timeoutMs, 20_000), timeoutMs });
 }
 
 /** The SSH host key the server presents now, as an OpenSSH public key line. */
 export function labHostKey(server: Server): Promise<string> {
-  return sshLogin(server.ssh);
+  return sshLogin(server, anyHostKey, 10_000);
 }
