@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigFileError, loadDeployConfig, parseConfig, SANDBOX_CONFIG } from "../cli/config/load.ts";
+import { settingsFor } from "../cli/deployment.ts";
 import { formatSuperPeers, superPeerHost, superPeerUrl } from "../cli/output/super-peers.ts";
+import { DEFAULT_SETTINGS } from "../stacks/install/settings.ts";
 import { ensureIdentity } from "../stacks/state/identities.ts";
 import { LockedError, lockDeployment } from "../stacks/state/lock.ts";
 import { StateDir } from "../stacks/state/state-dir.ts";
@@ -28,7 +30,18 @@ describe("the deploy configuration file", () => {
     ],
     ["deployment: p\ntargets: [{kind: local, regions: [a, a]}]\n", /targets\[0\]\.regions\[1\]: server name "p-a" is already used/],
     ["deployment: [\n", /f\.yaml is not valid YAML/],
+    ["deployment: p\nsuperPeer: {prometheusListen: 'localhost:9898'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/],
+    ["deployment: p\nsuperPeer: {prometheusToken: 'a b'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusToken: may only contain/],
+    ["deployment: p\nsuperPeer: {logLevel: loud}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.logLevel: /],
   ];
+  it("derives its defaults from the super peer's settings, and takes the metrics token and listener", () => {
+    const c = parseConfig("deployment: p\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
+    expect(settingsFor(c)).toEqual(DEFAULT_SETTINGS);
+    const t = parseConfig("deployment: p\nsuperPeer: {prometheusListen: '[::]:9100', prometheusToken: s3cret.T0ken}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
+    expect(settingsFor(t)).toMatchObject({ prometheusListen: "[::]:9100", prometheusToken: "s3cret.T0ken" });
+    expect(parseConfig("deployment: p\nsuperPeer: {prometheusListen: ''}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml").superPeer.prometheusListen).toBe("");
+  });
+
   for (const [text, message] of bad) {
     it(`names the field: ${message}`, () => {
       expect(() => parseConfig(text, "f.yaml")).toThrow(ConfigFileError);

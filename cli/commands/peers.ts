@@ -27,7 +27,7 @@ export async function peers(opts: PeersOptions, out: (s: string) => void = (s) =
       if (!identity) return { server, left: "no identity in the local state (not deployed yet?)" };
       if (prober) {
         const probe = await probeServer(server, identity.publicKeyHex, d.settings, { identity: prober });
-        if (!probe.ok) return { server, left: `does not answer (${probe.error})`, hint: " (--all lists it anyway)" };
+        if (!probe.ok) return { server, left: probe.error ?? "does not answer", hint: " (--all lists it anyway)" };
       }
       return { server, url: superPeerUrl({ server, publicKeyHex: identity.publicKeyHex }, d.settings) };
     }),
