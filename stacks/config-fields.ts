@@ -45,3 +45,28 @@ export const cloudFields = {
   /** Pulumi state backend URL (file://, s3://, https://api.pulumi.com, ...); default file://<state dir>/pulumi. */
   backend: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, "must be a Pulumi backend URL such as file:///path, s3://bucket or https://api.pulumi.com").optional(),
 };
+
+/**
+ * A cloud target's list of places (`regions:`, `locations:`): each entry a name or an object with
+ * the name under `key`. Every name is checked and may appear once (one server per place); `each`
+ * checks the rest of an entry, given the path of the entry.
+ */
+export function checkPlaces<E extends string | Record<string, unknown>>(
+  ctx: z.core.$RefinementCtx,
+  field: string,
+  key: string,
+  entries: E[],
+  check: (name: string) => string | undefined,
+  each: (entry: E, name: string, at: (string | number)[]) => void = () => {},
+): void {
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const name = typeof entry === "string" ? entry : String(entry[key]);
+    const at = typeof entry === "string" ? [field, i] : [field, i, key];
+    const bad = check(name);
+    if (bad) ctx.addIssue({ code: "custom", path: at, message: bad });
+    else if (seen.has(name)) ctx.addIssue({ code: "custom", path: at, message: `${key} ${name} is listed twice (one server per ${key})` });
+    seen.add(name);
+    each(entry, name, [field, i]);
+  });
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cloudFields } from "../config-fields.ts";
+import { checkPlaces, cloudFields } from "../config-fields.ts";
 import { AWS_DEFAULT_IMAGE, AWS_DEFAULT_REGIONS, checkAwsImage, checkInstanceType, checkRegion } from "./catalog.ts";
 
 const awsRegionEntry = z.union([z.string(), z.strictObject({ region: z.string(), instanceType: z.string().optional() })]);
@@ -15,17 +15,11 @@ export const awsTargetSchema = z
     ...cloudFields,
   })
   .superRefine((t, ctx) => {
-    const seen = new Set<string>();
-    t.regions.forEach((entry, i) => {
-      const e = typeof entry === "string" ? { region: entry } : entry;
-      const at = typeof entry === "string" ? ["regions", i] : ["regions", i, "region"];
-      const bad = checkRegion(e.region);
-      if (bad) ctx.addIssue({ code: "custom", path: at, message: bad });
-      else if (seen.has(e.region)) ctx.addIssue({ code: "custom", path: at, message: `region ${e.region} is listed twice (one server per region)` });
-      seen.add(e.region);
-      const type = e.instanceType ?? t.instanceType;
+    checkPlaces(ctx, "regions", "region", t.regions, checkRegion, (entry, _region, at) => {
+      const own = typeof entry === "string" ? undefined : entry.instanceType;
+      const type = own ?? t.instanceType;
       const typeProblem = type === undefined ? undefined : checkInstanceType(type);
-      if (typeProblem) ctx.addIssue({ code: "custom", path: e.instanceType ? ["regions", i, "instanceType"] : ["instanceType"], message: typeProblem });
+      if (typeProblem) ctx.addIssue({ code: "custom", path: own ? [...at, "instanceType"] : ["instanceType"], message: typeProblem });
     });
     const imageProblem = checkAwsImage(t.image);
     if (imageProblem) ctx.addIssue({ code: "custom", path: ["image"], message: imageProblem });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cloudFields } from "../config-fields.ts";
+import { checkPlaces, cloudFields } from "../config-fields.ts";
 import { checkImage, checkLocation, checkServerType, HCLOUD_DEFAULT_IMAGE, HCLOUD_DEFAULT_LOCATIONS, hcloudServerSpecs } from "./catalog.ts";
 
 const hcloudLocationEntry = z.union([
@@ -18,23 +18,16 @@ export const hcloudTargetSchema = z
     ...cloudFields,
   })
   .superRefine((t, ctx) => {
-    const seen = new Set<string>();
-    t.locations.forEach((entry, i) => {
-      const e = typeof entry === "string" ? { location: entry } : entry;
-      const at = typeof entry === "string" ? ["locations", i] : ["locations", i, "location"];
-      const bad = checkLocation(e.location);
-      if (bad) ctx.addIssue({ code: "custom", path: at, message: bad });
-      else if (seen.has(e.location)) ctx.addIssue({ code: "custom", path: at, message: `location ${e.location} is listed twice (one server per location)` });
-      seen.add(e.location);
+    checkPlaces(ctx, "locations", "location", t.locations, checkLocation, (entry, location, at) => {
       const spec = hcloudServerSpecs("x", { ...t, locations: [entry] })[0];
       if (!spec) return;
-      const typeProblem = checkServerType(e.location, spec.serverType);
+      const typeProblem = checkServerType(location, spec.serverType);
       if (typeProblem) {
-        const path = typeof entry !== "string" && entry.serverType ? ["locations", i, "serverType"] : t.serverType ? ["serverType"] : ["locations", i];
+        const path = typeof entry !== "string" && entry.serverType ? [...at, "serverType"] : t.serverType ? ["serverType"] : at;
         ctx.addIssue({ code: "custom", path, message: typeProblem });
       }
       const imageProblem = checkImage(spec.image);
-      if (imageProblem) ctx.addIssue({ code: "custom", path: typeof entry !== "string" && entry.image ? ["locations", i, "image"] : ["image"], message: imageProblem });
+      if (imageProblem) ctx.addIssue({ code: "custom", path: typeof entry !== "string" && entry.image ? [...at, "image"] : ["image"], message: imageProblem });
     });
   });
 
