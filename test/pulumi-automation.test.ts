@@ -357,7 +357,24 @@ describe("progress", () => {
       "[t-ash] error: server limit exceeded (resource_limit_exceeded, 8c3e0a1b)",
       "[t-ash] FAILED to create server ash-server",
       "[hcloud] engine done in 3 s: 7 unchanged",
+      "[hcloud] engine: operation cancelled after the failure",
     ]);
+  });
+
+  it("the CancelEvent that ends every update is reported only after a Ctrl-C or a failure", () => {
+    const events = fixture<EngineEvent[]>("up-hcloud.events.json");
+    expect(events.at(-1)?.cancelEvent).toEqual({});
+    const run = (ctrlC: boolean): string[] => {
+      const lines: string[] = [];
+      const p = new EngineProgress({ owner, shared: "hcloud", onProgress: (s, m) => lines.push(`[${s}] ${m}`) });
+      events.forEach((e, i) => {
+        if (ctrlC && i === 10) p.cancelRequested();
+        p.handle(e);
+      });
+      return lines.filter((l) => l.includes("engine"));
+    };
+    expect(run(false)).toEqual(["[hcloud] engine done in 23 s: 8 created"]);
+    expect(run(true)).toEqual(["[hcloud] engine done in 23 s: 8 created", "[hcloud] engine: operation cancelled"]);
   });
 
   it("a preview becomes the lines of `up --dry-run`", () => {

@@ -122,6 +122,8 @@ export interface OperationContext {
   onEvent: (e: EngineEvent) => void;
   /** Progress of the stack as a whole (shared resources, cancellation, locks). */
   note: (message: string) => void;
+  /** Called on the first Ctrl-C, when the engine is asked to cancel. */
+  onCancelRequested?: () => void;
   interrupts?: InterruptSource;
   /** Kills the engine on a second Ctrl-C; default: this process's pulumi* descendants. */
   kill?: () => number[];
@@ -147,10 +149,12 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
   }
   for (let attempt = 0; ; attempt++) {
     const cancellation = new Cancellation(ctx.interrupts ?? processInterrupts, {
-      onCancel: () =>
+      onCancel: () => {
+        ctx.onCancelRequested?.();
         ctx.note(
           `Ctrl-C: cancelling ${op}; the engine finishes what is in flight, starts nothing new and saves its state. Press Ctrl-C again to kill it (operations in flight are then left pending)`,
-        ),
+        );
+      },
       onKill: (pids) => ctx.note(`Ctrl-C again: killed the engine${pids.length > 0 ? ` (pids ${pids.join(", ")})` : ""}`),
       ...(ctx.kill ? { kill: ctx.kill } : {}),
     });
