@@ -141,7 +141,8 @@ export class EngineProgress {
       const d = e.diagnosticEvent;
       if (d.ephemeral || (d.severity !== "error" && d.severity !== "warning")) return;
       if (d.severity === "error") this.errored = true;
-      if (d.urn && parseUrn(d.urn).type === "pulumi:pulumi:Stack" && d.severity === "error" && /update failed|preview failed|destroy failed/.test(d.message)) return;
+      // The engine's own closing words; the failure itself, or the cancellation, is reported on its own line.
+      if ((!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack") && d.severity === "error" && /^(update|preview|destroy) (failed|canceled)\s*$/.test(d.message)) return;
       const text = oneLine(d.message);
       if (text) this.o.onProgress(this.where(d.urn), `${d.severity}: ${text}`);
     } else if (e.summaryEvent) {
