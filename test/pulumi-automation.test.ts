@@ -348,7 +348,7 @@ describe("what a killed engine leaves, and secrets in its output", () => {
     await runOperation(ctx, "up", (x, o) => x.up(o));
     expect(calls).toEqual(["preview", "clear", "up"]);
     expect(ctx.notes).toEqual([
-      "an earlier run was killed while creating server ash-server: it may exist in the cloud without being in the Pulumi state; if a run fails because its name is taken, delete it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t)",
+      "an earlier run was killed while creating server ash-server: it may exist in the cloud without being in the Pulumi state; look for it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t) and delete it if so (with a fixed name, it makes this run fail until then)",
     ]);
   });
 

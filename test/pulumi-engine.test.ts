@@ -418,7 +418,7 @@ describe.skipIf(cli.skip !== undefined)("the real engine: passphrase, secrets, a
     expect(normal(again.lines)).toEqual([
       UP_HEADER(w.stateDir),
       // Reported once; clearing it from the state needs the stale lock cleared first.
-      "[hcloud] an earlier run was killed while creating Server ash-server: it may exist in the cloud without being in the Pulumi state; if a run fails because its name is taken, delete it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t)",
+      "[hcloud] an earlier run was killed while creating Server ash-server: it may exist in the cloud without being in the Pulumi state; look for it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t) and delete it if so (with a fixed name, it makes this run fail until then)",
       expect.stringMatching(
         new RegExp(`^\\[hcloud\\] clearing a stale Pulumi lock: the lock was left by a run that is gone \\(pid ${engine}, \\S+\\) and no other drasyl-deploy run holds deployment "t"$`),
       ),
@@ -489,10 +489,36 @@ describe.skipIf(cli.skip !== undefined)("the real engine: passphrase, secrets, a
     const lines = normal(again.lines);
     expect(lines.filter((l) => l.startsWith("[hcloud] clearing a stale Pulumi lock: "))).toHaveLength(1);
     expect(lines).toContain(
-      "[hcloud] an earlier run was killed while creating PrimaryIp fsn1-ipv4: it may exist in the cloud without being in the Pulumi state; if a run fails because its name is taken, delete it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t)",
+      "[hcloud] an earlier run was killed while creating PrimaryIp fsn1-ipv4: it may exist in the cloud without being in the Pulumi state; look for it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t) and delete it if so (with a fixed name, it makes this run fail until then)",
     );
     expect(Object.keys(cloudRecords(w.cloud))).toHaveLength(6);
     expect(w.locks()).toEqual([]);
+  });
+
+  it("an engine killed during an update: the next up names it, and its refresh settles it", async () => {
+    const w = world("kill-update");
+    const one = { servers: [TWO[0] as StandInServer] };
+    expect((await w.up(w.provider(one))).error).toBeUndefined();
+    const slow = gate(w.cloud, "firewall", "t-firewall");
+    const run = w.up(w.provider({ ...one, allowSsh: ["198.51.100.9/32"] }));
+    await slow.started();
+    for (const pid of descendantProcesses()) stranded.add(pid);
+    process.kill(engineProcesses().find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("\0up\0")) as number, "SIGKILL");
+    expect((await run).error?.kind).toBe("killed");
+    endStranded();
+    expect(w.checkpoint().latest?.pending_operations?.map((p) => p.type)).toEqual(["updating"]);
+
+    const again = await w.up(w.provider({ ...one, allowSsh: ["198.51.100.9/32"] }));
+    expect(again.error).toBeUndefined();
+    expect(normal(again.lines).slice(1, 6)).toEqual([
+      "[hcloud] an earlier run was killed while updating Firewall firewall: this run reads its actual state from the cloud and goes on from there",
+      expect.stringMatching(/^\[hcloud\] clearing a stale Pulumi lock: /),
+      "[hcloud] updating Firewall firewall",
+      "[hcloud] updated Firewall firewall (N s)",
+      "[hcloud] engine done in N s: 1 updated, 4 unchanged",
+    ]);
+    expect(w.checkpoint().latest?.pending_operations ?? []).toEqual([]);
+    expect(cloudRecords(w.cloud)["firewall/t-firewall"]?.inputs.sshSources).toEqual(["198.51.100.9/32"]);
   });
 
   it("leaves no engine process behind", () => {

@@ -235,9 +235,10 @@ function cloudConsole(cloud: CloudName): string {
 }
 
 /**
- * Operations a killed engine left pending in the state. The engine leaves a pending create there
- * for good (only an interactive refresh resolves it) and cannot know whether the cloud made the
- * resource: say which one to look for, then drop it from the state, so the run creates it anew.
+ * Operations a killed engine left pending in the state. The refresh of up and destroy settles a
+ * pending update or delete, but a pending create stays for good (only an interactive refresh
+ * resolves it), and the engine cannot know whether the cloud made the resource: say which one to
+ * look for, then drop it from the state, so the run creates it anew.
  */
 async function settlePendingOperations(ctx: OperationContext, engine: Engine, o: EngineRunOptions, reported: Set<string>): Promise<void> {
   const pending = await engine.pendingOperations();
@@ -248,8 +249,11 @@ async function settlePendingOperations(ctx: OperationContext, engine: Engine, o:
     if (reported.has(`${p.type} ${p.urn}`)) continue;
     reported.add(`${p.type} ${p.urn}`);
     const { type, name } = parseUrn(p.urn);
+    const what = `an earlier run was killed while ${p.type} ${resourceKind(type)} ${name}`;
     ctx.note(
-      `an earlier run was killed while ${p.type} ${resourceKind(type)} ${name}: it may exist in the cloud without being in the Pulumi state; if a run fails because its name is taken, delete it in the ${cloudConsole(location.cloud)} (labels managed-by=drasyl-deploy, deployment=${location.deployment})`,
+      p.type === "creating"
+        ? `${what}: it may exist in the cloud without being in the Pulumi state; look for it in the ${cloudConsole(location.cloud)} (labels managed-by=drasyl-deploy, deployment=${location.deployment}) and delete it if so (with a fixed name, it makes this run fail until then)`
+        : `${what}: this run reads its actual state from the cloud and goes on from there`,
     );
   }
   if (pending.some((p) => p.type === "creating")) {

@@ -37,6 +37,23 @@ export interface CloudRecord {
 
 type Fs = typeof import("node:fs");
 
+/**
+ * A slow create or update: when the test put a gate file for the resource, the operation says so
+ * in `<gate>.started` (its PID) and waits for `<gate>.open`. One operation only: the gate is used up.
+ */
+async function passGate(inputs: StandInInputs, request: string): Promise<void> {
+  const fs = process.getBuiltinModule("node:fs") as Fs;
+  const gate = `${inputs.cloud}/gates/${inputs.kind}-${inputs.name}`;
+  if (!fs.existsSync(gate)) return;
+  fs.rmSync(gate);
+  fs.writeFileSync(`${gate}.started`, String(process.pid));
+  const deadline = Date.now() + 120_000;
+  while (!fs.existsSync(`${gate}.open`)) {
+    if (Date.now() > deadline) throw new Error(`${request}: gave up waiting for ${gate}.open`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const standInProvider: dynamic.ResourceProvider = {
   async check(_olds: StandInInputs, news: StandInInputs) {
     return { inputs: news };
@@ -54,17 +71,7 @@ const standInProvider: dynamic.ResourceProvider = {
     // The token travels as an HTTP header; on failure the request is echoed with it, as a provider's debug output can.
     const token = process.env.HCLOUD_TOKEN ?? "";
     if (token !== fs.readFileSync(`${inputs.cloud}/token`, "utf8")) throw new Error(`${request} (Authorization: Bearer ${token}): 401 unauthorized: invalid token`);
-    const gate = `${inputs.cloud}/gates/${inputs.kind}-${inputs.name}`;
-    if (fs.existsSync(gate)) {
-      // One create only: the gate is used up as it is passed.
-      fs.rmSync(gate);
-      fs.writeFileSync(`${gate}.started`, String(process.pid));
-      const deadline = Date.now() + 120_000;
-      while (!fs.existsSync(`${gate}.open`)) {
-        if (Date.now() > deadline) throw new Error(`${request}: gave up waiting for ${gate}.open`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await passGate(inputs, request);
     fs.mkdirSync(`${inputs.cloud}/${inputs.kind}`, { recursive: true });
     const file = `${inputs.cloud}/${inputs.kind}/${inputs.name}.json`;
     if (fs.existsSync(file)) throw new Error(`${request}: 409 uniqueness_error: name is already used (${inputs.kind} ${inputs.name})`);
@@ -81,6 +88,7 @@ const standInProvider: dynamic.ResourceProvider = {
 
   async update(id: string, olds: StandInInputs, news: StandInInputs) {
     const fs = process.getBuiltinModule("node:fs") as Fs;
+    await passGate(news, `PUT /v1/${news.kind}s/${id}`);
     const file = `${news.cloud}/${news.kind}/${news.name}.json`;
     const { __provider: _code, ...record } = news;
     const outs: Record<string, unknown> = { ...record, ...(olds.address === undefined ? {} : { address: olds.address }) };
@@ -175,7 +183,7 @@ export function cloudRecords(cloud: string): Record<string, CloudRecord> {
 }
 
 /**
- * Makes the next create of a resource wait, as a slow server create does: `started` resolves with
+ * Makes the next create or update of a resource wait, as a slow server create does: `started` resolves with
  * the plugin process's PID once the create is under way, `open()` lets it call the cloud.
  */
 export function gate(cloud: string, kind: StandInInputs["kind"], name: string): { started: (ms?: number) => Promise<number>; open: () => void } {
