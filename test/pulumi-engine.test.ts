@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../cli/paths.ts";
 import { deployKeyPath } from "../stacks/pulumi/deploy-key.ts";
 import { CloudError } from "../stacks/pulumi/errors.ts";
@@ -54,7 +54,11 @@ class TestInterrupts implements InterruptSource {
   }
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "drasyl-pulumi-engine-"));
+// Made only when a test runs: with the engine tests skipped, no hook runs to remove it.
+let tmp = "";
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "drasyl-pulumi-engine-"));
+});
 /**
  * The engine's plugin processes outlive a killed engine: the stand-in's (a node process) keeps
  * serving. The tests end them by PID, from a snapshot of this process's tree taken before the kill.
@@ -73,7 +77,7 @@ function endStranded(): void {
 afterAll(() => {
   for (const pid of descendantProcesses()) stranded.add(pid);
   endStranded();
-  rmSync(tmp, { recursive: true, force: true });
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 interface Run {
@@ -165,8 +169,11 @@ async function engineCancelling(logPath: string): Promise<void> {
 if (cli.skip) it.skip(`the Pulumi engine tests: ${cli.skip}`, () => {});
 
 describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: preview, up, no-op up, update, replacements, destroy", { timeout: ENGINE_TIMEOUT }, () => {
-  const w = world("lifecycle");
+  let w: ReturnType<typeof world>;
   let first: Run;
+  beforeAll(() => {
+    w = world("lifecycle");
+  });
 
   it("a new stack lives in the file backend under the state dir; its preview lists what up creates, per server", async () => {
     const lines = await w.provider().preview();
