@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../cli/paths.ts";
@@ -7,7 +8,7 @@ import { deployKeyPath } from "../stacks/pulumi/deploy-key.ts";
 import { CloudError } from "../stacks/pulumi/errors.ts";
 import { engineProcesses, type Interrupt, type InterruptSource } from "../stacks/pulumi/interrupt.ts";
 import { processAlive } from "../stacks/pulumi/locks.ts";
-import { automationEngine, stackLocation } from "../stacks/pulumi/stack.ts";
+import { automationEngine, type EngineRunOptions, stackLocation } from "../stacks/pulumi/stack.ts";
 import type { Server } from "../stacks/provider.ts";
 import { descendantProcesses } from "./support/process.ts";
 import { findTestPulumiCli } from "./support/pulumi-cli.ts";
@@ -82,6 +83,8 @@ afterAll(() => {
 
 interface Run {
   lines: string[];
+  /** The engine's events of the up or destroy, as drasyl-deploy received them. */
+  events: EngineEvent[];
   servers?: Server[];
   error?: CloudError;
 }
@@ -117,7 +120,11 @@ function world(name: string) {
         return cli.command;
       },
       // The plugin process resolves @pulumi/pulumi from its working directory, which is in the state dir.
-      engineFactory: (setup) => automationEngine({ ...setup, envVars: { ...setup.envVars, NODE_PATH: join(packageRoot(), "node_modules") } }),
+      engineFactory: async (setup) => {
+        const engine = await automationEngine({ ...setup, envVars: { ...setup.envVars, NODE_PATH: join(packageRoot(), "node_modules") } });
+        const recorded = (o: EngineRunOptions): EngineRunOptions => ({ ...o, onEvent: (e) => (events.push(e), o.onEvent(e)) });
+        return { ...engine, up: (o) => engine.up(recorded(o)), destroy: (o) => engine.destroy(recorded(o)) };
+      },
       interrupts,
       waitForSsh: async (s) => {
         sshWaits.push(`${s.name} ${s.ssh.user}@${s.ssh.host}`);
@@ -125,14 +132,16 @@ function world(name: string) {
       ...rest,
     });
   };
+  let events: EngineEvent[] = [];
   const attempt = async (f: (progress: (s: string, m: string) => void) => Promise<Server[] | void>): Promise<Run> => {
     const lines: string[] = [];
+    events = [];
     try {
       const servers = await f((s, m) => lines.push(`[${s}] ${m}`));
-      return { lines, ...(servers ? { servers } : {}) };
+      return { lines, events, ...(servers ? { servers } : {}) };
     } catch (e) {
       if (!(e instanceof CloudError)) throw e;
-      return { lines, error: e };
+      return { lines, events, error: e };
     }
   };
   const backend = join(stateDir, "pulumi", ".pulumi");
@@ -220,7 +229,9 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
         "[t-ash] created Server ash-server (N s)",
       ].sort(),
     );
-    // The engine's closing CancelEvent of a successful update is no cancellation.
+    // The engine ends even a successful update with a CancelEvent: that is no cancellation.
+    expect(first.events.at(-2)?.summaryEvent?.resourceChanges).toEqual({ create: 7 });
+    expect(first.events.at(-1)?.cancelEvent).toEqual({});
     expect(lines.slice(-3)).toEqual(["[hcloud] engine done in N s: 7 created", "[t-fsn1] SSH ready at drasyl-deploy@198.51.100.77 (N s)", "[t-ash] SSH ready at drasyl-deploy@198.51.100.167 (N s)"]);
     const records = cloudRecords(w.cloud);
     expect(Object.keys(records).sort()).toEqual(["firewall/t-firewall", "primary_ip/t-ash-ipv4", "primary_ip/t-fsn1-ipv4", "server/t-ash", "server/t-fsn1", "ssh_key/drasyl-deploy-t"]);
@@ -240,6 +251,11 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
     const before = cloudRecords(w.cloud);
     const r = await w.up();
     expect(r.error).toBeUndefined();
+    const ops = r.events.flatMap((e) => (e.resourcePreEvent ? [e.resourcePreEvent.metadata.op] : []));
+    // Every resource and the stack itself is refreshed (read from the cloud), nothing else happens.
+    expect(ops.filter((op) => op === "refresh")).toHaveLength(8);
+    expect(new Set(ops)).toEqual(new Set(["refresh", "same"]));
+    expect(r.events.at(-1)?.cancelEvent).toEqual({});
     expect(normal(r.lines)).toEqual([
       UP_HEADER(w.stateDir),
       "[hcloud] engine done in N s: 7 unchanged",
@@ -272,6 +288,8 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
     const r = await w.up(w.provider({ allowSsh: ["198.51.100.9/32"], servers: [{ location: "fsn1", serverType: "cx33" }, TWO[1] as StandInServer] }));
     expect(r.error).toBeUndefined();
     // Deleted before created: the stand-in cloud, like Hetzner, refuses a second server named t-fsn1.
+    const steps = r.events.flatMap((e) => (e.resourcePreEvent?.metadata.urn.endsWith("::fsn1-server") ? [e.resourcePreEvent.metadata.op] : []));
+    expect(steps.filter((op) => op !== "refresh")).toEqual(["delete-replaced", "replace", "create-replacement"]);
     expect(normal(r.lines).slice(0, 6)).toEqual([
       UP_HEADER(w.stateDir),
       "[t-fsn1] deleting the replaced Server fsn1-server",

@@ -51,7 +51,8 @@ export interface EngineRunOptions {
 
 /** A resource operation the engine started and never saw end (its process was killed). */
 export interface PendingOperation {
-  type: "creating" | "updating" | "deleting" | "reading" | "importing" | string;
+  /** As the state records it: creating, updating, deleting, reading, importing. */
+  type: string;
   urn: string;
 }
 
