@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { join } from "node:path";
+import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../cli/paths.ts";
 import { deployKeyPath } from "../stacks/pulumi/deploy-key.ts";
