@@ -145,7 +145,9 @@ function world(name: string) {
     }
   };
   const backend = join(stateDir, "pulumi", ".pulumi");
-  const checkpoint = (): { latest?: { resources?: unknown[]; pending_operations?: { type: string; resource: { urn: string } }[] } } =>
+  const checkpoint = (): {
+    latest?: { resources?: unknown[]; pending_operations?: { type: string; resource: { urn: string } }[]; secrets_providers?: { type: string; state?: { salt?: string } } };
+  } =>
     (JSON.parse(readFileSync(join(backend, "stacks", "drasyl-deploy-hcloud", "t.json"), "utf8")) as { checkpoint: object }).checkpoint;
   const lockDir = join(backend, "locks", "organization", "drasyl-deploy-hcloud", "t");
   return {
@@ -242,6 +244,9 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
       { name: "t-ash", region: "ash", ipv4: "198.51.100.167", ipv6: undefined, arch: "x64", ssh: { host: "198.51.100.167", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
     ]);
     expect(w.sshWaits).toEqual(["t-fsn1 drasyl-deploy@198.51.100.77", "t-ash drasyl-deploy@198.51.100.167"]);
+    // The state's secrets are the passphrase's, salted as in the stack's settings.
+    const salt = /^encryptionsalt: (\S+)$/m.exec(readFileSync(join(w.location.workDir, "Pulumi.t.yaml"), "utf8"))?.[1];
+    expect(w.checkpoint().latest?.secrets_providers).toEqual({ type: "passphrase", state: { salt } });
     // status and peers read the real engine's checkpoint without CLI or passphrase.
     expect(await w.provider({ env: {} }).list()).toEqual(first.servers);
     expect(w.locks()).toEqual([]);
