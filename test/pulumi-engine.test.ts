@@ -1,15 +1,16 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
-import { deployKeyPath } from "../stacks/pulumi/deploy-key.ts";
+import { HCLOUD_PROFILE } from "../stacks/hcloud/profile.ts";
+import { packageRoot } from "../stacks/package-files.ts";
 import { CloudError } from "../stacks/pulumi/errors.ts";
 import { engineProcesses, type Interrupt, type InterruptSource } from "../stacks/pulumi/interrupt.ts";
-import { processAlive } from "../stacks/pulumi/locks.ts";
 import { automationEngine, type EngineRunOptions, stackLocation } from "../stacks/pulumi/stack.ts";
 import type { Server } from "../stacks/provider.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
+import { processAlive } from "../stacks/util/process.ts";
 import { descendantProcesses } from "./support/process.ts";
 import { findTestPulumiCli } from "./support/pulumi-cli.ts";
 import { cloudRecords, gate, newStandInCloud, type StandInProviderOptions, StandInCloudProvider, type StandInServer } from "./support/stand-in-cloud.ts";
@@ -103,17 +104,17 @@ function world(name: string) {
   newStandInCloud(cloud, TOKEN);
   const interrupts = new TestInterrupts();
   const sshWaits: string[] = [];
-  const location = stackLocation("hcloud", "t", stateDir);
-  const provider = (o: Partial<StandInProviderOptions> & { passphrase?: string; token?: string } = {}): StandInCloudProvider => {
-    const { passphrase = PASSPHRASE, token = TOKEN, ...rest } = o;
+  const state = new StateDir(stateDir).forDeployment("t");
+  const location = stackLocation(HCLOUD_PROFILE, state);
+  type Options = Partial<Omit<StandInProviderOptions, "target">> & { passphrase?: string; token?: string; allowSsh?: string[] };
+  const provider = (o: Options = {}): StandInCloudProvider => {
+    const { passphrase = PASSPHRASE, token = TOKEN, allowSsh = ["203.0.113.7/32"], ...rest } = o;
     return new StandInCloudProvider({
-      deployment: "t",
-      stateDir,
+      state,
       cloud,
       servers: TWO,
       ports: { udp: 22527, tcp: 443 },
-      sshUser: "drasyl-deploy",
-      allowSsh: ["203.0.113.7/32"],
+      target: { sshUser: "drasyl-deploy", allowSsh },
       env: { HCLOUD_TOKEN: token, PULUMI_CONFIG_PASSPHRASE: passphrase, PULUMI_HOME: pulumiHome },
       findCli: async () => {
         if (!cli.command) throw new Error(cli.skip);
@@ -152,6 +153,7 @@ function world(name: string) {
   const lockDir = join(backend, "locks", "organization", "drasyl-deploy-hcloud", "t");
   return {
     stateDir,
+    state,
     cloud,
     interrupts,
     sshWaits,
@@ -238,7 +240,7 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
     const records = cloudRecords(w.cloud);
     expect(Object.keys(records).sort()).toEqual(["firewall/t-firewall", "primary_ip/t-ash-ipv4", "primary_ip/t-fsn1-ipv4", "server/t-ash", "server/t-fsn1", "ssh_key/drasyl-deploy-t"]);
     expect(records["server/t-fsn1"]?.inputs).toMatchObject({ serverType: "cx23", ipv4: "198.51.100.77", sshKey: records["ssh_key/drasyl-deploy-t"]?.id });
-    const key = deployKeyPath(w.stateDir, "t");
+    const key = w.state.deployKeyFile;
     expect(first.servers).toEqual([
       { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.77", ipv6: undefined, arch: "x64", ssh: { host: "198.51.100.77", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
       { name: "t-ash", region: "ash", ipv4: "198.51.100.167", ipv6: undefined, arch: "x64", ssh: { host: "198.51.100.167", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
@@ -314,7 +316,7 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
   it("a new deployment key replaces the SSH key without a name collision, and the servers that carry it", async () => {
     const before = cloudRecords(w.cloud);
     // As after a lost state dir: a new deployment key.
-    rmSync(join(w.stateDir, "deployments", "t", "ssh"), { recursive: true });
+    rmSync(dirname(w.state.deployKeyFile), { recursive: true });
     const r = await w.up(w.provider({ allowSsh: ["198.51.100.9/32"], servers: [{ location: "fsn1", serverType: "cx33" }, TWO[1] as StandInServer] }));
     expect(r.error).toBeUndefined();
     const lines = normal(r.lines);
@@ -331,7 +333,7 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
     expect(at("[hcloud] created the replacement SshKey ssh-key (N s)")).toBeLessThan(at("[t-fsn1] creating the replacement Server fsn1-server"));
     expect(lines).toContain("[hcloud] engine done in N s: 3 replaced, 4 unchanged");
     const after = cloudRecords(w.cloud);
-    expect(after["ssh_key/drasyl-deploy-t"]?.inputs.publicKey).toBe(readFileSync(`${deployKeyPath(w.stateDir, "t")}.pub`, "utf8").trim());
+    expect(after["ssh_key/drasyl-deploy-t"]?.inputs.publicKey).toBe(readFileSync(`${w.state.deployKeyFile}.pub`, "utf8").trim());
     expect(after["ssh_key/drasyl-deploy-t"]?.id).not.toBe(before["ssh_key/drasyl-deploy-t"]?.id);
     expect(after["server/t-ash"]?.inputs.sshKey).toBe(after["ssh_key/drasyl-deploy-t"]?.id);
     expect(after["primary_ip/t-ash-ipv4"]).toEqual(before["primary_ip/t-ash-ipv4"]);
@@ -361,11 +363,11 @@ describe.skipIf(cli.skip !== undefined)("a stack's life on the real engine: prev
     );
     expect(lines.slice(-2)).toEqual([
       "[hcloud] engine done in N s: 7 deleted",
-      `[hcloud] removed the hcloud resources; the deployment key ${deployKeyPath(w.stateDir, "t")} and the identities stay in the local state`,
+      `[hcloud] removed the hcloud resources; the deployment key ${w.state.deployKeyFile} and the identities stay in the local state`,
     ]);
     expect(lines.indexOf("[t-fsn1] deleted Server fsn1-server (N s)")).toBeLessThan(lines.indexOf("[t-fsn1] deleting PrimaryIp fsn1-ipv4"));
     expect(cloudRecords(w.cloud)).toEqual({});
-    expect(existsSync(deployKeyPath(w.stateDir, "t"))).toBe(true);
+    expect(existsSync(w.state.deployKeyFile)).toBe(true);
     expect(await w.provider({ env: {} }).list()).toEqual([]);
   });
 

@@ -1,19 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
-import { privateDir } from "../../cli/state/dirs.ts";
-import { CloudError, type CloudName, DebugLog, explainEngineError } from "./errors.ts";
+import { type DeploymentState, privateDir } from "../state/state-dir.ts";
+import { CloudError, DebugLog, explainEngineError } from "./errors.ts";
 import { Cancellation, type InterruptSource, processInterrupts } from "./interrupt.ts";
 import { parseLockError, staleLockVerdict } from "./locks.ts";
+import type { CloudProfile } from "./profile.ts";
 import { parseUrn, resourceKind } from "./progress.ts";
 import { automationSdk } from "./sdk.ts";
 
 /** Where one deployment's stack for one cloud lives. */
 export interface StackLocation {
-  cloud: CloudName;
-  deployment: string;
-  stateDir: string;
+  cloud: CloudProfile;
+  state: DeploymentState;
   projectName: string;
   stackName: string;
   backendUrl: string;
@@ -22,22 +22,16 @@ export interface StackLocation {
   debugLogPath: string;
 }
 
-/** The default backend: Pulumi's file backend in drasyl-deploy's state dir; no Pulumi account needed. */
-export function defaultBackendUrl(stateDir: string): string {
-  return `file://${join(resolve(stateDir), "pulumi")}`;
-}
-
-export function stackLocation(cloud: CloudName, deployment: string, stateDir: string, backendUrl?: string): StackLocation {
-  const dir = join(resolve(stateDir), "deployments", deployment);
+/** The default backend is Pulumi's file backend in drasyl-deploy's state dir: no Pulumi account needed. */
+export function stackLocation(cloud: CloudProfile, state: DeploymentState, backendUrl?: string): StackLocation {
   return {
     cloud,
-    deployment,
-    stateDir: resolve(stateDir),
-    projectName: `drasyl-deploy-${cloud}`,
-    stackName: deployment,
-    backendUrl: backendUrl ?? defaultBackendUrl(stateDir),
-    workDir: join(dir, `pulumi-${cloud}`),
-    debugLogPath: join(dir, `pulumi-${cloud}.log`),
+    state,
+    projectName: `drasyl-deploy-${cloud.kind}`,
+    stackName: state.deployment,
+    backendUrl: backendUrl ?? state.pulumiBackendUrl,
+    workDir: state.pulumiWorkDir(cloud.kind),
+    debugLogPath: state.pulumiLogFile(cloud.kind),
   };
 }
 
@@ -85,7 +79,7 @@ export type EngineFactory = (setup: EngineSetup) => Promise<Engine>;
 /** The Automation API: an inline program in a LocalWorkspace, one stack per deployment and cloud. */
 export const automationEngine: EngineFactory = async ({ location, program, envVars, command }) => {
   const { LocalWorkspace } = automationSdk();
-  privateDir(location.workDir);
+  location.state.ensureDir(location.workDir);
   if (location.backendUrl.startsWith("file://")) privateDir(location.backendUrl.slice("file://".length));
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: location.stackName, projectName: location.projectName, program },
@@ -198,7 +192,7 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
         const what = cancellation.state === "killed" ? `${op} killed` : `${op} failed: the Pulumi engine was killed (${signal}) by something other than drasyl-deploy`;
         throw new CloudError(
           "killed",
-          `${what}. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${cloudConsole(location.cloud)}`,
+          `${what}. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.state.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud.consoleName}`,
           log.path,
         );
       }
@@ -211,7 +205,7 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       }
       const explained = explainEngineError(text, location.cloud, `${location.projectName}/${location.stackName}`);
       if (explained.kind === "lock-held") {
-        const verdict = staleLockVerdict(parseLockError(text), { stateDir: location.stateDir, deployment: location.deployment, ...ctx.lockCheck });
+        const verdict = staleLockVerdict(parseLockError(text), { state: location.state, ...ctx.lockCheck });
         if (verdict.stale && attempt === 0) {
           ctx.note(`clearing a stale Pulumi lock: ${verdict.reason}`);
           log.write(`--- clearing the stale lock (pulumi cancel): ${verdict.reason}\n`);
@@ -229,10 +223,6 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       cancellation.dispose();
     }
   }
-}
-
-function cloudConsole(cloud: CloudName): string {
-  return cloud === "hcloud" ? "Hetzner Cloud console" : "AWS console";
 }
 
 /**
@@ -253,7 +243,7 @@ async function settlePendingOperations(ctx: OperationContext, engine: Engine, o:
     const what = `an earlier run was killed while ${p.type} ${resourceKind(type)} ${name}`;
     ctx.note(
       p.type === "creating"
-        ? `${what}: it may exist in the cloud without being in the Pulumi state; look for it in the ${cloudConsole(location.cloud)} (labels managed-by=drasyl-deploy, deployment=${location.deployment}) and delete it if so (with a fixed name, it makes this run fail until then)`
+        ? `${what}: it may exist in the cloud without being in the Pulumi state; look for it in the ${location.cloud.consoleName} (labels managed-by=drasyl-deploy, deployment=${location.state.deployment}) and delete it if so (with a fixed name, it makes this run fail until then)`
         : `${what}: this run reads its actual state from the cloud and goes on from there`,
     );
   }

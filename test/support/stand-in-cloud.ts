@@ -4,6 +4,7 @@ import type { CustomResourceOptions, Input, Output } from "@pulumi/pulumi";
 import type { dynamic } from "@pulumi/pulumi";
 import type { CloudProviderOptions, ProgramInputs } from "../../stacks/pulumi/cloud-provider.ts";
 import { PulumiCloudProvider } from "../../stacks/pulumi/cloud-provider.ts";
+import { HCLOUD_PROFILE } from "../../stacks/hcloud/profile.ts";
 import { pulumiSdk } from "../../stacks/pulumi/sdk.ts";
 
 /*
@@ -132,20 +133,21 @@ export interface StandInProviderOptions extends CloudProviderOptions {
  * server that is replaced on a server type change, keeping the primary IP.
  */
 export class StandInCloudProvider extends PulumiCloudProvider {
-  readonly kind = "hcloud" as const;
+  readonly profile = HCLOUD_PROFILE;
 
   constructor(private readonly o: StandInProviderOptions) {
     super(o);
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
-    return this.o.servers.map((s) => ({ name: `${this.o.deployment}-${s.location}`, region: s.location, detail: `${s.serverType} in ${s.location}` }));
+    return this.o.servers.map((s) => ({ name: `${this.o.state.deployment}-${s.location}`, region: s.location, detail: `${s.serverType} in ${s.location}` }));
   }
 
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const pulumi = pulumiSdk();
-      const { cloud, deployment } = this.o;
+      const { cloud } = this.o;
+      const { deployment } = this.o.state;
       const key = standIn("SshKey", "ssh-key", { cloud, kind: "ssh_key", name: `drasyl-deploy-${deployment}`, publicKey: inputs.sshPublicKey, forceNew: ["publicKey"] }, [], {
         deleteBeforeReplace: true,
       });
@@ -161,7 +163,7 @@ export class StandInCloudProvider extends PulumiCloudProvider {
           ["ipv4"],
           { deleteBeforeReplace: true, replaceOnChanges: ["serverType"] },
         );
-        return { name: `${deployment}-${s.location}`, region: s.location, ipv4: server.ipv4, ipv6: "", arch: "x64", sshUser: this.o.sshUser };
+        return { name: `${deployment}-${s.location}`, region: s.location, ipv4: server.ipv4, ipv6: "", arch: "x64", sshUser: this.o.target.sshUser };
       });
       return { servers: pulumi.output(servers) };
     };
