@@ -71,5 +71,19 @@ else
   echo "test-prereqs: no pulumi CLI and no go to build it; the Pulumi engine tests will be skipped" >&2
   missing=1
 fi
+# The engine tests' stand-in resources are dynamic resources, served by the pulumi-nodejs resource
+# plugin that the Pulumi release ships next to its CLI; the engine looks for it there. Same script.
+plugin="$(dirname "$pulumi_bin")/pulumi-resource-pulumi-nodejs"
+if [ -x "$pulumi_bin" ] && [ ! -x "$plugin" ]; then
+  cat >"$plugin.partial" <<'PLUGIN'
+#!/bin/sh
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
+if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
+fi
+PLUGIN
+  chmod 755 "$plugin.partial"
+  mv "$plugin.partial" "$plugin"
+fi
 
 if [ "$missing" -eq 1 ] && [ "${CI:-}" = "true" ]; then exit 1; fi

@@ -61,7 +61,7 @@ function fakeEngine(parts: Partial<Engine>): Engine {
   const nope = async (): Promise<never> => {
     throw new Error("not expected in this test");
   };
-  return { preview: nope, up: nope, destroy: nope, cancel: nope, outputs: nope, ...parts };
+  return { preview: nope, up: nope, destroy: nope, cancel: nope, outputs: nope, pendingOperations: async () => [], clearPendingCreates: nope, ...parts };
 }
 
 const hcloudTarget = (locations: string[]): HcloudTargetConfig =>
@@ -257,9 +257,10 @@ describe("locks", () => {
   };
 
   it("reads who holds the lock from the engine's message", () => {
-    expect(parseLockError(lockText(4242, "builder"))).toEqual([
-      { url: "file:///state/pulumi/.pulumi/locks/organization/drasyl-deploy-hcloud/t/8f3c1a2e-5b7d-4e1f-9a0c-2d6b8e4f1a37.json", user: "root", host: "builder", pid: 4242, createdAt: "2026-01-01T10:00:00Z" },
-    ]);
+    const lock = { url: "file:///state/pulumi/.pulumi/locks/organization/drasyl-deploy-hcloud/t/8f3c1a2e-5b7d-4e1f-9a0c-2d6b8e4f1a37.json", user: "root", host: "builder", pid: 4242, createdAt: "2026-01-01T10:00:00Z" };
+    expect(parseLockError(lockText(4242, "builder"))).toEqual([lock]);
+    // The Automation API's error repeats the CLI's stderr; one lock is still one lock.
+    expect(parseLockError(`${lockText(4242, "builder")}\n err?: Error: ${lockText(4242, "builder")}`)).toEqual([lock]);
   });
 
   it("stale only when the locking process is gone from this machine and no other drasyl-deploy run holds the deployment", () => {
@@ -315,6 +316,58 @@ describe("locks", () => {
   });
 });
 
+describe("what a killed engine leaves, and secrets in its output", () => {
+  it("an engine killed by someone else (SIGKILL, e.g. the OOM killer) is reported as killed, with what to do", async () => {
+    const engine = fakeEngine({
+      up: async () => {
+        throw new Error("code: -2\n stdout: \n stderr: Command was killed with SIGKILL (Forced termination): pulumi up --yes\n");
+      },
+    });
+    const e = (await runOperation(context(freshStateDir(), engine), "up", (x, o) => x.up(o)).catch((x: unknown) => x)) as CloudError;
+    expect(e.kind).toBe("killed");
+    expect(e.message).toMatch(/^up failed: the Pulumi engine was killed \(SIGKILL\) by something other than drasyl-deploy\. .* may be left pending .*Run `drasyl-deploy up` again/);
+  });
+
+  it("pending operations are named once and pending creates dropped from the state before up and destroy, not before a preview", async () => {
+    const calls: string[] = [];
+    const engine = fakeEngine({
+      pendingOperations: async () => (calls.includes("clear") ? [] : [{ type: "creating", urn: "urn:pulumi:t::drasyl-deploy-hcloud::hcloud:index/server:Server::ash-server" }]),
+      clearPendingCreates: async () => {
+        calls.push("clear");
+      },
+      up: async () => {
+        calls.push("up");
+        return { outputs: {} };
+      },
+      preview: async () => {
+        calls.push("preview");
+        return { changeSummary: {} };
+      },
+    });
+    const ctx = context(freshStateDir(), engine);
+    await runOperation(ctx, "preview", (x, o) => x.preview(o));
+    await runOperation(ctx, "up", (x, o) => x.up(o));
+    expect(calls).toEqual(["preview", "clear", "up"]);
+    expect(ctx.notes).toEqual([
+      "an earlier run was killed while creating server ash-server: it may exist in the cloud without being in the Pulumi state; look for it in the Hetzner Cloud console (labels managed-by=drasyl-deploy, deployment=t) and delete it if so (with a fixed name, it makes this run fail until then)",
+    ]);
+  });
+
+  it("a credential in the engine's diagnostics or error is redacted before it is shown", async () => {
+    const leak = `POST /v1/servers (Authorization: Bearer ${TOKEN}): 401 unauthorized`;
+    const engine = fakeEngine({
+      up: async (o) => {
+        o.onEvent({ sequence: 1, timestamp: 1, diagnosticEvent: { urn: "", prefix: "error: ", message: leak, color: "raw", severity: "error" } });
+        throw new Error(`code: 1\n stderr: error: ${leak}\n`);
+      },
+    });
+    const ctx = context(freshStateDir(), engine);
+    const e = (await runOperation(ctx, "up", (x, o) => x.up(o)).catch((x: unknown) => x)) as CloudError;
+    expect(ctx.events[0]?.diagnosticEvent?.message).toBe("POST /v1/servers (Authorization: Bearer [HCLOUD_TOKEN redacted]): 401 unauthorized");
+    expect(e.message).not.toContain(TOKEN);
+  });
+});
+
 describe("progress", () => {
   const owner = ownerByRegionPrefix([
     { name: "t-fsn1", region: "fsn1" },
@@ -358,7 +411,24 @@ describe("progress", () => {
       "[t-ash] error: server limit exceeded (resource_limit_exceeded, 8c3e0a1b)",
       "[t-ash] FAILED to create server ash-server",
       "[hcloud] engine done in 3 s: 7 unchanged",
+      "[hcloud] engine: operation cancelled after the failure",
     ]);
+  });
+
+  it("the CancelEvent that ends every update is reported only after a Ctrl-C or a failure", () => {
+    const events = fixture<EngineEvent[]>("up-hcloud.events.json");
+    expect(events.at(-1)?.cancelEvent).toEqual({});
+    const run = (ctrlC: boolean): string[] => {
+      const lines: string[] = [];
+      const p = new EngineProgress({ owner, shared: "hcloud", onProgress: (s, m) => lines.push(`[${s}] ${m}`) });
+      events.forEach((e, i) => {
+        if (ctrlC && i === 10) p.cancelRequested();
+        p.handle(e);
+      });
+      return lines.filter((l) => l.includes("engine"));
+    };
+    expect(run(false)).toEqual(["[hcloud] engine done in 23 s: 8 created"]);
+    expect(run(true)).toEqual(["[hcloud] engine done in 23 s: 8 created", "[hcloud] engine: operation cancelled"]);
   });
 
   it("a preview becomes the lines of `up --dry-run`", () => {

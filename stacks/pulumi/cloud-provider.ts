@@ -153,7 +153,7 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     const progress = new EngineProgress({ owner: this.owner(), shared: this.kind, onProgress });
     const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), true);
     onProgress(this.kind, `pulumi up: stack ${ctx.location.projectName}/${ctx.location.stackName} (${ctx.location.backendUrl})`);
-    const { outputs } = await runOperation(ctx, "up", (engine, o) => engine.up(o));
+    const { outputs } = await runOperation({ ...ctx, onCancelRequested: () => progress.cancelRequested() }, "up", (engine, o) => engine.up(o));
     const servers = serversFromOutput(outputs.servers?.value, this.opts.state.deployKeyFile);
     // A server the engine just created or replaced is a new machine, maybe at an address whose old
     // host key is pinned: forget that pin so the installer pins the new key on first contact.
@@ -189,7 +189,7 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     }
     const progress = new EngineProgress({ owner: this.owner(), shared: this.kind, onProgress });
     const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), false);
-    await runOperation(ctx, "destroy", (engine, o) => engine.destroy(o));
+    await runOperation({ ...ctx, onCancelRequested: () => progress.cancelRequested() }, "destroy", (engine, o) => engine.destroy(o));
     onProgress(this.kind, `removed the ${this.kind} resources; the deployment key ${this.opts.state.deployKeyFile} and the identities stay in the local state`);
   }
 }

@@ -143,7 +143,8 @@ export function redactor(env: Record<string, string | undefined>, extra: Record<
 export class DebugLog {
   constructor(
     readonly path: string,
-    private readonly redact: (text: string) => string,
+    /** Also for what reaches the terminal from the engine (diagnostics, error messages). */
+    readonly redact: (text: string) => string,
     private readonly maxBytes = 5 * 1024 * 1024,
   ) {}
 

@@ -20,6 +20,8 @@ export interface PulumiLock {
 export function parseLockError(text: string): PulumiLock[] {
   const locks: PulumiLock[] = [];
   for (const m of text.matchAll(/^\s*(\S+\.json)(?:\?\S*)?: created by ([^@\s]*)@(\S+) \(pid (\d+)\) at (\S+)\s*$/gm)) {
+    // The Automation API's error repeats the CLI's stderr: each lock is listed more than once.
+    if (locks.some((l) => l.url === m[1])) continue;
     locks.push({ url: m[1] as string, user: m[2] as string, host: m[3] as string, pid: Number(m[4]), createdAt: m[5] as string });
   }
   return locks;

@@ -26,10 +26,8 @@ const ACTIVE: Record<string, string> = {
   create: "creating",
   update: "updating",
   delete: "deleting",
-  replace: "replacing",
   "create-replacement": "creating the replacement",
   "delete-replaced": "deleting the replaced",
-  refresh: "refreshing",
   read: "reading",
   import: "importing",
 };
@@ -37,13 +35,25 @@ const DONE: Record<string, string> = {
   create: "created",
   update: "updated",
   delete: "deleted",
-  replace: "replaced",
   "create-replacement": "created the replacement",
   "delete-replaced": "deleted the replaced",
-  refresh: "refreshed",
   read: "read",
   import: "imported",
 };
+
+/**
+ * Steps that change nothing in the cloud. `up` and `destroy` refresh every resource first: a
+ * refresh that finds drift shows as the update, replacement or create that follows it.
+ */
+const QUIET = new Set(["same", "refresh"]);
+
+/**
+ * A replacement is three steps: create-replacement and delete-replaced (in either order, by
+ * deleteBeforeReplace) do the work, `replace` between them only marks it and carries the reason.
+ * Progress shows the two that work, a preview the one with the reason.
+ */
+const REPLACE_MARK = "replace";
+const REPLACE_HALVES = new Set(["create-replacement", "delete-replaced"]);
 
 /** A resource URN's type and logical name: urn:pulumi:<stack>::<project>::<type>::<name>. */
 export function parseUrn(urn: string): { type: string; name: string } {
@@ -94,8 +104,15 @@ export class EngineProgress {
   /** URNs of servers (hcloud Server, EC2 Instance) created or replaced in this run. */
   readonly newServers = new Set<string>();
   readonly failed: string[] = [];
+  private cancelAsked = false;
+  private errored = false;
 
   constructor(private readonly o: ProgressOptions) {}
+
+  /** The operator asked the engine to cancel (Ctrl-C): its closing CancelEvent then means a cancellation. */
+  cancelRequested(): void {
+    this.cancelAsked = true;
+  }
 
   private where(urn: string | undefined): string {
     if (!urn) return this.o.shared;
@@ -105,30 +122,36 @@ export class EngineProgress {
   handle(e: EngineEvent): void {
     if (e.resourcePreEvent && !e.resourcePreEvent.planning) {
       const m = e.resourcePreEvent.metadata;
-      if (m.op === "same" || m.type === "pulumi:pulumi:Stack") return;
+      if (QUIET.has(m.op) || m.op === REPLACE_MARK || m.type === "pulumi:pulumi:Stack") return;
       this.started.set(`${m.urn}\0${m.op}`, e.timestamp);
       this.o.onProgress(this.where(m.urn), `${ACTIVE[m.op] ?? m.op} ${resourceKind(m.type)} ${parseUrn(m.urn).name}`);
     } else if (e.resOutputsEvent && !e.resOutputsEvent.planning) {
       const m = e.resOutputsEvent.metadata;
-      if (m.op === "same" || m.type === "pulumi:pulumi:Stack") return;
+      if (QUIET.has(m.op) || m.op === REPLACE_MARK || m.type === "pulumi:pulumi:Stack") return;
       const t0 = this.started.get(`${m.urn}\0${m.op}`);
       const took = t0 === undefined ? "" : ` (${Math.max(0, e.timestamp - t0)} s)`;
-      if ((m.type === "hcloud:index/server:Server" || m.type === "aws:ec2/instance:Instance") && ["create", "replace", "create-replacement"].includes(m.op)) this.newServers.add(m.urn);
+      if ((m.type === "hcloud:index/server:Server" || m.type === "aws:ec2/instance:Instance") && ["create", "create-replacement"].includes(m.op)) this.newServers.add(m.urn);
       this.o.onProgress(this.where(m.urn), `${DONE[m.op] ?? m.op} ${resourceKind(m.type)} ${parseUrn(m.urn).name}${took}`);
     } else if (e.resOpFailedEvent) {
       const m = e.resOpFailedEvent.metadata;
       this.failed.push(m.urn);
+      this.errored = true;
       this.o.onProgress(this.where(m.urn), `FAILED to ${m.op} ${resourceKind(m.type)} ${parseUrn(m.urn).name}`);
     } else if (e.diagnosticEvent) {
       const d = e.diagnosticEvent;
       if (d.ephemeral || (d.severity !== "error" && d.severity !== "warning")) return;
-      if (d.urn && parseUrn(d.urn).type === "pulumi:pulumi:Stack" && d.severity === "error" && /update failed|preview failed|destroy failed/.test(d.message)) return;
+      if (d.severity === "error") this.errored = true;
+      // The engine's own closing words; the failure itself, or the cancellation, is reported on its own line.
+      if ((!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack") && d.severity === "error" && /^(update|preview|destroy) (failed|canceled)\s*$/.test(d.message)) return;
       const text = oneLine(d.message);
       if (text) this.o.onProgress(this.where(d.urn), `${d.severity}: ${text}`);
     } else if (e.summaryEvent) {
       this.o.onProgress(this.o.shared, `engine done in ${e.summaryEvent.durationSeconds} s: ${formatChanges(e.summaryEvent.resourceChanges)}`);
     } else if (e.cancelEvent) {
-      this.o.onProgress(this.o.shared, "engine: operation cancelled");
+      // The engine ends every update with a CancelEvent, a successful one too: it is news only
+      // when the operator cancelled or a failure made the engine stop starting new operations.
+      if (this.cancelAsked) this.o.onProgress(this.o.shared, "engine: operation cancelled");
+      else if (this.errored) this.o.onProgress(this.o.shared, "engine: operation cancelled after the failure");
     }
   }
 }
@@ -151,7 +174,7 @@ export function previewLines(events: EngineEvent[], o: { owner: Owner; shared: s
   const lines: string[] = [];
   for (const e of events) {
     const m = e.resourcePreEvent?.metadata;
-    if (!m || m.op === "same" || m.op === "read" || m.type === "pulumi:pulumi:Stack") continue;
+    if (!m || QUIET.has(m.op) || REPLACE_HALVES.has(m.op) || m.op === "read" || m.type === "pulumi:pulumi:Stack") continue;
     const { name } = parseUrn(m.urn);
     const diffs = m.op === "update" && m.diffs?.length ? ` (${m.diffs.join(", ")})` : m.op === "replace" && m.keys?.length ? ` (because of ${m.keys.join(", ")})` : "";
     lines.push(`${o.owner(name) ?? o.shared}: ${m.op} ${resourceKind(m.type)} ${name}${diffs}`);

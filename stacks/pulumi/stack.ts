@@ -7,6 +7,7 @@ import { CloudError, DebugLog, explainEngineError } from "./errors.ts";
 import { Cancellation, type InterruptSource, processInterrupts } from "./interrupt.ts";
 import { parseLockError, staleLockVerdict } from "./locks.ts";
 import type { CloudProfile } from "./profile.ts";
+import { parseUrn, resourceKind } from "./progress.ts";
 import { automationSdk } from "./sdk.ts";
 
 /** Where one deployment's stack for one cloud lives. */
@@ -37,7 +38,16 @@ export function stackLocation(cloud: CloudProfile, state: DeploymentState, backe
 export interface EngineRunOptions {
   onEvent: (e: EngineEvent) => void;
   onOutput: (text: string) => void;
+  /** The engine's stderr (warnings, errors). */
+  onError: (text: string) => void;
   signal: AbortSignal;
+}
+
+/** A resource operation the engine started and never saw end (its process was killed). */
+export interface PendingOperation {
+  /** As the state records it: creating, updating, deleting, reading, importing. */
+  type: string;
+  urn: string;
 }
 
 export type StackOutputs = Record<string, { value: unknown; secret?: boolean }>;
@@ -50,6 +60,10 @@ export interface Engine {
   /** `pulumi cancel`: on the file backend it deletes the stack's lock files. */
   cancel(): Promise<void>;
   outputs(): Promise<StackOutputs>;
+  /** The pending operations recorded in the stack's state (`pulumi stack export`). */
+  pendingOperations(): Promise<PendingOperation[]>;
+  /** `pulumi refresh --clear-pending-creates`: drops pending creates from the state. */
+  clearPendingCreates(o: EngineRunOptions): Promise<void>;
 }
 
 export interface EngineSetup {
@@ -86,6 +100,13 @@ export const automationEngine: EngineFactory = async ({ location, program, envVa
     },
     cancel: () => stack.cancel(),
     outputs: () => stack.outputs(),
+    pendingOperations: async () => {
+      const state = (await stack.exportStack()).deployment as { pending_operations?: { type: string; resource: { urn: string } }[] } | undefined;
+      return (state?.pending_operations ?? []).map((p) => ({ type: p.type, urn: p.resource.urn }));
+    },
+    clearPendingCreates: async (o) => {
+      await stack.refresh({ ...o, clearPendingCreates: true });
+    },
   };
 };
 
@@ -116,6 +137,8 @@ export interface OperationContext {
   onEvent: (e: EngineEvent) => void;
   /** Progress of the stack as a whole (shared resources, cancellation, locks). */
   note: (message: string) => void;
+  /** Called on the first Ctrl-C, when the engine is asked to cancel. */
+  onCancelRequested?: () => void;
   interrupts?: InterruptSource;
   /** Kills the engine on a second Ctrl-C; default: this process's pulumi* descendants. */
   kill?: () => number[];
@@ -139,30 +162,37 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
   } catch (e) {
     throw mapError(ctx, e, op);
   }
+  const reported = new Set<string>();
   for (let attempt = 0; ; attempt++) {
     const cancellation = new Cancellation(ctx.interrupts ?? processInterrupts, {
-      onCancel: () =>
+      onCancel: () => {
+        ctx.onCancelRequested?.();
         ctx.note(
           `Ctrl-C: cancelling ${op}; the engine finishes what is in flight, starts nothing new and saves its state. Press Ctrl-C again to kill it (operations in flight are then left pending)`,
-        ),
+        );
+      },
       onKill: (pids) => ctx.note(`Ctrl-C again: killed the engine${pids.length > 0 ? ` (pids ${pids.join(", ")})` : ""}`),
       ...(ctx.kill ? { kill: ctx.kill } : {}),
     });
+    const options: EngineRunOptions = {
+      signal: cancellation.signal,
+      onOutput: (text) => log.write(text),
+      onError: (text) => log.write(text),
+      // A provider may echo a credential in an error (a request with its headers): not onto the terminal either.
+      onEvent: (e) => ctx.onEvent(e.diagnosticEvent ? { ...e, diagnosticEvent: { ...e.diagnosticEvent, message: log.redact(e.diagnosticEvent.message) } } : e),
+    };
     try {
-      return await call(engine, {
-        signal: cancellation.signal,
-        onOutput: (text) => log.write(text),
-        onEvent: (e) => {
-          ctx.onEvent(e);
-        },
-      });
+      if (op !== "preview") await settlePendingOperations(ctx, engine, options, reported);
+      return await call(engine, options);
     } catch (e) {
-      const text = errorText(e);
+      const text = log.redact(errorText(e));
       log.write(`\n--- ${op} failed:\n${text}\n`);
-      if (cancellation.state === "killed") {
+      const signal = /Command was killed with (SIG[A-Z]+)/.exec(text)?.[1];
+      if (cancellation.state === "killed" || (signal && cancellation.state === "running")) {
+        const what = cancellation.state === "killed" ? `${op} killed` : `${op} failed: the Pulumi engine was killed (${signal}) by something other than drasyl-deploy`;
         throw new CloudError(
           "killed",
-          `${op} killed. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.state.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud.consoleName}`,
+          `${what}. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.state.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud.consoleName}`,
           log.path,
         );
       }
@@ -195,6 +225,34 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
   }
 }
 
+/**
+ * Operations a killed engine left pending in the state. The refresh of up and destroy settles a
+ * pending update or delete, but a pending create stays for good (only an interactive refresh
+ * resolves it), and the engine cannot know whether the cloud made the resource: say which one to
+ * look for, then drop it from the state, so the run creates it anew.
+ */
+async function settlePendingOperations(ctx: OperationContext, engine: Engine, o: EngineRunOptions, reported: Set<string>): Promise<void> {
+  const pending = await engine.pendingOperations();
+  if (pending.length === 0) return;
+  const { location } = ctx;
+  for (const p of pending) {
+    // Once per operation, also when clearing them first needs a stale lock cleared.
+    if (reported.has(`${p.type} ${p.urn}`)) continue;
+    reported.add(`${p.type} ${p.urn}`);
+    const { type, name } = parseUrn(p.urn);
+    const what = `an earlier run was killed while ${p.type} ${resourceKind(type)} ${name}`;
+    ctx.note(
+      p.type === "creating"
+        ? `${what}: it may exist in the cloud without being in the Pulumi state; look for it in the ${location.cloud.consoleName} (labels managed-by=drasyl-deploy, deployment=${location.state.deployment}) and delete it if so (with a fixed name, it makes this run fail until then)`
+        : `${what}: this run reads its actual state from the cloud and goes on from there`,
+    );
+  }
+  if (pending.some((p) => p.type === "creating")) {
+    ctx.log.write(`--- clearing ${pending.length} pending operation(s) left by a killed run (pulumi refresh --clear-pending-creates)\n`);
+    await engine.clearPendingCreates({ ...o, onEvent: () => {} });
+  }
+}
+
 function errorText(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
@@ -202,7 +260,7 @@ function errorText(e: unknown): string {
 
 function mapError(ctx: OperationContext, e: unknown, op: Operation): CloudError {
   if (e instanceof CloudError) return e;
-  const text = errorText(e);
+  const text = ctx.log.redact(errorText(e));
   ctx.log.write(`\n--- ${op}: opening the stack failed:\n${text}\n`);
   const explained = explainEngineError(text, ctx.location.cloud, `${ctx.location.projectName}/${ctx.location.stackName}`);
   return new CloudError(explained.kind, explained.message, ctx.log.path);
