@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
+import { registerInit } from "./commands/init.ts";
 import { peers } from "./commands/peers.ts";
 import { sandbox } from "./commands/sandbox.ts";
 import { status } from "./commands/status.ts";
@@ -31,6 +32,8 @@ const program = new Command()
 const global = (): { stateDir: string } => program.opts<{ stateDir: string }>();
 program.hook("preAction", () => useProbeIdentity(() => probeIdentity(global().stateDir)));
 const configOption = (): Option => new Option("-c, --config <file>", "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)");
+
+registerInit(program, global);
 
 program
   .command("up")

@@ -55,7 +55,7 @@ function lastLines(text: string, n = 5): string {
   return text.trim().split("\n").slice(-n).join("\n");
 }
 
-function connectError(server: Server, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
+export function connectError(server: Server, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
   const where = `server "${server.name}" (${server.ssh.user}@${server.ssh.host}:${server.ssh.port})`;
   const code = e.code ?? "";
   if (code === "ECONNREFUSED") return new SshError(`cannot reach ${where} over SSH: connection refused (is sshd running, is the port right?)`);
@@ -69,7 +69,7 @@ function connectError(server: Server, e: Error & { code?: string; level?: string
   return new SshError(`SSH connection to ${where} failed: ${e.message}`);
 }
 
-function authConfig(server: Server): Pick<ConnectConfig, "privateKey" | "agent"> {
+export function authConfig(server: Server): Pick<ConnectConfig, "privateKey" | "agent"> {
   const { privateKeyPath } = server.ssh;
   if (privateKeyPath) {
     let key: Buffer;
