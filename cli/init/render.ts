@@ -9,6 +9,12 @@ function v(value: unknown): string {
   return stringify(value, { lineWidth: 0 }).trimEnd();
 }
 
+/** "key: value", with the comment aligned after it. */
+function line(indent: string, key: string, value: unknown, comment?: string): string {
+  const text = `${indent}${key}: ${v(value)}`;
+  return comment ? `${text.padEnd(40)} # ${comment}` : text;
+}
+
 /** Fields kept from an earlier file, written back as block YAML at the given indent. */
 function block(fields: Record<string, unknown>, indent: string): string[] {
   return stringify(fields, { lineWidth: 0 })
@@ -64,14 +70,14 @@ export function renderConfig(a: InitAnswers): string {
       out.push("  # Servers you already have: drasyl-deploy installs over SSH and never deletes them.", "  - kind: existing", "    servers:");
       for (const s of a.existing.servers) {
         out.push(
-          `      - name: ${v(s.name)}            # names the identity; <= 32 of a-z, 0-9, '-'`,
-          `        region: ${v(s.region)}`,
-          `        host: ${v(s.host)}            # IP or DNS name to connect to`,
+          line("      - ", "name", s.name, "names the identity; 1-32 of a-z, 0-9, '-'"),
+          line("        ", "region", s.region, "shown by status"),
+          line("        ", "host", s.host, "IP or DNS name to connect to"),
         );
-        if (s.dnsName) out.push(`        dnsName: ${v(s.dnsName)}            # what clients get in DRASYL_SUPER_PEERS`);
-        out.push(`        sshPort: ${v(s.sshPort)}`, `        user: ${v(s.user)}            # root, or a user with passwordless sudo`);
-        out.push(s.privateKey ? `        privateKey: ${v(s.privateKey)}` : "        # privateKey: unset, the keys of ssh-agent ($SSH_AUTH_SOCK) are used");
-        if (s.hostKey) out.push("        # The SSH host key pinned during init: a different key stops `up`.", `        hostKey: ${v(s.hostKey)}`);
+        if (s.dnsName) out.push(line("        ", "dnsName", s.dnsName, "what clients get in DRASYL_SUPER_PEERS"));
+        out.push(line("        ", "sshPort", s.sshPort), line("        ", "user", s.user, "root, or a user with passwordless sudo"));
+        out.push(s.privateKey ? line("        ", "privateKey", s.privateKey) : "        # privateKey: unset, the keys of ssh-agent ($SSH_AUTH_SOCK) are used");
+        if (s.hostKey) out.push("        # The SSH host key pinned during init: a server offering another one stops `up`.", line("        ", "hostKey", s.hostKey));
       }
     } else if (kind === "local" && a.local) {
       out.push("  # Lab servers on this machine (Debian in systemd-nspawn; root).", "  - kind: local", `    regions: ${v(a.local.regions)}`);

@@ -242,6 +242,7 @@ async function checkServer(ctx: WizardContext, s: ExistingServerAnswers, ports: 
   try {
     probe = await ServerProbe.connect({ name: s.name, host: s.host, sshPort: s.sshPort, user: s.user, privateKey: s.privateKey });
   } catch (e) {
+    ctx.ask.say(`  ✗ ${(e as Error).message}`);
     return { problems: [(e as Error).message] };
   }
   try {
@@ -249,8 +250,8 @@ async function checkServer(ctx: WizardContext, s: ExistingServerAnswers, ports: 
     const expected = ctx.flags.hostKey ?? s.hostKey;
     if (expected && expected.split(/\s+/).slice(0, 2).join(" ") !== probe.hostKey) {
       const why = `the server offered a different host key than ${ctx.flags.hostKey ? "--host-key" : "the current file pins"}: not the expected machine, or it was reinstalled`;
+      ctx.ask.say(`  ✗ ${why}`);
       if (!ctx.ask.interactive || ctx.flags.hostKey) return { problems: [why] };
-      ctx.ask.say(`! ${why}`);
     } else if (expected) {
       ctx.ask.say("  matches the pinned key.");
     }
@@ -261,6 +262,7 @@ async function checkServer(ctx: WizardContext, s: ExistingServerAnswers, ports: 
         default: true,
       });
       if (!pin) return { problems: ["host key not pinned"] };
+      ctx.ask.say("  pinned: it goes into the file as hostKey.");
     }
     const report = await probe.check(ports, s.user);
     for (const f of report.facts) ctx.ask.say(`  ✓ ${f}`);
@@ -289,10 +291,10 @@ async function askExisting(ctx: WizardContext, deployment: string, ports: { udp:
         optional: true,
         check: checkHost,
       });
-      let name = ctx.flags.serverName ?? d.name ?? serverNameFromHost(host);
+      let name = ctx.flags.serverName ?? (d.host === host ? d.name : undefined) ?? serverNameFromHost(host);
       if (checkName(name) !== true) throw new AnswerError(`--server-name ${JSON.stringify(name)}: ${String(checkName(name))}`);
       for (let i = 2; servers.some((s) => s.name === name); i++) name = `${serverNameFromHost(host).slice(0, 28)}-${i}`;
-      const server: ExistingServerAnswers = { name, region: d.region ?? name, host, sshPort, user, privateKey, dnsName: dnsName || undefined, hostKey: d.host === host ? d.hostKey : undefined };
+      const server: ExistingServerAnswers = { name, region: d.host === host && d.region ? d.region : name, host, sshPort, user, privateKey, dnsName: dnsName || undefined, hostKey: d.host === host ? d.hostKey : undefined };
       if (!ctx.flags.check) {
         servers.push(server);
         break;
