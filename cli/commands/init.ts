@@ -64,7 +64,8 @@ async function run(opts: InitOptions, ask: Asker): Promise<number> {
   }
   const secrets = secretsFor(answers);
   if (secrets.length > 0) ask.say(`Before \`up\`, set in the environment: ${secrets.map((s) => s.split(/\s{2,}/)[0]).join("; ")}.`);
-  const runUp = await ask.yesNo({ flag: "--up", given: opts.up, message: "Run `drasyl-deploy up` now?", default: !opts.yes });
+  // Unattended, `up` runs only when asked for: writing a config must not deploy by surprise.
+  const runUp = opts.up ?? (ask.interactive && (await ask.yesNo({ flag: "--up", message: "Run `drasyl-deploy up` now?", default: true })));
   if (!runUp) {
     ask.say(`Deploy with: drasyl-deploy up${opts.config === DEFAULT_CONFIG_FILE ? "" : ` --config ${opts.config}`}`);
     return 0;
