@@ -11,6 +11,7 @@ import { fingerprint, parseOpenSshKey } from "../stacks/install/host-keys.ts";
 import { labAvailable, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
 import type { Server } from "../stacks/provider.ts";
 import { type FakeHcloud, startFakeHcloud } from "./support/fake-hcloud.ts";
+import { startFakeSts } from "./support/fake-sts.ts";
 import { Tmux, tmuxAvailable } from "./support/tmux.ts";
 
 const execRaw = promisify(execFile);
@@ -90,8 +91,40 @@ describe("drasyl-deploy init without a terminal", () => {
       ports: { tcp: 8443 },
       targets: [{ kind: "aws", regions: ["eu-central-1", "ap-northeast-1"], instanceType: "t4g.micro" }],
     });
+    const sts = await startFakeSts("AKIDGOOD");
+    try {
+      const keys = { AWS_SECRET_ACCESS_KEY: "s3cr3t-value", AWS_ENDPOINT_URL_STS: sts.url };
+      const good = await cli(workdir("yes-aws-sts"), ["init", "--yes", "--target", "aws"], { ...keys, AWS_ACCESS_KEY_ID: "AKIDGOOD" });
+      expect(good.stdout).toContain("AWS credentials accepted: account 123456789012 (arn:aws:iam::123456789012:user/ci).");
+      expect(readFileSync(join(dir, "yes-aws-sts", "drasyl-deploy.yaml"), "utf8")).not.toMatch(/AKIDGOOD|s3cr3t-value/);
+      const rejected = await cli(workdir("yes-aws-sts-bad"), ["init", "--yes", "--target", "aws"], { ...keys, AWS_ACCESS_KEY_ID: "AKIDBAD" });
+      expect(rejected.code).toBe(2);
+      expect(rejected.stderr).toMatch(/AWS rejected the credentials \(InvalidClientTokenId: .*\): create an access key/);
+      expect(rejected.stderr).not.toContain("NodeVersionSupportWarning");
+    } finally {
+      await sts.close();
+    }
     const bad = await cli(workdir("yes-aws-bad"), ["init", "--yes", "--target", "aws", "--regions", "mars-1"]);
     expect(bad.stderr).toContain('--regions "mars-1": "mars-1" is not an AWS region name');
+  });
+
+  it("a wrong flag value names the flag and what it takes", async () => {
+    const cwd = workdir("bad-flags");
+    const cases: [string[], string][] = [
+      [["--target", "gcp"], '--target "gcp": unknown target "gcp": use hcloud, aws, existing, local'],
+      [["--network-id", "12x"], '--network-id "12x": a 32-bit signed integer, or random'],
+      [["--tcp-port", "0"], '--tcp-port "0": a port number, 1-65535'],
+      [["--name", "My_Peers"], "--name \"My_Peers\": 1-32 characters of a-z, 0-9 and '-'"],
+      [["--target", "local,hcloud", "--regions", "fsn1"], "--regions \"fsn1\": with several targets, prefix each region with its target"],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await cli(cwd, ["init", "--yes", ...flags]);
+      expect(r.code, flags.join(" ")).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+    expect(existsSync(join(cwd, "drasyl-deploy.yaml"))).toBe(false);
+    // Without a token the built-in catalog decides: any type of a family offered in the location.
+    expect((await cli(cwd, ["init", "--yes", "--target", "hcloud", "--regions", "ash", "--server-type", "cpx32"])).code).toBe(0);
   });
 
   it("a missing answer names its flag; an existing file is only overwritten with --force", async () => {
@@ -278,8 +311,9 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
     }, 400_000);
 
     it("existing server without a terminal: --yes with flags pins the offered key, --host-key must match", async () => {
-      const [server] = (await hostLab.list()) as [Server];
+      const [server] = (await hostLab.apply()) as [Server];
       const hostKey = await labHostKey(server);
+      copyFileSync(server.ssh.privateKeyPath ?? "", join(home, ".ssh", "id_ed25519"));
       const flags = ["init", "--yes", "--target", "existing", "--host", server.ipv4 ?? "", "--user", "deploy", "--ssh-key", "~/.ssh/id_ed25519", "--server-name", "sp1"];
       const ok = await cli(workdir("yes-existing"), flags);
       expect(ok.code, ok.stderr).toBe(0);

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { parseConfig } from "../cli/config/load.ts";
 import { answersFromConfig, configFromAnswers, type InitAnswers, randomNetworkId, serverNameFromHost } from "../cli/init/answers.ts";
+import { checkAwsCredentials } from "../cli/init/aws-check.ts";
 import { fetchHcloudCatalog, HcloudApiError, monthlyPrice, typesForLocations } from "../cli/init/hcloud-api.ts";
 import { renderConfig } from "../cli/init/render.ts";
 import { boundPorts, evaluateServer } from "../cli/init/server-check.ts";
 import { labReadiness, type LabHostFacts } from "../stacks/local/requirements.ts";
 import { type FakeHcloud, startFakeHcloud } from "./support/fake-hcloud.ts";
+import { startFakeSts } from "./support/fake-sts.ts";
 
 const base = { deployment: "sp", networkId: 1, udpPort: 22527, tcpPort: 443 };
 const everything: InitAnswers = {
@@ -167,5 +169,29 @@ describe("first run: can the lab run here", () => {
     expect(labReadiness({ ...ready, missing, root: false })).toMatchObject({ reason: expect.stringContaining("needs root") });
     expect(labReadiness({ ...ready, cgroups: false })).toMatchObject({ reason: expect.stringContaining("cgroup") });
     expect(labReadiness({ ...ready, platform: "darwin" })).toMatchObject({ reason: expect.stringContaining("needs Linux") });
+  });
+});
+
+describe("init: AWS credentials", () => {
+  let sts: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    sts = await startFakeSts("AKIDGOOD");
+  });
+  afterAll(() => sts.close());
+  const env = (key: string): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: key, AWS_SECRET_ACCESS_KEY: "secret", AWS_ENDPOINT_URL_STS: sts.url });
+
+  it("are checked with STS GetCallerIdentity at the overridden endpoint", async () => {
+    expect(await checkAwsCredentials("eu-central-1", env("AKIDGOOD"))).toEqual({ status: "ok", account: "123456789012", arn: "arn:aws:iam::123456789012:user/ci" });
+  });
+
+  it("a rejected key says where to create one", async () => {
+    const r = await checkAwsCredentials("eu-central-1", env("AKIDBAD"));
+    expect(r).toEqual({ status: "rejected", message: expect.stringMatching(/AWS rejected the credentials \(InvalidClientTokenId: .*\): create an access key in the AWS console/) });
+  });
+
+  it("are reported as not checked without credentials or without an answer", async () => {
+    expect(await checkAwsCredentials("eu-central-1", {})).toEqual({ status: "not checked", reason: "no AWS_ACCESS_KEY_ID or AWS_PROFILE in the environment" });
+    const r = await checkAwsCredentials("eu-central-1", { ...env("AKIDGOOD"), AWS_ENDPOINT_URL_STS: "http://127.0.0.1:1" });
+    expect(r).toMatchObject({ status: "not checked", reason: expect.stringContaining("cannot reach AWS STS at http://127.0.0.1:1") });
   });
 });

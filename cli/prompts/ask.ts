@@ -7,6 +7,19 @@ export class AnswerError extends Error {
 
 export type Check = (value: string) => true | string;
 
+/** What a flag parser returns for a value it cannot take: why. */
+export interface Invalid {
+  invalid: string;
+}
+
+export function invalid(why: string): Invalid {
+  return { invalid: why };
+}
+
+function isInvalid(v: unknown): v is Invalid {
+  return typeof v === "object" && v !== null && "invalid" in v;
+}
+
 export interface Choice<T> {
   value: T;
   name: string;
@@ -60,20 +73,20 @@ export class Asker {
     return input({ message: q.message, default: q.default || undefined, validate: (v) => (q.optional && v === "" ? true : (q.check?.(v.trim()) ?? true)) }).then((v) => v.trim());
   }
 
-  async choose<T>(q: Question<T> & { choices: Choice<T>[]; parse: (flagValue: string) => T | string }): Promise<T> {
+  async choose<T>(q: Question<T> & { choices: Choice<T>[]; parse: (flagValue: string) => T | Invalid }): Promise<T> {
     if (q.given !== undefined) {
       const parsed = q.parse(q.given);
-      if (typeof parsed === "string" && !q.choices.some((c) => c.value === parsed)) throw new AnswerError(`${q.flag} ${JSON.stringify(q.given)}: ${parsed}`);
-      return parsed as T;
+      if (isInvalid(parsed)) throw new AnswerError(`${q.flag} ${JSON.stringify(q.given)}: ${parsed.invalid}`);
+      return parsed;
     }
     if (!this.interactive) return this.unattended(q);
     return select({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 });
   }
 
-  async many<T>(q: Question<T[]> & { choices: Choice<T>[]; parse: (flagValue: string) => T[] | string }): Promise<T[]> {
+  async many<T>(q: Question<T[]> & { choices: Choice<T>[]; parse: (flagValue: string) => T[] | Invalid }): Promise<T[]> {
     if (q.given !== undefined) {
       const parsed = q.parse(q.given);
-      if (typeof parsed === "string") throw new AnswerError(`${q.flag} ${JSON.stringify(q.given)}: ${parsed}`);
+      if (isInvalid(parsed)) throw new AnswerError(`${q.flag} ${JSON.stringify(q.given)}: ${parsed.invalid}`);
       return parsed;
     }
     if (!this.interactive) return this.unattended(q);

@@ -15,9 +15,10 @@ import {
   type TargetKind,
 } from "../init/answers.ts";
 import { builtInHcloudCatalog, defaultTypesText, fetchHcloudCatalog, type HcloudCatalog, HcloudApiError, hcloudEndpoint, monthlyPrice, typesForLocations } from "../init/hcloud-api.ts";
+import { checkAwsCredentials } from "../init/aws-check.ts";
 import { ServerProbe } from "../init/server-check.ts";
 import { agentKeys, sshKeyFiles } from "../init/ssh-keys.ts";
-import { AnswerError, type Asker, type Check, type Choice } from "./ask.ts";
+import { AnswerError, type Asker, type Check, type Choice, invalid, type Invalid } from "./ask.ts";
 
 /** Every question's flag; commander fills these in. */
 export interface InitFlags {
@@ -63,11 +64,11 @@ function list(value: string): string[] {
 }
 
 /** All problems of a comma-separated list, or the list. */
-function parseList(value: string, check: (item: string) => string | undefined): string[] | string {
+function parseList(value: string, check: (item: string) => string | undefined): string[] | Invalid {
   const items = list(value);
-  if (items.length === 0) return "give at least one, comma-separated";
+  if (items.length === 0) return invalid("give at least one, comma-separated");
   const problems = items.map(check).filter((p): p is string => p !== undefined);
-  return problems.length > 0 ? problems.join("; ") : items;
+  return problems.length > 0 ? invalid(problems.join("; ")) : items;
 }
 
 /**
@@ -137,13 +138,27 @@ async function askHcloud(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNu
     message: "Hetzner Cloud server type:",
     choices: typeChoices,
     default: typeChoices.some((c) => c.value === previous?.serverType) ? (previous?.serverType ?? "") : "",
-    parse: (v) => locations.map((l) => checkServerType(l, v)).find((p) => p !== undefined) ?? v,
+    parse: (v) => {
+      const problem = locations.map((l) => checkServerType(l, v)).find((p) => p !== undefined);
+      if (problem) return invalid(problem);
+      if (catalog.source === "api" && !types.some((t) => t.name === v)) return invalid(`the Hetzner Cloud API offers no current ${v} in all of ${locations.join(", ")}`);
+      return v;
+    },
   });
   return { locations, serverType: serverType || undefined, kept: previous?.kept };
 }
 
+async function checkAws(ctx: WizardContext, region: string): Promise<void> {
+  const r = await checkAwsCredentials(region, ctx.env);
+  if (r.status === "ok") return ctx.ask.say(`AWS credentials accepted: account ${r.account} (${r.arn}).`);
+  if (r.status === "not checked") return ctx.ask.say(`AWS credentials: not checked (${r.reason}); \`up\` needs AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`);
+  ctx.ask.say(`✗ ${r.message}`);
+  if (!ctx.ask.interactive) throw new AnswerError(r.message);
+  const goOn = await ctx.ask.yesNo({ flag: "AWS_ACCESS_KEY_ID", message: "Continue anyway (fix the credentials before `up`)?", default: true });
+  if (!goOn) throw new AnswerError(`stopped: ${r.message}`);
+}
+
 async function askAws(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNullable<InitAnswers["aws"]>> {
-  ctx.ask.say("AWS credentials: not checked (init reaches no AWS API); `up` needs AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE.");
   const previous = ctx.previous?.aws;
   const regions = await ctx.ask.many({
     flag: "--regions",
@@ -153,6 +168,7 @@ async function askAws(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNulla
     default: previous?.regions ?? AWS_DEFAULT_REGIONS,
     parse: (v) => parseList(v, checkRegion),
   });
+  await checkAws(ctx, regions[0] ?? "us-east-1");
   const choices: Choice<string>[] = AWS_SMALL_INSTANCE_TYPES.map((t) => ({ value: t.type, name: `${t.type.padEnd(10)} ${t.what}` }));
   if (previous?.instanceType && !choices.some((c) => c.value === previous.instanceType)) choices.push({ value: previous.instanceType, name: previous.instanceType });
   const instanceType = await ctx.ask.choose({
@@ -161,7 +177,10 @@ async function askAws(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNulla
     message: "AWS instance type:",
     choices,
     default: previous?.instanceType ?? AWS_DEFAULT_INSTANCE_TYPE,
-    parse: (v) => checkInstanceType(v) ?? v,
+    parse: (v) => {
+      const problem = checkInstanceType(v);
+      return problem ? invalid(problem) : v;
+    },
   });
   return { regions, instanceType, kept: previous?.kept };
 }
@@ -170,7 +189,7 @@ async function askLocal(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNul
   const given = regionsFlag(ctx.flags, "local", kinds);
   if (given !== undefined) {
     const regions = parseList(given, (r) => (NAME.test(r) ? undefined : `"${r}" is not a region name (a-z, 0-9, '-')`));
-    if (typeof regions === "string") throw new AnswerError(`--regions ${JSON.stringify(given)}: ${regions}`);
+    if (!Array.isArray(regions)) throw new AnswerError(`--regions ${JSON.stringify(given)}: ${regions.invalid}`);
     return { regions };
   }
   const count = await ctx.ask.choose({
@@ -178,7 +197,7 @@ async function askLocal(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNul
     message: "How many lab servers (one super peer each, on this machine)?",
     choices: [1, 2, 3, 4, 5].map((n) => ({ value: n, name: String(n) })),
     default: Math.min(5, ctx.previous?.local?.regions.length ?? 3),
-    parse: (v) => v as never,
+    parse: () => invalid("unused: --regions is read above"),
   });
   const previous = ctx.previous?.local?.regions ?? [];
   return { regions: Array.from({ length: count }, (_, i) => previous[i] ?? `lab-${i + 1}`) };
@@ -202,7 +221,7 @@ async function askNetworkId(ctx: WizardContext): Promise<number> {
     parse: (v) => {
       if (v === "random") return random;
       const n = Number(v);
-      return /^-?\d+$/.test(v) && n >= -0x80000000 && n <= 0x7fffffff ? n : "a 32-bit signed integer, or random";
+      return /^-?\d+$/.test(v) && n >= -0x80000000 && n <= 0x7fffffff ? n : invalid("a 32-bit signed integer, or random");
     },
   });
 }
@@ -224,7 +243,7 @@ async function askSshKey(ctx: WizardContext, deployment: string, previous?: stri
     parse: (v) => {
       if (v === "agent" || v === "new") return v;
       const path = v.startsWith("~/") ? (ctx.env.HOME ?? homedir()) + v.slice(1) : v;
-      return existsSync(path) ? v : `no such key file (or use agent, or new)`;
+      return existsSync(path) ? v : invalid("no such key file (or use agent, or new)");
     },
   });
   if (choice === "agent") return undefined;
@@ -325,7 +344,7 @@ export async function askAnswers(ctx: WizardContext): Promise<InitAnswers> {
     default: previous ? TARGET_KINDS.filter((k) => previous[k] !== undefined) : [ctx.env.HCLOUD_TOKEN ? "hcloud" : "local"],
     parse: (v) => {
       const items = parseList(v, (k) => ((TARGET_KINDS as readonly string[]).includes(k) ? undefined : `unknown target "${k}": use ${TARGET_KINDS.join(", ")}`));
-      return typeof items === "string" ? items : (items as TargetKind[]);
+      return Array.isArray(items) ? (items as TargetKind[]) : items;
     },
   });
   const answers: InitAnswers = { deployment, networkId: 1, udpPort: previous?.udpPort ?? 22527, tcpPort: 443, superPeer: previous?.superPeer };
