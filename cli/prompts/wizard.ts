@@ -211,7 +211,7 @@ async function askNetworkId(ctx: WizardContext): Promise<number> {
     { value: random, name: `${random}: a random id, a network of your own (nodes set DRASYL_NETWORK_ID=${random})` },
   ];
   if (previous !== undefined && previous !== 1) choices.unshift({ value: previous, name: `${previous}: as in the current file` });
-  ctx.ask.say("All super peers and nodes of one drasyl network share its network id; nodes ignore super peers of another.");
+  if (ctx.flags.networkId === undefined) ctx.ask.say("All super peers and nodes of one drasyl network share its network id; nodes ignore super peers of another.");
   return ctx.ask.choose({
     flag: "--network-id",
     given: ctx.flags.networkId,
@@ -226,7 +226,7 @@ async function askNetworkId(ctx: WizardContext): Promise<number> {
   });
 }
 
-async function askSshKey(ctx: WizardContext, deployment: string, previous?: string): Promise<string | undefined> {
+async function askSshKey(ctx: WizardContext, deployment: string, given: string | undefined, previous?: string): Promise<string | undefined> {
   const agent = await agentKeys(ctx.env.SSH_AUTH_SOCK);
   const files = sshKeyFiles(ctx.env.HOME ?? homedir());
   const choices: Choice<string>[] = [];
@@ -236,7 +236,7 @@ async function askSshKey(ctx: WizardContext, deployment: string, previous?: stri
   choices.push({ value: "new", name: "a new key drasyl-deploy makes for this deployment (you add its public key to the server)" });
   const choice = await ctx.ask.choose({
     flag: "--ssh-key",
-    given: ctx.flags.sshKey,
+    given,
     message: "SSH key to log in with:",
     choices,
     default: previous ?? choices[0]?.value,
@@ -297,14 +297,16 @@ async function askExisting(ctx: WizardContext, deployment: string, ports: { udp:
   const previous = ctx.previous?.existing?.servers ?? [];
   for (;;) {
     let d: Partial<ExistingServerAnswers> = previous[servers.length] ?? {};
+    // The flags answer the first server once; a server that failed its check is asked for again, with them as defaults.
+    let f: Partial<InitFlags> = servers.length === 0 ? ctx.flags : {};
     for (;;) {
-      const host = await ctx.ask.text({ flag: "--host", given: ctx.flags.host, message: "Server address (IP or DNS name):", default: d.host, check: checkHost });
-      const sshPort = Number(await ctx.ask.text({ flag: "--ssh-port", given: ctx.flags.sshPort, message: "SSH port:", default: String(d.sshPort ?? 22), check: checkPort }));
-      const user = await ctx.ask.text({ flag: "--user", given: ctx.flags.user, message: "SSH user (root, or a user with passwordless sudo):", default: d.user ?? "root", check: checkUser });
-      const privateKey = await askSshKey(ctx, deployment, d.privateKey);
+      const host = await ctx.ask.text({ flag: "--host", given: f.host, message: "Server address (IP or DNS name):", default: d.host, check: checkHost });
+      const sshPort = Number(await ctx.ask.text({ flag: "--ssh-port", given: f.sshPort, message: "SSH port:", default: String(d.sshPort ?? 22), check: checkPort }));
+      const user = await ctx.ask.text({ flag: "--user", given: f.user, message: "SSH user (root, or a user with passwordless sudo):", default: d.user ?? "root", check: checkUser });
+      const privateKey = await askSshKey(ctx, deployment, f.sshKey, d.privateKey);
       const dnsName = await ctx.ask.text({
         flag: "--dns-name",
-        given: ctx.flags.dnsName,
+        given: f.dnsName,
         message: "DNS name clients should use (optional, enter to skip):",
         default: d.dnsName,
         optional: true,
@@ -326,6 +328,7 @@ async function askExisting(ctx: WizardContext, deployment: string, ports: { udp:
       if (!ctx.ask.interactive) throw new AnswerError(`server ${host}: ${checked.problems.join("; ")}`);
       ctx.ask.say("Fix that and enter the server again (Ctrl-C stops, nothing is written).");
       d = server;
+      f = {};
     }
     const more = ctx.ask.interactive && (await ctx.ask.yesNo({ flag: "--host", message: "Add another server you already have?", default: false }));
     if (!more) return servers;
