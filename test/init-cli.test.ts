@@ -205,6 +205,35 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
     t.kill();
   });
 
+  it("a re-run offers the file's values, shows the diff and overwrites only when told to", async () => {
+    const cwd = workdir("tty-rerun");
+    expect((await cli(cwd, ["init", "--yes", "--target", "local", "--name", "rerun", "--network-id", "77"])).code).toBe(0);
+    const before = readFileSync(join(cwd, "drasyl-deploy.yaml"), "utf8");
+    const rerun = async (overwrite: string): Promise<number> => {
+      const t = tmux.start([process.execPath, CLI, "--state-dir", stateDir, "init"], { cwd, env: baseEnv });
+      let s = await t.waitFor(/^\? Deployment name: \(rerun\)/m);
+      expect(s).toContain("drasyl-deploy.yaml exists: its values are the defaults.");
+      t.keys("Enter");
+      await t.answer(/^\? Where should the super peers run/m, "Enter");
+      await t.answer(/^\? How many lab servers/m, "Down", "Enter");
+      s = await t.waitFor(/^\? Network id/m);
+      expect(s).toMatch(/❯ 77: as in the current file/);
+      t.keys("Enter");
+      await t.answer(/^\? TCP fallback port/m, "Enter");
+      s = await t.waitFor(/^\? Overwrite drasyl-deploy\.yaml with these changes\?/m);
+      expect(s).toMatch(/^- {4}regions: \[lab-1, lab-2, lab-3\]\n\+ {4}regions: \[lab-1, lab-2, lab-3, lab-4\]$/m);
+      t.keys(overwrite, "Enter");
+      if (overwrite === "y") await t.answer(/^\? Run `drasyl-deploy up` now\?/m, "n", "Enter");
+      const code = await t.exitCode();
+      t.kill();
+      return code;
+    };
+    expect(await rerun("n")).toBe(1);
+    expect(readFileSync(join(cwd, "drasyl-deploy.yaml"), "utf8")).toBe(before);
+    expect(await rerun("y")).toBe(0);
+    expect(readFileSync(join(cwd, "drasyl-deploy.yaml"), "utf8")).toBe(before.replace("[lab-1, lab-2, lab-3]", "[lab-1, lab-2, lab-3, lab-4]"));
+  });
+
   describe.skipIf(!lab)("with lab servers", () => {
     const deployment = `it${process.pid % 10000}`;
     const hostLab = new LocalProvider({ deployment: `ih${process.pid % 10000}`, regions: ["x"], stateDir: join(dir, "lab-state"), sshUser: "deploy" });
