@@ -127,6 +127,18 @@ describe("drasyl-deploy init without a terminal", () => {
     expect((await cli(cwd, ["init", "--yes", "--target", "hcloud", "--regions", "ash", "--server-type", "cpx32"])).code).toBe(0);
   });
 
+  it("a re-run with --yes keeps what the file says, even values init does not list", async () => {
+    const cwd = workdir("yes-keep");
+    const file = join(cwd, "drasyl-deploy.yaml");
+    expect((await cli(cwd, ["init", "--yes", "--target", "hcloud,local", "--regions", "hcloud:nbg1,local:a,local:b", "--server-type", "cpx32", "--network-id", "-5"])).code).toBe(0);
+    const before = readFileSync(file, "utf8");
+    const again = await cli(cwd, ["init", "--yes"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("drasyl-deploy.yaml already says exactly this: nothing to write.");
+    expect(readFileSync(file, "utf8")).toBe(before);
+    expect(parseConfig(before, "f")).toMatchObject({ networkId: -5, targets: [{ kind: "hcloud", locations: ["nbg1"], serverType: "cpx32" }, { kind: "local", regions: ["a", "b"] }] });
+  });
+
   it("a missing answer names its flag; an existing file is only overwritten with --force", async () => {
     const cwd = workdir("no-tty");
     const r = await cli(cwd, ["init", "--target", "local"]);
@@ -187,7 +199,7 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
     // fsn1, ash and sin are preselected; add hel1 (the third entry).
     t.keys("Down", "Down", "Space", "Enter");
     s = await t.waitFor(/^\? Hetzner Cloud server type/m);
-    expect(s).toMatch(/default: the smallest shared-CPU type \(cx23 in fsn1, hel1, cpx22 in ash, sin\)/);
+    expect(s).toContain("default: the smallest shared-CPU type (cx23 in fsn1, hel1 €4.19/month, cpx22 in ash, sin €9.49/month)");
     expect(s).toMatch(/cpx22 +2 vCPU, 4 GB, x86, €7\.99-9\.49\/month/);
     expect(s).toMatch(/ccx13 +2 vCPU, 8 GB, x86, €15\.49\/month/);
     expect(s).not.toMatch(/cx23 +2 vCPU/);

@@ -120,9 +120,15 @@ export function monthlyPrice(t: HcloudServerTypeChoice, locations: string[]): st
   return min === max ? `€${max.toFixed(2)}/month` : `€${min.toFixed(2)}-${max.toFixed(2)}/month`;
 }
 
-/** What a location gets when no server type is set, for the "default" choice. */
-export function defaultTypesText(locations: string[]): string {
+/** What the locations get when no server type is set, for the "default" choice, with prices when the API listed them. */
+export function defaultTypesText(locations: string[], catalog?: HcloudCatalog): string {
   const byType = new Map<string, string[]>();
   for (const l of locations) if (isHcloudLocation(l)) byType.set(defaultServerType(l), [...(byType.get(defaultServerType(l)) ?? []), l]);
-  return [...byType].map(([t, ls]) => `${t} in ${ls.join(", ")}`).join(", ");
+  return [...byType]
+    .map(([t, ls]) => {
+      const listed = catalog?.serverTypes.find((x) => x.name === t);
+      const price = listed ? monthlyPrice(listed, ls) : undefined;
+      return `${t} in ${ls.join(", ")}${price ? ` ${price}` : ""}`;
+    })
+    .join(", ");
 }

@@ -127,17 +127,19 @@ async function askHcloud(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNu
   const types = typesForLocations(catalog, locations);
   const fallback = ["cpx22", "ccx13", ...(locations.every((l) => checkServerType(l, "cx23") === undefined) ? ["cx23", "cax11"] : [])];
   const typeChoices: Choice<string>[] = [
-    { value: "", name: `default: the smallest shared-CPU type (${defaultTypesText(locations)})` },
+    { value: "", name: `default: the smallest shared-CPU type (${defaultTypesText(locations, catalog)})` },
     ...(types.length > 0
       ? types.map((t) => ({ value: t.name, name: `${t.name.padEnd(6)} ${t.description}${monthlyPrice(t, locations) ? `, ${monthlyPrice(t, locations)}` : ""}` }))
       : fallback.map((t) => ({ value: t, name: t }))),
   ];
+  // A type the file names stays on offer, so a re-run never drops it silently.
+  if (previous?.serverType && !typeChoices.some((c) => c.value === previous.serverType)) typeChoices.push({ value: previous.serverType, name: `${previous.serverType} (as in the current file)` });
   const serverType = await ctx.ask.choose({
     flag: "--server-type",
     given: ctx.flags.serverType,
     message: "Hetzner Cloud server type:",
     choices: typeChoices,
-    default: typeChoices.some((c) => c.value === previous?.serverType) ? (previous?.serverType ?? "") : "",
+    default: previous?.serverType ?? "",
     parse: (v) => {
       const problem = locations.map((l) => checkServerType(l, v)).find((p) => p !== undefined);
       if (problem) return invalid(problem);
