@@ -45,6 +45,33 @@ describe.skipIf(!root)("the Quick start on a fresh machine", () => {
     expect(r.stdout).toBe("");
   }, 60_000);
 
+  it("as root with apt, it installs the missing packages, says so in one line, and the lab can run", async () => {
+    const stub = join(dir, "stub-apt-ok");
+    mkdirSync(stub);
+    const calls = join(dir, "apt-ok-calls");
+    // This apt "installs" a package by putting the real program on PATH, which is all the lab checks.
+    const programs: Record<string, string> = { "systemd-container": "/usr/bin/systemd-nspawn", "util-linux": "/usr/bin/flock", debootstrap: "/usr/sbin/debootstrap", iproute2: "/usr/bin/ip" };
+    const cases = Object.entries(programs)
+      .map(([pkg, path]) => `    ${pkg}) /bin/ln -sf ${path} ${stub}/ ;;`)
+      .join("\n");
+    writeFileSync(join(stub, "apt-get"), `#!/bin/sh\necho "$*" >> ${calls}\n[ "$1" = install ] || exit 0\nfor p in "$@"; do\n  case "$p" in\n${cases}\n  esac\ndone\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = stub;
+    const lines: string[] = [];
+    try {
+      const { prepareLab } = await import("../cli/preflight/lab-setup.ts");
+      expect(await prepareLab((l) => lines.push(l))).toEqual({ ok: true });
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Installing (systemd-container|util-linux)(, [a-z-]+)* with apt-get: the local lab builds Debian servers/);
+    const log = readFileSync(calls, "utf8").trim().split("\n");
+    expect(log[0]).toBe("update -q");
+    expect(log[1]).toMatch(/^install -y -q --no-install-recommends .*systemd-container/);
+    expect(log).toHaveLength(2);
+  });
+
   describe.skipIf(!netnsAvailable())("without root", () => {
     // Its own network namespace: the fallback super peer takes the default ports, which must not collide with anything else on this machine.
     const ns = new Namespaces(`ddfr${process.pid % 10000}`);
