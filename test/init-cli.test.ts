@@ -165,7 +165,7 @@ const terminal = tmuxAvailable();
 const lab = labAvailable().ok;
 
 describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
-  const tmux = new Tmux(`dd-init-${process.pid}`);
+  const tmux = new Tmux(join(dir, "tmux.sock"));
   afterAll(() => tmux.killServer());
 
   it("Hetzner Cloud: a rejected token is reported at once; Ctrl-C writes nothing and exits 130", async () => {

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
 
 function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -15,20 +16,21 @@ export function tmuxAvailable(): boolean {
 }
 
 /**
- * A real terminal for a command: a detached session on a tmux server of its own (its own socket,
- * so other tmux users are untouched and killServer() removes everything). The command's exit code
+ * A real terminal for a command: a detached session on a tmux server of its own (its socket is a
+ * path the test owns, so other tmux users are untouched and nothing stays behind in /tmp/tmux-*). The command's exit code
  * is printed on the screen as "[exit N]" and the pane stays until killed.
  */
 export class Tmux {
   private readonly socket: string;
   private sessions = 0;
 
+  /** `socket`: a path in the test's temp dir. */
   constructor(socket: string) {
     this.socket = socket;
   }
 
   private tmux(...args: string[]): string {
-    return execFileSync("tmux", ["-L", this.socket, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync("tmux", ["-S", this.socket, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   }
 
   start(argv: string[], opts: { cwd: string; env?: Record<string, string> }): TmuxSession {
@@ -45,6 +47,7 @@ export class Tmux {
     } catch {
       // No server left: nothing to clean up.
     }
+    rmSync(this.socket, { force: true });
   }
 }
 
