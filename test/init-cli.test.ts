@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +21,9 @@ const stateDir = join(dir, "state");
 // No ssh-agent and no ~/.ssh of whoever runs the tests: the key choices are the test's own.
 const home = join(dir, "home");
 mkdirSync(join(home, ".ssh"), { recursive: true });
-const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TERM: "xterm-256color", LANG: "C.UTF-8" };
+// The machine's cache stays: the lab's base image and the Node runtimes are built or fetched once per machine, not per test.
+const cache = process.env.XDG_CACHE_HOME?.startsWith("/") ? process.env.XDG_CACHE_HOME : join(homedir(), ".cache");
+const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, XDG_CACHE_HOME: cache, TERM: "xterm-256color", LANG: "C.UTF-8" };
 
 let fake: FakeHcloud;
 beforeAll(async () => {
