@@ -69,7 +69,7 @@ export class Asker {
 
   async text(q: Question<string> & { check?: Check; optional?: boolean }): Promise<string> {
     if (q.given !== undefined) return this.checked(q.flag, q.given, q.check);
-    if (!this.interactive) return q.optional && this.yes ? (q.default ?? "") : this.checked(q.flag, this.unattended(q), q.check);
+    if (!this.interactive) return q.optional ? (q.default ?? "") : this.checked(q.flag, this.unattended(q), q.check);
     return input({ message: q.message, default: q.default || undefined, validate: (v) => (q.optional && v === "" ? true : (q.check?.(v.trim()) ?? true)) }).then((v) => v.trim());
   }
 
