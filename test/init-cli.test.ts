@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../cli/config/load.ts";
-import { packageRoot } from "../cli/paths.ts";
-import { loadIdentity } from "../cli/state/identities.ts";
+import { packageRoot } from "../stacks/package-files.ts";
+import { loadIdentity } from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { fingerprint, parseOpenSshKey } from "../stacks/install/host-keys.ts";
 import { labAvailable, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
 import type { Server } from "../stacks/provider.ts";
@@ -250,7 +251,7 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
 
   describe.skipIf(!lab)("with lab servers", () => {
     const deployment = `it${process.pid % 10000}`;
-    const hostLab = new LocalProvider({ deployment: `ih${process.pid % 10000}`, regions: ["x"], stateDir: join(dir, "lab-state"), sshUser: "deploy" });
+    const hostLab = new LocalProvider({ state: new StateDir(join(dir, "lab-state")).forDeployment(`ih${process.pid % 10000}`), regions: ["x"], sshUser: "deploy" });
     const written: string[] = [];
     afterAll(async () => {
       for (const config of written) await cli(dir, ["destroy", "--yes", "--config", config]);
@@ -284,7 +285,7 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
       t.keys("Enter");
       expect(await t.exitCode(300_000)).toBe(0);
       s = t.screen();
-      const key = loadIdentity(stateDir, deployment, `${deployment}-lab-1`)?.publicKeyHex;
+      const key = loadIdentity(new StateDir(stateDir).forDeployment(deployment), `${deployment}-lab-1`)?.publicKeyHex;
       expect(s).toMatch(new RegExp(`^${deployment}-lab-1 +installed +\\S+ +[\\d.]+ ms +[\\d.]+ ms$`, "m"));
       expect(s).toContain(`publicKey=${key}&networkId=${random}&tcpPort=443`);
       t.kill();
@@ -350,7 +351,7 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
       expect(up.code, up.stderr + up.stdout).toBe(0);
       expect(up.stdout).toMatch(new RegExp(`^${name} +installed +\\S+ +[\\d.]+ ms +[\\d.]+ ms$`, "m"));
       const peers = await cli(cwd, ["peers", "--format", "lines"]);
-      expect(peers.stdout.trim()).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(stateDir, "ex-tty", name)?.publicKeyHex}&networkId=1&tcpPort=443`);
+      expect(peers.stdout.trim()).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(new StateDir(stateDir).forDeployment("ex-tty"), name)?.publicKeyHex}&networkId=1&tcpPort=443`);
     }, 400_000);
 
     it("existing server without a terminal: --yes with flags pins the offered key, --host-key must match", async () => {

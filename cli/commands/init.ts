@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { type Command, Option } from "commander";
+import { Option } from "commander";
 import { createTwoFilesPatch } from "diff";
 import { parseDocument } from "yaml";
 import { DEFAULT_CONFIG_FILE, parseConfig } from "../config/load.ts";
+import type { Register } from "../options.ts";
 import { answersFromConfig, configFromAnswers, type InitAnswers } from "../init/answers.ts";
 import { renderConfig, secretsFor } from "../init/render.ts";
 import { AnswerError, Asker, isPromptCancel } from "../prompts/ask.ts";
@@ -91,7 +92,7 @@ export async function init(opts: InitOptions): Promise<number> {
   }
 }
 
-export function registerInit(program: Command, global: () => { stateDir: string }): void {
+export const registerInit: Register = (program, globals) => {
   program
     .command("init")
     .description("ask a few questions and write drasyl-deploy.yaml (every question also has a flag; --yes takes the defaults)")
@@ -116,6 +117,6 @@ export function registerInit(program: Command, global: () => { stateDir: string 
     .option("--up", "run `up` after writing")
     .option("--no-up", "do not run `up` after writing")
     .action(async (o: Omit<InitOptions, "stateDir">) => {
-      process.exitCode = await init({ ...o, stateDir: global().stateDir });
+      process.exitCode = await init({ ...o, stateDir: globals().stateDir });
     });
-}
+};

@@ -2,16 +2,18 @@ import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { LabError } from "../../stacks/local/run.ts";
+import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
+import { collect, configOption, type Register } from "../options.ts";
+import { formatProbe } from "../output/probe.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
-import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
-import { lockDeployment } from "../state/lock.ts";
 import { quickStartSandbox } from "../preflight/first-run.ts";
 import { prepareLab } from "../preflight/lab-setup.ts";
-import { LabError } from "../../stacks/local/run.ts";
 
 export interface UpOptions {
   config?: string;
@@ -29,19 +31,14 @@ function policyFor(server: string, opts: UpOptions): IdentityPolicy {
   return "refuse";
 }
 
-function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string } | undefined): string {
-  if (!r) return "-";
-  return r.ok ? `${r.rttMs.toFixed(1)} ms` : "FAIL";
-}
-
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
-    const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
+    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -67,7 +64,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       throw new LabError(`cannot run the local lab: ${lab.reason}`);
     }
   }
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);
     const progress = new Progress(serverNames(d.config));
@@ -75,17 +72,19 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
       for (const name of serverNames(d.config)) {
-        const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, name);
+        const { identity, created } = await ensureIdentity(d.state, name);
         identities.set(name, identity);
         progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
       }
+      // The health probe's own identity, mined once per state dir.
+      return probeIdentity(d.state);
     })();
-    const [servers] = await Promise.all([
+    const [servers, prober] = await Promise.all([
       Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
       identitiesReady,
     ]);
     for (const s of servers.filter((x) => !identities.has(x.name))) {
-      identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
+      identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
 
     const results: InstallResult[] = await Promise.all(
@@ -93,21 +92,21 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         installServer(
           s,
           { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
-          { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
+          { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
     );
 
     for (const r of results) {
       if (r.adoptedIdentity) {
-        const kept = adoptIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
+        const kept = adoptIdentity(d.state, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];
-    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", rtt(r.health?.udp), rtt(r.health?.tcp)]);
+    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", formatProbe(r.health?.udp), formatProbe(r.health?.tcp)]);
     out(`\n${table(rows)}`);
     for (const r of results.filter((x) => !HEALTHY.has(x.status))) {
       out(`\n${r.server}: ${r.status}: ${r.error ?? ""}\n`);
@@ -117,10 +116,23 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const healthy = results.filter((r) => HEALTHY.has(r.status) && (r.health === undefined || r.health.ok));
     const urls = servers
       .filter((s) => healthy.some((r) => r.server === s.name))
-      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort));
+      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings));
     if (urls.length > 0) out(`\n${formatSuperPeers(urls, d.settings.networkId, "env")}`);
     return healthy.length === results.length ? 0 : 1;
   } finally {
     unlock();
   }
 }
+
+export const registerUp: Register = (program, globals) => {
+  program
+    .command("up")
+    .description("create the servers if needed, install or update a super peer on each, verify it, print DRASYL_SUPER_PEERS")
+    .addOption(configOption())
+    .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
+    .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
+    .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
+    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[] }) => {
+      process.exitCode = await up({ ...o, stateDir: globals().stateDir });
+    });
+};

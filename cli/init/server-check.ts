@@ -1,13 +1,7 @@
 import { homedir } from "node:os";
-import ssh2, { type ConnectConfig } from "ssh2";
-import { fingerprint, formatOpenSshKey } from "../../stacks/install/host-keys.ts";
+import { fingerprint, parseOpenSshKey } from "../../stacks/install/host-keys.ts";
 import { shq } from "../../stacks/install/shell.ts";
-import { authConfig, connectError } from "../../stacks/install/ssh.ts";
-import type { Server } from "../../stacks/provider.ts";
-
-// ssh2 is CommonJS: Node exposes only its default export to ESM.
-const { Client } = ssh2;
-type Client = InstanceType<typeof Client>;
+import { anyHostKey, type SshSession, sshConnect, sshExec } from "../../stacks/install/ssh.ts";
 
 export interface ServerAccess {
   name: string;
@@ -93,69 +87,29 @@ function expandHome(path: string): string {
 export class ServerProbe {
   readonly hostKey: string;
   readonly fingerprint: string;
-  private readonly client: Client;
+  private readonly session: SshSession;
 
-  private constructor(client: Client, key: Buffer) {
-    this.client = client;
-    this.hostKey = formatOpenSshKey(key);
-    this.fingerprint = fingerprint(key);
+  private constructor(session: SshSession) {
+    this.session = session;
+    this.hostKey = session.hostKey;
+    this.fingerprint = fingerprint(parseOpenSshKey(session.hostKey));
   }
 
-  /** Connects and logs in, accepting whatever host key is offered: the caller shows it and asks. */
+  /**
+   * Connects and logs in, accepting whatever host key is offered: the login sends only a signature
+   * for this session, and the caller shows the key and asks before anything else is trusted.
+   */
   static async connect(access: ServerAccess, timeoutMs = 15_000): Promise<ServerProbe> {
-    const server: Server = {
-      name: access.name,
-      region: "",
-      ssh: { host: access.host, port: access.sshPort, user: access.user, privateKeyPath: access.privateKey ? expandHome(access.privateKey) : undefined },
-    };
-    const client = new Client();
-    let offered: Buffer | undefined;
-    const config: ConnectConfig = {
-      host: access.host,
-      port: access.sshPort,
-      username: access.user,
-      ...authConfig(server),
-      readyTimeout: timeoutMs,
-      hostVerifier: (key: Buffer) => {
-        offered = key;
-        return true;
-      },
-    };
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      client.on("error", (e: Error) => {
-        if (settled) return;
-        settled = true;
-        client.end();
-        reject(connectError(server, e, timeoutMs));
-      });
-      client.once("ready", () => {
-        settled = true;
-        resolve();
-      });
-      client.connect(config);
-    });
-    if (!offered) {
-      client.end();
-      throw new Error(`${access.host} offered no SSH host key`);
-    }
-    return new ServerProbe(client, offered);
+    const target = { name: access.name, ssh: { host: access.host, port: access.sshPort, user: access.user, privateKeyPath: access.privateKey ? expandHome(access.privateKey) : undefined } };
+    return new ServerProbe(await sshConnect(target, anyHostKey, timeoutMs));
   }
 
   async check(ports: { udp: number; tcp: number }, user: string): Promise<ServerReport> {
-    const output = await new Promise<string>((resolve, reject) => {
-      this.client.exec(`sh -c ${shq(SCRIPT)}`, (err, ch) => {
-        if (err) return reject(err);
-        let text = "";
-        ch.on("data", (d: Buffer) => (text += d.toString()));
-        ch.stderr.on("data", () => undefined);
-        ch.on("close", () => resolve(text));
-      });
-    });
-    return evaluateServer(output, user, ports);
+    const r = await sshExec(this.session.client, `sh -c ${shq(SCRIPT)}`, { label: "the server checks", timeoutMs: 30_000 });
+    return evaluateServer(r.stdout, user, ports);
   }
 
   close(): void {
-    this.client.end();
+    this.session.client.end();
   }
 }

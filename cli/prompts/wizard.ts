@@ -5,6 +5,7 @@ import { AWS_DEFAULT_INSTANCE_TYPE, AWS_DEFAULT_REGIONS, checkInstanceType, chec
 import { AWS_REGIONS, AWS_SMALL_INSTANCE_TYPES } from "../../stacks/aws/regions.ts";
 import { checkLocation, checkServerType } from "../../stacks/hcloud/catalog.ts";
 import { ensureDeployKey } from "../../stacks/pulumi/deploy-key.ts";
+import { StateDir } from "../../stacks/state/state-dir.ts";
 import {
   type ExistingServerAnswers,
   type InitAnswers,
@@ -250,7 +251,7 @@ async function askSshKey(ctx: WizardContext, deployment: string, given: string |
   });
   if (choice === "agent") return undefined;
   if (choice !== "new") return choice;
-  const key = ensureDeployKey(ctx.stateDir, deployment);
+  const key = ensureDeployKey(new StateDir(ctx.stateDir).forDeployment(deployment));
   ctx.ask.say(`Deployment key ${key.privateKeyPath}. Add this line to the server's ~/.ssh/authorized_keys:`);
   ctx.ask.say(`  ${key.publicKey}`);
   return key.privateKeyPath;
