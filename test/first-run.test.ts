@@ -90,7 +90,8 @@ describe.skipIf(!root)("the Quick start on a fresh machine", () => {
         expect(p.stderr()).toMatch(
           /^The three-server sandbox cannot run here \(the local lab needs root .*\); starting one super peer on 127\.0\.0\.1 instead\. For the three lab servers, run "sudo npm start" on Debian or Ubuntu\.$/m,
         );
-        expect(p.stdout()).toMatch(/UDP 127\.0\.0\.1:22527: ok, ACK from the expected key/);
+        expect(p.stdout()).toMatch(/^ {2}UDP 127\.0\.0\.1:22527: [\d.]+ ms$/m);
+        expect(p.stdout()).toMatch(/^ {2}TCP 127\.0\.0\.1:8443: [\d.]+ ms$/m);
         const value = line[1] ?? "";
         // A drasyl node of the test, in the same namespace, gets ACKs from the printed key over UDP and TCP.
         const probe = await execRaw("ip", ["netns", "exec", net, process.execPath, "--import", "tsx", "test/support/probe-url.ts", value], { cwd: packageRoot() });

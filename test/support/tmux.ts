@@ -34,6 +34,9 @@ export class Tmux {
   }
 
   start(argv: string[], opts: { cwd: string; env?: Record<string, string> }): TmuxSession {
+    // A session that outlives the tests' ones: tmux exits with its last session, and a new session
+    // racing that exit on the same socket fails.
+    if (this.sessions === 0) this.tmux("new-session", "-d", "-s", "keep", "sleep 3600");
     const name = `s${++this.sessions}`;
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shq(v)}`);
     const cmd = `cd ${shq(opts.cwd)} && env ${env.join(" ")} ${argv.map(shq).join(" ")}; echo "[exit $?]"; sleep 3600`;
