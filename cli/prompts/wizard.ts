@@ -15,8 +15,8 @@ import {
   TARGET_TITLES,
   type TargetKind,
 } from "../init/answers.ts";
-import { builtInHcloudCatalog, defaultTypesText, fetchHcloudCatalog, type HcloudCatalog, HcloudApiError, hcloudEndpoint, monthlyPrice, typesForLocations } from "../init/hcloud-api.ts";
-import { checkAwsCredentials } from "../init/aws-check.ts";
+import { builtInHcloudCatalog, defaultTypesText, fetchHcloudCatalog, type HcloudCatalog, HcloudApiError, hcloudEndpoint, monthlyPrice, typesForLocations } from "../../stacks/hcloud/live-catalog.ts";
+import { checkAwsCredentials } from "../../stacks/aws/credentials-check.ts";
 import { ServerProbe } from "../init/server-check.ts";
 import { agentKeys, sshKeyFiles } from "../init/ssh-keys.ts";
 import { AnswerError, type Asker, type Check, type Choice, invalid, type Invalid } from "./ask.ts";

@@ -1,4 +1,4 @@
-import { checkServerType, defaultServerType, HCLOUD_LOCATIONS, isHcloudLocation } from "../../stacks/hcloud/catalog.ts";
+import { checkServerType, defaultServerType, HCLOUD_LOCATIONS, isHcloudLocation } from "./catalog.ts";
 
 export const HCLOUD_TOKEN_HELP = "create one in the Hetzner Cloud Console: your project > Security > API tokens (Read & Write)";
 
