@@ -212,8 +212,11 @@ describe.skipIf(!terminal)("drasyl-deploy init in a terminal (tmux)", () => {
     s = await t.waitFor(/^\? Run `drasyl-deploy up` now\?/m);
     expect(s).toContain("Wrote drasyl-deploy.yaml.");
     expect(s).toContain("#   HCLOUD_TOKEN");
-    t.keys("n", "Enter");
-    expect(await t.exitCode()).toBe(0);
+    // Ctrl-C after the file is written only declines `up`, and does not claim nothing was written.
+    t.keys("C-c");
+    expect(await t.exitCode()).toBe(130);
+    expect(t.screen()).toContain("Deploy with: drasyl-deploy up");
+    expect(t.screen()).not.toContain("nothing written");
     const text = readFileSync(join(cwd, "drasyl-deploy.yaml"), "utf8");
     expect(text).not.toContain("good-token");
     expect(parseConfig(text, "f")).toMatchObject({ deployment: "hc-tty", targets: [{ kind: "hcloud", locations: ["fsn1", "hel1", "ash", "sin"], serverType: "cpx22" }] });

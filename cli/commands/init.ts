@@ -66,15 +66,24 @@ async function run(opts: InitOptions, ask: Asker): Promise<number> {
   const secrets = secretsFor(answers);
   if (secrets.length > 0) ask.say(`Before \`up\`, set in the environment: ${secrets.map((s) => s.split(/\s{2,}/)[0]).join("; ")}.`);
   // Unattended, `up` runs only when asked for: writing a config must not deploy by surprise.
-  const runUp = opts.up ?? (ask.interactive && (await ask.yesNo({ flag: "--up", message: "Run `drasyl-deploy up` now?", default: true })));
+  const later = `Deploy with: drasyl-deploy up${opts.config === DEFAULT_CONFIG_FILE ? "" : ` --config ${opts.config}`}`;
+  let runUp: boolean;
+  try {
+    runUp = opts.up ?? (ask.interactive && (await ask.yesNo({ flag: "--up", message: "Run `drasyl-deploy up` now?", default: true })));
+  } catch (e) {
+    if (!isPromptCancel(e)) throw e;
+    // The file is already written: Ctrl-C here only declines `up`.
+    ask.say(later);
+    return 130;
+  }
   if (!runUp) {
-    ask.say(`Deploy with: drasyl-deploy up${opts.config === DEFAULT_CONFIG_FILE ? "" : ` --config ${opts.config}`}`);
+    ask.say(later);
     return 0;
   }
   return up({ config: opts.config, stateDir: opts.stateDir, dryRun: false, adoptIdentity: [], replaceIdentity: [] });
 }
 
-/** `drasyl-deploy init`: the questions, the file, and `up` if wanted. Ctrl-C at a prompt writes nothing (exit 130). */
+/** `drasyl-deploy init`: the questions, the file, and `up` if wanted. Ctrl-C at a question writes nothing (exit 130). */
 export async function init(opts: InitOptions): Promise<number> {
   const ask = new Asker({ interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY), yes: opts.yes });
   try {
