@@ -103,5 +103,24 @@ describe.skipIf(!root)("the Quick start on a fresh machine", () => {
         expect(await p.stop()).toBe(0);
       }
     }, 180_000);
+
+    // `ip netns exec` mounts a sysfs of the namespace without /sys/fs/cgroup: root, but no cgroups, as in some containers.
+    it("as root without cgroups (and without apt), falls back the same way and says why", async () => {
+      const net = ns.add("b");
+      const cwd = join(dir, "no-apt");
+      mkdirSync(join(cwd, "bin"), { recursive: true });
+      const argv = ["netns", "exec", net, "env", "-i", "-C", cwd, `PATH=${join(cwd, "bin")}`, `HOME=${cwd}`, process.execPath, CLI, "--state-dir", join(cwd, "state"), "up"];
+      const p = spawnProcess("ip", argv, process.env);
+      try {
+        await p.waitFor(/^DRASYL_SUPER_PEERS="udp:\/\/127\.0\.0\.1:22527\?publicKey=[0-9a-f]{64}&networkId=1&tcpPort=8443"$/m, 120_000);
+        expect(p.stderr()).toMatch(/^The three-server sandbox cannot run here \(no usable cgroup hierarchy under \/sys\/fs\/cgroup .*\); starting one super peer on 127\.0\.0\.1 instead/m);
+        // The sandbox's identity only: no deployment identities, no lab state.
+        expect(readdirSync(join(cwd, "state"))).toContain("sandbox");
+        expect(readdirSync(join(cwd, "state"))).not.toEqual(expect.arrayContaining(["deployments"]));
+        expect(readdirSync(join(cwd, "state"))).not.toEqual(expect.arrayContaining(["lab"]));
+      } finally {
+        expect(await p.stop()).toBe(0);
+      }
+    }, 180_000);
   });
 });
