@@ -198,8 +198,9 @@ async function askLocal(ctx: WizardContext, kinds: TargetKind[]): Promise<NonNul
   const count = await ctx.ask.choose({
     flag: "--regions",
     message: "How many lab servers (one super peer each, on this machine)?",
-    choices: [1, 2, 3, 4, 5].map((n) => ({ value: n, name: String(n) })),
-    default: Math.min(5, ctx.previous?.local?.regions.length ?? 3),
+    // Up to 5, or as many as the file already has: a re-run never drops servers by itself.
+    choices: Array.from({ length: Math.max(5, ctx.previous?.local?.regions.length ?? 0) }, (_, i) => ({ value: i + 1, name: String(i + 1) })),
+    default: ctx.previous?.local?.regions.length ?? 3,
     parse: () => invalid("unused: --regions is read above"),
   });
   const previous = ctx.previous?.local?.regions ?? [];
