@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerDestroy } from "./commands/destroy.ts";
 import { registerForgetHost } from "./commands/forget-host.ts";
+import { registerInit } from "./commands/init.ts";
 import { registerInstallPulumi } from "./commands/install-pulumi.ts";
 import { registerPeers } from "./commands/peers.ts";
 import { registerSandbox } from "./commands/sandbox.ts";
@@ -17,7 +18,7 @@ const program = new Command()
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-for (const register of [registerUp, registerStatus, registerPeers, registerDestroy, registerForgetHost, registerInstallPulumi, registerSandbox]) register(program, globals);
+for (const register of [registerInit, registerUp, registerStatus, registerPeers, registerDestroy, registerForgetHost, registerInstallPulumi, registerSandbox]) register(program, globals);
 
 try {
   await program.parseAsync();

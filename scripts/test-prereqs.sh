@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh Debian machine: network namespaces and NAT
-# (iproute2, nftables), and the local lab's Debian servers (debootstrap, systemd-nspawn from
-# systemd-container, openssh-client). Without root it only reports; the tests that need root then
+# (iproute2, nftables), the local lab's Debian servers (debootstrap, systemd-nspawn from
+# systemd-container, openssh-client), and a terminal for the init wizard's tests (tmux). Without root it only reports; the tests that need root then
 # skip, but in CI (CI=true) a missing tool is an error, because there the tests must run.
 set -euo pipefail
 # debootstrap lives in /usr/sbin, which a non-root PATH may lack.
@@ -12,6 +12,8 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+# The init wizard's tests drive the CLI in a real terminal.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 missing=0
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

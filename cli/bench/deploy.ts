@@ -3,10 +3,11 @@
  * CLI as a user runs it. Targets: a fresh `up` on 3 servers within 1.3x of one server, and a no-op
  * `up` under 3 s. "Fresh" is measured twice: with everything new (identities are mined, servers
  * booted, runtime pushed), and with identities already backed up but new servers (what a rebuild
- * after `destroy` costs), which isolates how the per-server work scales.
+ * after `destroy` costs), which isolates how the per-server work scales. Last, the first-time path:
+ * `init --yes` to a verified three-server sandbox (the answers from flags, then its `up`), and the no-op `up` after it.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../../stacks/package-files.ts";
@@ -46,7 +47,11 @@ if (!lab.ok) {
 const dir = mkdtempSync(join(tmpdir(), "dd-bench-"));
 const stateDir = join(dir, "state");
 const rows: Row[] = [];
-const configs = { one: deployment(dir, `b1x${process.pid % 1000}`, ["r1"]), three: deployment(dir, `b3x${process.pid % 1000}`, ["r1", "r2", "r3"]) };
+const configs = {
+  one: deployment(dir, `b1x${process.pid % 1000}`, ["r1"]),
+  three: deployment(dir, `b3x${process.pid % 1000}`, ["r1", "r2", "r3"]),
+  init: join(dir, "init.yaml"),
+};
 try {
   for (const [n, config] of [[1, configs.one], [3, configs.three]] as const) {
     rows.push({ case: "fresh up (new identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
@@ -55,8 +60,12 @@ try {
     rows.push({ case: "fresh up (kept identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
     timed(stateDir, config, "destroy", "--yes");
   }
+  const name = `bix${process.pid % 1000}`;
+  rows.push({ case: "init --yes to a verified sandbox (new identities, new servers)", servers: 3, seconds: timed(stateDir, configs.init, "init", "--yes", "--target", "local", "--name", name, "--up") });
+  rows.push({ case: "no-op up after init", servers: 3, seconds: timed(stateDir, configs.init, "up") });
 } finally {
   for (const config of Object.values(configs)) {
+    if (!existsSync(config)) continue;
     try {
       timed(stateDir, config, "destroy", "--yes");
     } catch {

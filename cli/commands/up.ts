@@ -2,14 +2,18 @@ import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { LabError } from "../../stacks/local/run.ts";
 import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
+import { SANDBOX_CONFIG } from "../config/load.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { collect, configOption, type Register } from "../options.ts";
 import { formatProbe } from "../output/probe.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
+import { quickStartSandbox } from "../preflight/first-run.ts";
+import { prepareLab } from "../preflight/lab-setup.ts";
 
 export interface UpOptions {
   config?: string;
@@ -52,6 +56,14 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
 export async function up(opts: UpOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
+  // Everything that can stop the lab runs before an identity is made or anything is written.
+  if (!opts.dryRun && d.config.targets.some((t) => t.kind === "local")) {
+    const lab = await prepareLab((line) => process.stderr.write(`${line}\n`));
+    if (!lab.ok) {
+      if (d.config === SANDBOX_CONFIG) return quickStartSandbox(opts.stateDir, lab.reason);
+      throw new LabError(`cannot run the local lab: ${lab.reason}`);
+    }
+  }
   const unlock = lockDeployment(d.state);
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);

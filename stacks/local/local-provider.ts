@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, rmdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, rmdirSync, rmSync } from "node:fs";
 import type { Provider, Server } from "../provider.ts";
 import type { DeploymentState } from "../state/state-dir.ts";
 import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
@@ -8,6 +7,7 @@ import { withLock } from "./lock.ts";
 import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHost, stopHost, wipeHostKeys } from "./host.ts";
 import { createHostNetwork, ensureBridge, hostAddresses, hostTag, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
+import { labHostFacts, labReadiness } from "./requirements.ts";
 import { LabError } from "./run.ts";
 import { anyHostKey, type ExecResult, sshLogin, sshRunOnce } from "../install/ssh.ts";
 import { ensureLabKey } from "./ssh-key.ts";
@@ -34,34 +34,12 @@ function label(s: string): string {
     .replace(/^-+|-+$/g, "");
 }
 
-const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-
-function findProgram(name: string): boolean {
-  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), ...SEARCH_PATH];
-  return dirs.some((d) => {
-    try {
-      accessSync(join(d, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Whether this machine can run the local lab, and if not, what to do about it. */
 export function labAvailable(): { ok: boolean; reason?: string } {
-  if (process.platform !== "linux") return { ok: false, reason: "the local lab needs Linux (systemd-nspawn containers)" };
-  if (process.getuid?.() !== 0) return { ok: false, reason: "the local lab needs root (it creates containers, mounts and network namespaces): run it with sudo" };
-  const needs: [string, string][] = [
-    ["systemd-nspawn", "systemd-container"],
-    ["debootstrap", "debootstrap"],
-    ["ip", "iproute2"],
-    ["flock", "util-linux"],
-  ];
-  for (const [program, pkg] of needs) {
-    if (!findProgram(program)) return { ok: false, reason: `${program} not found: apt-get install ${pkg}` };
-  }
-  return { ok: true };
+  const r = labReadiness(labHostFacts());
+  if (r.ready) return { ok: true };
+  if (r.install) return { ok: false, reason: `${r.install.join(", ")} not installed: apt-get install ${r.install.join(" ")}` };
+  return { ok: false, reason: r.reason };
 }
 
 /**
