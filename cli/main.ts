@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
+import { registerIdentityCommands } from "./commands/identity.ts";
 import { peers } from "./commands/peers.ts";
 import { sandbox } from "./commands/sandbox.ts";
 import { status } from "./commands/status.ts";
@@ -78,6 +79,8 @@ program
   .action(async (server: string, o: { config?: string }) => {
     process.exitCode = await forgetHost(server, { ...o, stateDir: global().stateDir });
   });
+
+registerIdentityCommands(program, () => global().stateDir);
 
 program
   .command("install-pulumi")

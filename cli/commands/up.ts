@@ -6,7 +6,7 @@ import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
-import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
+import { ensureIdentity, loadIdentity, replaceIdentity } from "../state/identities.ts";
 import { lockDeployment } from "../state/lock.ts";
 
 export interface UpOptions {
@@ -88,7 +88,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
 
     for (const r of results) {
       if (r.adoptedIdentity) {
-        const kept = adoptIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
+        const kept = replaceIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }

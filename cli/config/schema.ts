@@ -180,3 +180,19 @@ function targetServerNames(deployment: string, t: TargetConfig): string[] {
 export function serverNames(config: DeployConfig): string[] {
   return config.targets.flatMap((t) => targetServerNames(config.deployment, t));
 }
+
+/** Every server of the config with its region (the location for hcloud), in config order. */
+export function serverRegions(config: DeployConfig): { name: string; region: string }[] {
+  return config.targets.flatMap((t) => {
+    switch (t.kind) {
+      case "local":
+        return t.regions.map((r) => ({ name: `${config.deployment}-${r}`, region: r }));
+      case "existing":
+        return t.servers.map((s) => ({ name: s.name, region: s.region }));
+      case "hcloud":
+        return hcloudServerSpecs(config.deployment, t).map((s) => ({ name: s.name, region: s.location }));
+      case "aws":
+        return awsServerSpecs(config.deployment, t).map((s) => ({ name: s.name, region: s.region }));
+    }
+  });
+}
