@@ -105,7 +105,7 @@ export async function verify(file: string, o: { passphraseFile?: string; identit
     out(`${file}: OK, every identity is valid\n`);
     return 0;
   } catch (e) {
-    note(`${file}: NOT usable: ${(e as Error).message}`);
+    note(`NOT usable: ${(e as Error).message}`);
     return 1;
   }
 }

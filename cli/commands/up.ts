@@ -6,7 +6,8 @@ import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
-import { ensureIdentity, loadIdentity, replaceIdentity } from "../state/identities.ts";
+import { backUpNewIdentities } from "../identity/up-backup.ts";
+import { ensureIdentity, loadIdentity, pendingRestores, replaceIdentity, setPendingRestores } from "../state/identities.ts";
 import { lockDeployment } from "../state/lock.ts";
 
 export interface UpOptions {
@@ -19,9 +20,11 @@ export interface UpOptions {
 
 const HEALTHY = new Set(["installed", "updated", "unchanged"]);
 
-function policyFor(server: string, opts: UpOptions): IdentityPolicy {
+/** `restored` holds the keys `identity restore`/`import` put into the local state: confirmed by the operator already. */
+function policyFor(server: string, opts: UpOptions, restored: Record<string, string> = {}, identity?: Identity): IdentityPolicy {
   if (opts.adoptIdentity.includes(server)) return "adopt";
   if (opts.replaceIdentity.includes(server)) return "replace";
+  if (identity && restored[server] === identity.publicKeyHex) return "replace";
   return "refuse";
 }
 
@@ -37,7 +40,7 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
     const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts, pendingRestores(d.stateDir, d.config.deployment), identity) }, { stateDir: d.stateDir, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -76,11 +79,13 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
     }
 
+    await backUpNewIdentities(d, (line) => progress.note(line));
+    const restored = pendingRestores(d.stateDir, d.config.deployment);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(
           s,
-          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
+          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)) },
           { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
@@ -92,6 +97,12 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }
+    }
+
+    const installed = results.filter((r) => HEALTHY.has(r.status) && restored[r.server] !== undefined).map((r) => r.server);
+    if (installed.length > 0) {
+      for (const name of installed) delete restored[name];
+      setPendingRestores(d.stateDir, d.config.deployment, restored);
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];

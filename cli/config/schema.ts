@@ -142,6 +142,14 @@ export const configSchema = z
       })
       .prefault({}),
     targets: z.array(z.discriminatedUnion("kind", [localTarget, existingTarget, hcloudTarget, awsTarget])).min(1),
+    /** An identity backup `up` writes whenever it holds identities no backup has yet. */
+    backup: z
+      .strictObject({
+        file: z.string().min(1),
+        recipients: z.array(z.string().regex(/^age1[0-9a-z]+$/, "must be an age recipient (age1...)")).min(1).optional(),
+        passphraseFile: z.string().min(1).optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();
