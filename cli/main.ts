@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
 import { registerIdentityCommands } from "./commands/identity.ts";
+import { registerMoveCommand } from "./commands/move.ts";
 import { peers } from "./commands/peers.ts";
 import { sandbox } from "./commands/sandbox.ts";
 import { status } from "./commands/status.ts";
@@ -81,6 +82,7 @@ program
   });
 
 registerIdentityCommands(program, () => global().stateDir);
+registerMoveCommand(program, () => global().stateDir);
 
 program
   .command("install-pulumi")

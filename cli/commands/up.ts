@@ -9,6 +9,7 @@ import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
 import { backUpNewIdentities } from "../identity/up-backup.ts";
 import { ensureIdentity, loadIdentity, pendingRestores, replaceIdentity, setPendingRestores } from "../state/identities.ts";
 import { lockDeployment } from "../state/lock.ts";
+import { readMoveJournal } from "../state/move-journal.ts";
 
 export interface UpOptions {
   config?: string;
@@ -62,6 +63,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);
     const progress = new Progress(serverNames(d.config));
+    const moving = readMoveJournal(d.stateDir, d.config.deployment);
+    if (moving) progress.note(`A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`);
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
