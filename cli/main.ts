@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
@@ -30,7 +31,8 @@ const program = new Command()
   .option("--state-dir <dir>", "where identities, pinned host keys and deployment state are kept", process.env.DRASYL_DEPLOY_STATE_DIR ?? defaultStateDir())
   .showHelpAfterError();
 
-const global = (): { stateDir: string } => program.opts<{ stateDir: string }>();
+// Absolute, because the lab mounts and unmounts below it and children run elsewhere.
+const global = (): { stateDir: string } => ({ stateDir: resolve(program.opts<{ stateDir: string }>().stateDir) });
 program.hook("preAction", () => useProbeIdentity(() => probeIdentity(global().stateDir)));
 const configOption = (): Option => new Option("-c, --config <file>", "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)");
 

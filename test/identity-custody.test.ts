@@ -211,7 +211,7 @@ describe("identity commands on a local state", () => {
     const { dir, state, config } = setup();
     const out = join(dir, "b.age");
     expect(await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"))).toBe(0);
-    expect(lastBackupOf(backupRecords(state, "cust"), "a", id1.publicKeyHex)?.file).toBe(out);
+    expect(lastBackupOf(backupRecords(state, "cust"), id1.publicKeyHex)?.file).toBe(out);
     const printed: string[] = [];
     const pf = join(dir, "pass");
     writeFileSync(pf, "pw\n");

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { fetchRemoteIdentity } from "../../stacks/install/installer.ts";
 import { gatherFacts } from "../../stacks/install/facts.ts";
@@ -150,6 +151,8 @@ export async function restore(file: string, opts: RestoreOptions, ask: (q: strin
       setPendingRestores(opts.stateDir, deployment, pending);
       note(`${item.server}: restored ${pk}${kept ? ` (the replaced identity is kept as ${kept})` : ""}`);
     }
+    // The archive holds these keys: it is a backup of them, wherever it came from.
+    recordBackup(opts.stateDir, deployment, { at: archive.createdAt, file: resolve(file), keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])) });
     note(`Run drasyl-deploy up to install the restored identities onto the servers of "${deployment}".`);
     return declined > 0 ? 1 : 0;
   } finally {
@@ -268,13 +271,13 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
     if (held === "differs" || held === "server only" || held === "unreachable") problems++;
     const key = local?.publicKeyHex ?? r?.key ?? "-";
     const pow = local ? `${powLeadingZeroBits(local.publicKey, local.pow)}` : "-";
-    const last = local ? (lastBackupOf(records, name, local.publicKeyHex)?.at ?? "never") : "-";
+    const last = local ? (lastBackupOf(records, local.publicKeyHex)?.at ?? "never") : "-";
     rows.push([name, regions.get(name) ?? "-", key, pow, held === "differs" ? `differs (server: ${r?.key ?? "unreadable"})` : held, last]);
   }
   out(table(rows));
   const unbacked = names.filter((n) => {
     const local = loadIdentity(d.stateDir, d.config.deployment, n);
-    return local && !lastBackupOf(records, n, local.publicKeyHex);
+    return local && !lastBackupOf(records, local.publicKeyHex);
   });
   if (unbacked.length > 0) note(`Not in any backup yet: ${unbacked.join(", ")}. Run drasyl-deploy identity backup.`);
   return problems > 0 ? 1 : 0;

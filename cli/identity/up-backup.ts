@@ -19,7 +19,7 @@ export async function backUpNewIdentities(d: Deployment, note: (line: string) =>
     const identity = loadIdentity(d.stateDir, deployment, server);
     return identity ? [{ server, region: regions.get(server) ?? "", identity }] : [];
   });
-  const unbacked = held.filter((h) => !lastBackupOf(records, h.server, h.identity.publicKeyHex));
+  const unbacked = held.filter((h) => !lastBackupOf(records, h.identity.publicKeyHex));
   if (unbacked.length === 0) return;
   const names = unbacked.map((h) => h.server).join(", ");
   const setting = d.config.backup;

@@ -123,9 +123,9 @@ export function recordBackup(stateDir: string, deployment: string, record: Backu
   writeFileAtomic(backupsFile(stateDir, deployment), `${JSON.stringify({ backups: all }, null, 2)}\n`);
 }
 
-/** When this server's current key last went into a backup, if ever. */
-export function lastBackupOf(records: BackupRecord[], server: string, publicKey: string): BackupRecord | undefined {
-  return records.filter((r) => r.keys[server] === publicKey).at(-1);
+/** When this key last went into a backup, if ever (under any server name: a moved super peer keeps its key). */
+export function lastBackupOf(records: BackupRecord[], publicKey: string): BackupRecord | undefined {
+  return records.filter((r) => Object.values(r.keys).includes(publicKey)).at(-1);
 }
 
 /**
