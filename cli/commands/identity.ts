@@ -146,9 +146,10 @@ export async function restore(file: string, opts: RestoreOptions, ask: (q: strin
           continue;
         }
       }
-      const kept = replaceIdentity(opts.stateDir, deployment, item.server, item.entry.identity);
+      // Marked before it is written: a run killed in between leaves a marker that matches no local key (harmless), never a restored key `up` would refuse to install.
       pending[item.server] = pk;
       setPendingRestores(opts.stateDir, deployment, pending);
+      const kept = replaceIdentity(opts.stateDir, deployment, item.server, item.entry.identity);
       note(`${item.server}: restored ${pk}${kept ? ` (the replaced identity is kept as ${kept})` : ""}`);
     }
     // The archive holds these keys: it is a backup of them, wherever it came from.
@@ -204,8 +205,8 @@ export async function importIdentity(file: string | undefined, opts: ImportOptio
       note(`${opts.server}: kept the local identity ${current.publicKeyHex} (pass --force to replace it without asking)`);
       return 1;
     }
-    const kept = replaceIdentity(d.stateDir, d.config.deployment, opts.server, identity);
     if (!opts.fromServer) setPendingRestores(d.stateDir, d.config.deployment, { ...pendingRestores(d.stateDir, d.config.deployment), [opts.server]: identity.publicKeyHex });
+    const kept = replaceIdentity(d.stateDir, d.config.deployment, opts.server, identity);
     note(`${opts.server}: imported ${identity.publicKeyHex}${kept ? ` (the replaced identity is kept as ${kept})` : ""}; not backed up yet: run drasyl-deploy identity backup`);
     return 0;
   } finally {
