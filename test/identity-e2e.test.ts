@@ -66,13 +66,17 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     return r;
   }
 
-  /** Starts the command and SIGKILLs it after `ms`; says whether it was still running then. */
+  /**
+   * Starts the command and SIGKILLs it after `ms`; says whether it was still running then. A run
+   * that ended by itself must have succeeded: after a kill, the plain re-run is what converges.
+   */
   async function killAfter(state: string, args: string[], ms: number): Promise<boolean> {
     const p = spawnProcess(process.execPath, [CLI, "--state-dir", state, ...args], env);
     const exitedEarly = await Promise.race([p.exit.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms))]);
     if (!exitedEarly) p.child.kill("SIGKILL");
-    await p.exit;
+    const code = await p.exit;
     transcript.push(p.stdout(), p.stderr());
+    if (exitedEarly) expect(code, `${args.join(" ")} ended before its kill point at ${ms} ms, failing:\n${p.stderr()}\n${p.stdout()}`).toBe(0);
     return !exitedEarly;
   }
 
@@ -262,7 +266,8 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
       return hit;
     });
     expect(kills).toBe(KILLS);
-    expect((await cli(stateB, "up", "--config", config)).code).toBe(0);
+    const last = await cli(stateB, "up", "--config", config);
+    expect(last.code, `${last.stderr}\n${last.stdout}`).toBe(0);
     for (const row of await statusRows(stateB)) expect(row.healthy).toBe(true);
     for (const s of await servers()) expect((await labExec(s, "find /opt/drasyl-sp /etc/drasyl-sp -name '.*.??????'")).stdout.trim()).toBe("");
   }, 900_000);
