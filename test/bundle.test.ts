@@ -1,9 +1,9 @@
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { nodeRuntime, NODE_RUNTIME } from "../stacks/install/node-runtime.ts";
-import { superPeerBundle } from "../cli/paths.ts";
+import { superPeerBundle } from "../stacks/package-files.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import { decodeAck, nowMicros } from "../sp-runtime/wire/messages.ts";
 import { openPacket } from "../sp-runtime/wire/packet.ts";
@@ -13,6 +13,7 @@ import { RawClient, vectorIdentity } from "./support/super-peer.ts";
 const running: Spawned[] = [];
 afterAll(async () => {
   for (const p of running) await p.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const dir = mkdtempSync(join(tmpdir(), "drasyl-bundle-"));

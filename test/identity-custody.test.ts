@@ -10,7 +10,6 @@ import { backupPassphrase, PASSPHRASE_ENV } from "../cli/identity/passphrase.ts"
 import { backup, exportIdentity, importIdentity, restore, verify } from "../cli/commands/identity.ts";
 import {
   backupRecords,
-  identityFile,
   lastBackupOf,
   loadIdentity,
   pendingRestores,
@@ -18,7 +17,8 @@ import {
   replaceIdentity,
   retireIdentity,
   saveIdentity,
-} from "../cli/state/identities.ts";
+} from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
 import { formatIdentityFile, parseIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
@@ -29,6 +29,8 @@ const root = mkdtempSync(join(tmpdir(), "dd-custody-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): string => mkdtempSync(join(root, `t${n++}-`));
+const ds = (stateRoot: string, deployment: string) => new StateDir(stateRoot).forDeployment(deployment);
+const put = (stateRoot: string, deployment: string, server: string, id: Identity): void => saveIdentity(ds(stateRoot, deployment), ds(stateRoot, deployment).identityFile(server), id);
 
 const id1 = vectorIdentity("id_1");
 const id2 = vectorIdentity("id_2");
@@ -165,15 +167,15 @@ describe("backup passphrase sources", () => {
 describe("the local identity store keeps what it replaces", () => {
   it("replace keeps the previous identity, retire sets it aside, both readable", () => {
     const state = fresh();
-    saveIdentity(identityFile(state, "dep", "a"), id1);
-    expect(statSync(identityFile(state, "dep", "a")).mode & 0o777).toBe(0o600);
-    expect(replaceIdentity(state, "dep", "a", id1)).toBeUndefined();
-    const kept = replaceIdentity(state, "dep", "a", id2, new Date("2026-01-02T03:04:05Z"));
+    put(state, "dep", "a", id1);
+    expect(statSync(ds(state, "dep").identityFile("a")).mode & 0o777).toBe(0o600);
+    expect(replaceIdentity(ds(state, "dep"), "a", id1)).toBeUndefined();
+    const kept = replaceIdentity(ds(state, "dep"), "a", id2, new Date("2026-01-02T03:04:05Z"));
     expect(kept).toMatch(/a\.identity\.replaced-2026-01-02T03-04-05-000Z$/);
-    expect(loadIdentity(state, "dep", "a")?.publicKeyHex).toBe(id2.publicKeyHex);
-    expect(retireIdentity(state, "dep", "a", new Date("2026-01-03T00:00:00Z"))).toMatch(/retired-2026-01-03/);
-    expect(loadIdentity(state, "dep", "a")).toBeUndefined();
-    expect(previousIdentities(state, "dep", "a").map((p) => [p.kind, p.publicKey])).toEqual([
+    expect(loadIdentity(ds(state, "dep"), "a")?.publicKeyHex).toBe(id2.publicKeyHex);
+    expect(retireIdentity(ds(state, "dep"), "a", new Date("2026-01-03T00:00:00Z"))).toMatch(/retired-2026-01-03/);
+    expect(loadIdentity(ds(state, "dep"), "a")).toBeUndefined();
+    expect(previousIdentities(ds(state, "dep"), "a").map((p) => [p.kind, p.publicKey])).toEqual([
       ["replaced", id1.publicKeyHex],
       ["retired", id2.publicKeyHex],
     ]);
@@ -202,8 +204,8 @@ describe("identity commands on a local state", () => {
       "deployment: cust\ntargets:\n  - kind: existing\n    servers:\n      - { name: a, region: eu, host: 192.0.2.1 }\n      - { name: b, region: us, host: 192.0.2.2 }\n",
     );
     const state = join(dir, "state");
-    saveIdentity(identityFile(state, "cust", "a"), id1);
-    saveIdentity(identityFile(state, "cust", "b"), id2);
+    put(state, "cust", "a", id1);
+    put(state, "cust", "b", id2);
     return { dir, state, config };
   }
 
@@ -211,7 +213,7 @@ describe("identity commands on a local state", () => {
     const { dir, state, config } = setup();
     const out = join(dir, "b.age");
     expect(await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"))).toBe(0);
-    expect(lastBackupOf(backupRecords(state, "cust"), id1.publicKeyHex)?.file).toBe(out);
+    expect(lastBackupOf(backupRecords(ds(state, "cust")), id1.publicKeyHex)?.file).toBe(out);
     const printed: string[] = [];
     const pf = join(dir, "pass");
     writeFileSync(pf, "pw\n");
@@ -221,9 +223,9 @@ describe("identity commands on a local state", () => {
 
     const other = join(dir, "state2");
     expect(await restore(out, { stateDir: other, server: [], force: false, passphraseFile: pf })).toBe(0);
-    expect(loadIdentity(other, "cust", "a")?.publicKeyHex).toBe(id1.publicKeyHex);
-    expect(loadIdentity(other, "cust", "b")?.publicKeyHex).toBe(id2.publicKeyHex);
-    expect(pendingRestores(other, "cust")).toEqual({ a: id1.publicKeyHex, b: id2.publicKeyHex });
+    expect(loadIdentity(ds(other, "cust"), "a")?.publicKeyHex).toBe(id1.publicKeyHex);
+    expect(loadIdentity(ds(other, "cust"), "b")?.publicKeyHex).toBe(id2.publicKeyHex);
+    expect(pendingRestores(ds(other, "cust"))).toEqual({ a: id1.publicKeyHex, b: id2.publicKeyHex });
   });
 
   it("a wrong passphrase, a truncated and a tampered archive change nothing", async () => {
@@ -231,7 +233,7 @@ describe("identity commands on a local state", () => {
     const out = join(dir, "b.age");
     await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"));
     const target = join(dir, "target");
-    saveIdentity(identityFile(target, "cust", "a"), id3);
+    put(target, "cust", "a", id3);
     const before = snapshot(target);
     const wrong = join(dir, "wrong");
     writeFileSync(wrong, "not-it\n");
@@ -255,16 +257,16 @@ describe("identity commands on a local state", () => {
     const { dir, state, config } = setup();
     const out = join(dir, "b.age");
     await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"));
-    replaceIdentity(state, "cust", "a", id3);
+    replaceIdentity(ds(state, "cust"), "a", id3);
     const pf = join(dir, "pass");
     writeFileSync(pf, "pw\n");
     const questions: string[] = [];
     expect(await restore(out, { stateDir: state, server: ["a"], force: false, passphraseFile: pf }, async (q) => (questions.push(q), false))).toBe(1);
-    expect(loadIdentity(state, "cust", "a")?.publicKeyHex).toBe(id3.publicKeyHex);
+    expect(loadIdentity(ds(state, "cust"), "a")?.publicKeyHex).toBe(id3.publicKeyHex);
     expect(questions[0]).toContain(id3.publicKeyHex);
     expect(await restore(out, { stateDir: state, server: ["a"], force: false, passphraseFile: pf }, async () => true)).toBe(0);
-    expect(loadIdentity(state, "cust", "a")?.publicKeyHex).toBe(id1.publicKeyHex);
-    expect(previousIdentities(state, "cust", "a").map((p) => p.publicKey)).toContain(id3.publicKeyHex);
+    expect(loadIdentity(ds(state, "cust"), "a")?.publicKeyHex).toBe(id1.publicKeyHex);
+    expect(previousIdentities(ds(state, "cust"), "a").map((p) => p.publicKey)).toContain(id3.publicKeyHex);
   });
 
   it("imports the Rust identity file vector and exports it back byte for byte, 0600", async () => {
@@ -272,7 +274,7 @@ describe("identity commands on a local state", () => {
     const rust = join(dir, "drasyl-sp.identity");
     writeFileSync(rust, drasyl.identityFile.text);
     expect(await importIdentity(rust, { config, stateDir: state, server: "b", fromServer: false, force: true })).toBe(0);
-    expect(loadIdentity(state, "cust", "b")?.publicKeyHex).toBe(drasyl.identityFile.publicKey);
+    expect(loadIdentity(ds(state, "cust"), "b")?.publicKeyHex).toBe(drasyl.identityFile.publicKey);
     const out = join(dir, "exported.identity");
     expect(exportIdentity({ config, stateDir: state, server: "b", out, force: false })).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(drasyl.identityFile.text);

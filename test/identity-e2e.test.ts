@@ -5,9 +5,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
-import { identityFile, loadIdentity, replaceIdentity } from "../cli/state/identities.ts";
-import { readMoveJournal } from "../cli/state/move-journal.ts";
+import { packageRoot } from "../stacks/package-files.ts";
+import { loadIdentity, replaceIdentity } from "../stacks/state/identities.ts";
+import { readMoveJournal } from "../stacks/state/move-journal.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { parseConfig } from "../cli/config/load.ts";
 import { serverNames } from "../cli/config/schema.ts";
 import { type Identity } from "../sp-runtime/identity/identity.ts";
@@ -46,6 +47,7 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   const config = join(dir, "drasyl-deploy.yaml");
   const deployment = `idc${process.pid % 10000}`;
   const name = (region: string): string => `${deployment}-${region}`;
+  const ds = (root: string) => new StateDir(root).forDeployment(deployment);
   const backupFile = join(dir, "identities.age");
   const recipientBackup = join(dir, "identities-offline.age");
   const ageKeyFile = join(dir, "age-key.txt");
@@ -101,7 +103,7 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   }
 
   async function labServers(state: string): Promise<Server[]> {
-    return new LocalProvider({ deployment, regions: ["r1", "r2", "r3"], stateDir: state }).list();
+    return new LocalProvider({ state: ds(state), regions: ["r1", "r2", "r3"] }).list();
   }
 
   /**
@@ -274,23 +276,23 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
 
   it(`identity restore killed at ${KILLS} points leaves the old or the restored identity, never neither`, async () => {
     const r1 = name("r1");
-    const diverge = (): void => void replaceIdentity(stateB, deployment, r1, other);
+    const diverge = (): void => void replaceIdentity(ds(stateB), r1, other);
     diverge();
     const restoreArgs = ["identity", "restore", recipientBackup, "--force", "--identity", ageKeyFile];
     const total = await timed(async () => expect((await cli(stateB, ...restoreArgs)).code).toBe(0));
     const kills = await killAt(total, async (ms) => {
       diverge();
       const hit = await killAfter(stateB, restoreArgs, ms);
-      const now = loadIdentity(stateB, deployment, r1)?.publicKeyHex;
+      const now = loadIdentity(ds(stateB), r1)?.publicKeyHex;
       expect([other.publicKeyHex, keys.r1?.publicKeyHex], `restore killed after ${ms} ms`).toContain(now);
-      expect(loadIdentity(stateB, deployment, name("r2"))?.publicKeyHex).toBe(keys.r2?.publicKeyHex);
+      expect(loadIdentity(ds(stateB), name("r2"))?.publicKeyHex).toBe(keys.r2?.publicKeyHex);
       const kept = readdirSync(join(stateB, "deployments", deployment, "identities")).filter((f) => f.startsWith(`${r1}.identity.replaced-`));
       expect(kept.some((f) => parseIdentityFile(readFileSync(join(stateB, "deployments", deployment, "identities", f), "utf8")).publicKeyHex === other.publicKeyHex)).toBe(true);
       return hit;
     });
     expect(kills).toBe(KILLS);
     expect((await cli(stateB, ...restoreArgs)).code).toBe(0);
-    expect(loadIdentity(stateB, deployment, r1)?.publicKeyHex).toBe(keys.r1?.publicKeyHex);
+    expect(loadIdentity(ds(stateB), r1)?.publicKeyHex).toBe(keys.r1?.publicKeyHex);
     const up = await cli(stateB, "up", "--config", config);
     expect(up.code, up.stderr).toBe(0);
     await checkConsistent(stateB, "after restore");
@@ -305,11 +307,11 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     });
     expect(configRegions()).toEqual(["r3", "r2"]);
     expect((await labServers(stateB)).map((s) => s.name).sort()).toEqual([name("r2"), name("r3")]);
-    expect(existsSync(identityFile(stateB, deployment, name("r1")))).toBe(false);
+    expect(existsSync(ds(stateB).identityFile(name("r1")))).toBe(false);
 
     // Kill points over the measured run; each run resumes the one before (or moves back once done).
     const nextMove = (): string[] => {
-      const j = readMoveJournal(stateB, deployment);
+      const j = readMoveJournal(ds(stateB));
       if (j) return ["move", j.server, "--to", j.to, "--config", config];
       return configRegions().includes("r3") ? ["move", name("r3"), "--to", "r1", "--config", config] : ["move", name("r1"), "--to", "r3", "--config", config];
     };
@@ -320,11 +322,11 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
       return hit;
     });
     expect(kills).toBe(KILLS);
-    if (readMoveJournal(stateB, deployment)) {
+    if (readMoveJournal(ds(stateB))) {
       const finish = await cli(stateB, ...nextMove());
       expect(finish.code, finish.stderr).toBe(0);
     }
-    expect(readMoveJournal(stateB, deployment)).toBeUndefined();
+    expect(readMoveJournal(ds(stateB))).toBeUndefined();
     const region = configRegions().find((r) => r !== "r2") as string;
     expect((await labServers(stateB)).map((s) => s.name).sort()).toEqual([name(region), name("r2")].sort());
     const rows = await statusRows(stateB);

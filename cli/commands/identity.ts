@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Command } from "commander";
 import { fetchRemoteIdentity } from "../../stacks/install/installer.ts";
 import { gatherFacts } from "../../stacks/install/facts.ts";
 import { SshConnection } from "../../stacks/install/ssh.ts";
@@ -16,7 +15,6 @@ import type { Protection, Unlock } from "../identity/encryption.ts";
 import { backupPassphrase } from "../identity/passphrase.ts";
 import { table } from "../output/progress.ts";
 import { confirm } from "../prompts/hidden.ts";
-import { writeFileAtomic } from "../state/atomic-file.ts";
 import {
   backupRecords,
   lastBackupOf,
@@ -25,25 +23,23 @@ import {
   pendingRestores,
   recordBackup,
   replaceIdentity,
-  identityFile,
   setPendingRestores,
-} from "../state/identities.ts";
-import { lockDeployment } from "../state/lock.ts";
+} from "../../stacks/state/identities.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
+import { StateDir } from "../../stacks/state/state-dir.ts";
+import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
+import { collect, type Register } from "../options.ts";
 
 type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
 const note = (s: string): void => void process.stderr.write(`${s}\n`);
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 /** Every identity the deployment holds locally, with the region the config gives its server. */
 function heldIdentities(d: Deployment): HeldIdentity[] {
   const regions = new Map(serverRegions(d.config).map((s) => [s.name, s.region]));
-  const names = [...new Set([...serverNames(d.config), ...localIdentityServers(d.stateDir, d.config.deployment)])];
+  const names = [...new Set([...serverNames(d.config), ...localIdentityServers(d.state)])];
   return names.flatMap((server) => {
-    const identity = loadIdentity(d.stateDir, d.config.deployment, server);
+    const identity = loadIdentity(d.state, server);
     return identity ? [{ server, region: regions.get(server) ?? "", identity }] : [];
   });
 }
@@ -86,7 +82,7 @@ export async function backup(opts: BackupOptions, protection?: Protection): Prom
     (opts.recipient.length > 0 ? { recipients: opts.recipient } : { passphrase: await backupPassphrase("encrypt", opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {}) });
   const archive = buildArchive(d.config.deployment, d.settings.networkId, held);
   await writeBackup(out, archive, p);
-  recordBackup(d.stateDir, d.config.deployment, { at: archive.createdAt, file: out, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
+  recordBackup(d.state, { at: archive.createdAt, file: out, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
   note(`Backed up ${held.length} identit${held.length === 1 ? "y" : "ies"} of "${d.config.deployment}" to ${out} (age-encrypted, 0600).`);
   note("Keep it somewhere other than this machine, with the passphrase or age key apart from it.");
   return 0;
@@ -127,10 +123,11 @@ export interface RestoreOptions {
 export async function restore(file: string, opts: RestoreOptions, ask: (q: string) => Promise<boolean> = confirm): Promise<number> {
   const archive = await readBackup(file, await unlockFor(opts));
   const deployment = opts.toDeployment ?? archive.deployment;
-  const unlock = lockDeployment(opts.stateDir, deployment);
+  const state = new StateDir(opts.stateDir).forDeployment(deployment);
+  const unlock = lockDeployment(state);
   try {
-    const items = planRestore(archive, { servers: opts.server, ...(opts.toDeployment ? { toDeployment: opts.toDeployment } : {}) }, (s) => loadIdentity(opts.stateDir, deployment, s));
-    const pending = pendingRestores(opts.stateDir, deployment);
+    const items = planRestore(archive, { servers: opts.server, ...(opts.toDeployment ? { toDeployment: opts.toDeployment } : {}) }, (s) => loadIdentity(state, s));
+    const pending = pendingRestores(state);
     let declined = 0;
     for (const item of items) {
       const pk = item.entry.publicKey;
@@ -148,12 +145,12 @@ export async function restore(file: string, opts: RestoreOptions, ask: (q: strin
       }
       // Marked before it is written: a run killed in between leaves a marker that matches no local key (harmless), never a restored key `up` would refuse to install.
       pending[item.server] = pk;
-      setPendingRestores(opts.stateDir, deployment, pending);
-      const kept = replaceIdentity(opts.stateDir, deployment, item.server, item.entry.identity);
+      setPendingRestores(state, pending);
+      const kept = replaceIdentity(state, item.server, item.entry.identity);
       note(`${item.server}: restored ${pk}${kept ? ` (the replaced identity is kept as ${kept})` : ""}`);
     }
     // The archive holds these keys: it is a backup of them, wherever it came from.
-    recordBackup(opts.stateDir, deployment, { at: archive.createdAt, file: resolve(file), keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])) });
+    recordBackup(state, { at: archive.createdAt, file: resolve(file), keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])) });
     note(`Run drasyl-deploy up to install the restored identities onto the servers of "${deployment}".`);
     return declined > 0 ? 1 : 0;
   } finally {
@@ -169,7 +166,7 @@ async function withServer<T>(d: Deployment, name: string, f: (server: Server) =>
 
 async function remoteIdentity(d: Deployment, name: string): Promise<Identity> {
   return withServer(d, name, async (server) => {
-    const conn = await SshConnection.open(server, { stateDir: d.stateDir });
+    const conn = await SshConnection.open(server, { knownHostsFile: d.state.knownHostsFile });
     try {
       return await fetchRemoteIdentity(conn);
     } finally {
@@ -194,9 +191,9 @@ export async function importIdentity(file: string | undefined, opts: ImportOptio
   const identity = file ? parseIdentityFile(readFileSync(file, "utf8"), file) : await remoteIdentity(d, opts.server);
   const bits = powLeadingZeroBits(identity.publicKey, identity.pow);
   if (bits < DEFAULT_POW_DIFFICULTY) throw new Error(`the identity's proof of work has ${bits} bits, drasyl needs ${DEFAULT_POW_DIFFICULTY}: super peers with it are refused; nothing imported`);
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   try {
-    const current = loadIdentity(d.stateDir, d.config.deployment, opts.server);
+    const current = loadIdentity(d.state, opts.server);
     if (current && current.publicKeyHex === identity.publicKeyHex && current.pow === identity.pow) {
       note(`${opts.server}: the local state already holds ${identity.publicKeyHex}`);
       return 0;
@@ -205,8 +202,8 @@ export async function importIdentity(file: string | undefined, opts: ImportOptio
       note(`${opts.server}: kept the local identity ${current.publicKeyHex} (pass --force to replace it without asking)`);
       return 1;
     }
-    if (!opts.fromServer) setPendingRestores(d.stateDir, d.config.deployment, { ...pendingRestores(d.stateDir, d.config.deployment), [opts.server]: identity.publicKeyHex });
-    const kept = replaceIdentity(d.stateDir, d.config.deployment, opts.server, identity);
+    if (!opts.fromServer) setPendingRestores(d.state, { ...pendingRestores(d.state), [opts.server]: identity.publicKeyHex });
+    const kept = replaceIdentity(d.state, opts.server, identity);
     note(`${opts.server}: imported ${identity.publicKeyHex}${kept ? ` (the replaced identity is kept as ${kept})` : ""}; not backed up yet: run drasyl-deploy identity backup`);
     return 0;
   } finally {
@@ -225,11 +222,11 @@ export interface ExportOptions {
 /** Writes the Rust `drasyl-sp` identity file (0600) that a Rust super peer can run with. */
 export function exportIdentity(opts: ExportOptions): number {
   const d = openDeployment(opts.config, opts.stateDir);
-  const identity = loadIdentity(d.stateDir, d.config.deployment, opts.server);
-  if (!identity) throw new Error(`the local state of "${d.config.deployment}" holds no identity for ${opts.server} (${identityFile(d.stateDir, d.config.deployment, opts.server)})`);
+  const identity = loadIdentity(d.state, opts.server);
+  if (!identity) throw new Error(`the local state of "${d.config.deployment}" holds no identity for ${opts.server} (${d.state.identityFile(opts.server)})`);
   const out = opts.out ?? `${opts.server}.identity`;
   checkWritable(out, opts.force);
-  writeFileAtomic(out, formatIdentityFile(identity), 0o600);
+  writeFileAtomic(out, formatIdentityFile(identity), { mode: 0o600 });
   note(`${opts.server}: wrote ${identity.publicKeyHex} to ${out} (Rust drasyl-sp format, 0600; it holds the secret key)`);
   return 0;
 }
@@ -237,10 +234,10 @@ export function exportIdentity(opts: ExportOptions): number {
 type Held = "local+server" | "differs" | "local only" | "server only" | "no identity" | "unreachable";
 
 /** What the server holds, from the facts script (which reads only the public half of the key). */
-async function serverKey(server: Server, stateDir: string): Promise<{ key?: string; present: boolean; error?: string }> {
+async function serverKey(server: Server, stateDir: StateDir): Promise<{ key?: string; present: boolean; error?: string }> {
   let conn: SshConnection | undefined;
   try {
-    conn = await SshConnection.open(server, { stateDir, timeoutMs: 10_000 });
+    conn = await SshConnection.open(server, { knownHostsFile: stateDir.knownHostsFile, timeoutMs: 10_000 });
     const facts = await gatherFacts(conn);
     return facts.identity.present ? { present: true, ...(facts.identity.publicKey ? { key: facts.identity.publicKey } : {}) } : { present: false };
   } catch (e) {
@@ -252,15 +249,15 @@ async function serverKey(server: Server, stateDir: string): Promise<{ key?: stri
 
 export async function list(opts: { config?: string; stateDir: string; localOnly: boolean }, out: Out = stdout): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
-  const records = backupRecords(d.stateDir, d.config.deployment);
+  const records = backupRecords(d.state);
   const servers = opts.localOnly ? [] : await listServers(d);
-  const remote = new Map(await Promise.all(servers.map(async (s) => [s.name, await serverKey(s, d.stateDir)] as const)));
+  const remote = new Map(await Promise.all(servers.map(async (s) => [s.name, await serverKey(s, d.state)] as const)));
   const regions = new Map(serverRegions(d.config).map((s) => [s.name, s.region]));
-  const names = [...new Set([...serverNames(d.config), ...localIdentityServers(d.stateDir, d.config.deployment)])];
+  const names = [...new Set([...serverNames(d.config), ...localIdentityServers(d.state)])];
   const rows = [["SERVER", "REGION", "PUBLIC KEY", "POW", "HELD", "LAST BACKUP"]];
   let problems = 0;
   for (const name of names) {
-    const local = loadIdentity(d.stateDir, d.config.deployment, name);
+    const local = loadIdentity(d.state, name);
     const r = remote.get(name);
     let held: Held | "local (server not checked)" | "local (no server)";
     if (opts.localOnly) held = local ? "local (server not checked)" : "no identity";
@@ -277,7 +274,7 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
   }
   out(table(rows));
   const unbacked = names.filter((n) => {
-    const local = loadIdentity(d.stateDir, d.config.deployment, n);
+    const local = loadIdentity(d.state, n);
     return local && !lastBackupOf(records, local.publicKeyHex);
   });
   if (unbacked.length > 0) note(`Not in any backup yet: ${unbacked.join(", ")}. Run drasyl-deploy identity backup.`);
@@ -285,7 +282,8 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
 }
 
 /** `identity list|backup|verify|restore|import|export`, each with its own options. */
-export function registerIdentityCommands(program: Command, stateDir: () => string): void {
+export const registerIdentity: Register = (program, globals) => {
+  const stateDir = (): string => globals().stateDir;
   const identity = program.command("identity").description("back up, verify, restore, import and export super peer identities (their public keys are what clients trust)");
   const configOpt = ["-c, --config <file>", "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)"] as const;
   const passOpt = ["--passphrase-file <file>", "read the backup passphrase from this file (else $DRASYL_DEPLOY_BACKUP_PASSPHRASE, else asked)"] as const;
@@ -345,4 +343,4 @@ export function registerIdentityCommands(program: Command, stateDir: () => strin
     .option("--force", "replace an existing file", false)
     .option(...configOpt)
     .action((o: Omit<ExportOptions, "stateDir">) => run(() => exportIdentity({ ...o, stateDir: stateDir() })));
-}
+};

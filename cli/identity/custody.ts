@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Identity } from "../../sp-runtime/identity/identity.ts";
 import { type Archive, archiveEntry, type ArchiveEntry, parseArchive, serializeArchive } from "./archive.ts";
 import { decryptBackup, encryptBackup, isAgeFile, type Protection, type Unlock } from "./encryption.ts";
-import { writeFileAtomic } from "../state/atomic-file.ts";
+import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 
 /** Backup, verify and restore as steps over plain data; the command layer only adds I/O and questions. */
 export interface HeldIdentity {
@@ -19,7 +19,8 @@ export function buildArchive(deployment: string, networkId: number, held: HeldId
 export async function writeBackup(file: string, archive: Archive, protection: Protection): Promise<void> {
   const bytes = await encryptBackup(serializeArchive(archive), protection);
   if (!isAgeFile(bytes)) throw new Error("refusing to write an unencrypted backup");
-  writeFileAtomic(file, bytes, 0o600);
+  writeFileAtomic(file, bytes, { mode: 0o600 });
+  if (!Buffer.from(bytes).equals(readFileSync(file))) throw new Error(`${file} does not read back as written: check the disk, and keep the previous backup`);
 }
 
 /** Decrypts and checks every entry; throws with a message that names the problem and holds no secret. */

@@ -4,7 +4,7 @@ import { serverNames, serverRegions } from "../config/schema.ts";
 import { buildArchive, writeBackup } from "./custody.ts";
 import type { Protection } from "./encryption.ts";
 import { backupPassphrase, PASSPHRASE_ENV } from "./passphrase.ts";
-import { backupRecords, lastBackupOf, loadIdentity, recordBackup } from "../state/identities.ts";
+import { backupRecords, lastBackupOf, loadIdentity, recordBackup } from "../../stacks/state/identities.ts";
 
 /**
  * After `up` made sure every server has an identity: writes the backup the config's `backup:` names
@@ -13,10 +13,10 @@ import { backupRecords, lastBackupOf, loadIdentity, recordBackup } from "../stat
  */
 export async function backUpNewIdentities(d: Deployment, note: (line: string) => void): Promise<void> {
   const deployment = d.config.deployment;
-  const records = backupRecords(d.stateDir, deployment);
+  const records = backupRecords(d.state);
   const regions = new Map(serverRegions(d.config).map((s) => [s.name, s.region]));
   const held = serverNames(d.config).flatMap((server) => {
-    const identity = loadIdentity(d.stateDir, deployment, server);
+    const identity = loadIdentity(d.state, server);
     return identity ? [{ server, region: regions.get(server) ?? "", identity }] : [];
   });
   const unbacked = held.filter((h) => !lastBackupOf(records, h.identity.publicKeyHex));
@@ -39,6 +39,6 @@ export async function backUpNewIdentities(d: Deployment, note: (line: string) =>
   const file = resolve(setting.file);
   const archive = buildArchive(deployment, d.settings.networkId, held);
   await writeBackup(file, archive, protection);
-  recordBackup(d.stateDir, deployment, { at: archive.createdAt, file, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
+  recordBackup(d.state, { at: archive.createdAt, file, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
   note(`Backed up the identities of ${held.map((h) => h.server).join(", ")} to ${file} (backup.file in the config).`);
 }
