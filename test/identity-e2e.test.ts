@@ -89,14 +89,14 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   }
 
   /**
-   * KILLS kill points spread over 90% of a measured run (later runs may be a little faster). A run
+   * KILLS kill points spread over 80% of a measured run (later runs may be a little faster). A run
    * that ended before its kill point is no kill: the same point is tried again on the next run, so
    * every point is really hit. `attempt` starts a run, kills it after ms and checks the aftermath.
    */
   async function killAt(totalMs: number, attempt: (ms: number, i: number) => Promise<boolean>): Promise<number> {
-    const points = Array.from({ length: KILLS }, (_, i) => Math.round((0.9 * totalMs * (i + 0.5)) / KILLS));
+    const points = Array.from({ length: KILLS }, (_, i) => Math.round((0.8 * totalMs * (i + 0.5)) / KILLS));
     let kills = 0;
-    for (let tries = 0; kills < KILLS && tries < 2 * KILLS; tries++) {
+    for (let tries = 0; kills < KILLS && tries < 3 * KILLS; tries++) {
       if (await attempt(points[kills] as number, kills)) kills++;
     }
     return kills;
@@ -118,7 +118,7 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
         const r = await labExec(server, "cat /etc/drasyl-sp/drasyl-sp.identity 2>/dev/null || true");
         return r.stdout.trim() === "" ? undefined : parseIdentityFile(r.stdout, `${server.name}:identity`).publicKeyHex;
       } catch (e) {
-        if (!/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|timed out/i.test((e as Error).message)) throw e;
+        if (!/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|connection refused|cannot reach|timed out/i.test((e as Error).message)) throw e;
         if (Date.now() > deadline) return undefined;
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -279,7 +279,13 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     const diverge = (): void => void replaceIdentity(ds(stateB), r1, other);
     diverge();
     const restoreArgs = ["identity", "restore", recipientBackup, "--force", "--identity", ageKeyFile];
-    const total = await timed(async () => expect((await cli(stateB, ...restoreArgs)).code).toBe(0));
+    // A short run whose length varies with the machine's load: the quickest of three sets the scale.
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      diverge();
+      runs.push(await timed(async () => expect((await cli(stateB, ...restoreArgs)).code).toBe(0)));
+    }
+    const total = Math.min(...runs);
     const kills = await killAt(total, async (ms) => {
       diverge();
       const hit = await killAfter(stateB, restoreArgs, ms);
