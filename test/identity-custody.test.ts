@@ -8,6 +8,8 @@ import { buildArchive, planRestore, readBackup, writeBackup } from "../cli/ident
 import { BackupCryptoError, decryptBackup, encryptBackup } from "../cli/identity/encryption.ts";
 import { backupPassphrase, PASSPHRASE_ENV } from "../cli/identity/passphrase.ts";
 import { backup, exportIdentity, importIdentity, restore, verify } from "../cli/commands/identity.ts";
+import { openDeployment } from "../cli/deployment.ts";
+import { backUpNewIdentities } from "../cli/identity/up-backup.ts";
 import {
   backupRecords,
   lastBackupOf,
@@ -289,5 +291,32 @@ describe("identity commands on a local state", () => {
     writeFileSync(weak, formatIdentityFile(new Identity(id1.secretKey, id1.pow + 1)));
     await expect(importIdentity(weak, { config, stateDir: state, server: "a", fromServer: false, force: true })).rejects.toThrow(/proof of work has \d+ bits, drasyl needs 24/);
     await expect(importIdentity(weak, { config, stateDir: state, server: "zz", fromServer: false, force: true })).rejects.toThrow(/--server zz is not a server of "cust"/);
+  });
+});
+
+describe("the backup up writes or asks for", () => {
+  it("reminds while an identity is in no backup, and writes the config's backup: file to its recipient once", async () => {
+    const dir = fresh();
+    const state = join(dir, "state");
+    const ageId = await generateX25519Identity();
+    const base = "deployment: auto\ntargets:\n  - kind: existing\n    servers:\n      - { name: a, region: eu, host: 192.0.2.1 }\n";
+    const plain = join(dir, "plain.yaml");
+    writeFileSync(plain, base);
+    put(state, "auto", "a", id1);
+    const notes: string[] = [];
+    await backUpNewIdentities(openDeployment(plain, state), (l) => notes.push(l));
+    expect(notes).toEqual([expect.stringMatching(/^No backup holds the identity of a yet: .*Run: drasyl-deploy identity backup --out FILE$/)]);
+
+    const file = join(dir, "auto.age");
+    const withBackup = join(dir, "backup.yaml");
+    writeFileSync(withBackup, `${base}backup:\n  file: ${file}\n  recipients: [${await identityToRecipient(ageId)}]\n`);
+    notes.length = 0;
+    await backUpNewIdentities(openDeployment(withBackup, state), (l) => notes.push(l));
+    expect(notes[0]).toContain(`to ${file}`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((await readBackup(file, { identities: [ageId] })).entries.map((e) => e.publicKey)).toEqual([id1.publicKeyHex]);
+    notes.length = 0;
+    await backUpNewIdentities(openDeployment(plain, state), (l) => notes.push(l));
+    expect(notes).toEqual([]);
   });
 });

@@ -170,6 +170,10 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     expect(readFileSync(exported, "utf8")).toBe(drasyl.identityFile.text);
     const onServer = (await labServers(stateA)).find((s) => s.name === name("r1")) as Server;
     expect((await labExec(onServer, "cat /etc/drasyl-sp/drasyl-sp.identity")).stdout).toBe(drasyl.identityFile.text);
+    // Taking over a running super peer's identity over SSH: here the one it already has, so nothing changes.
+    const fetched = await cli(stateA, "identity", "import", "--server", name("r1"), "--from-server", "--config", config);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    expect(fetched.stderr).toContain(`the local state already holds ${keys.r1?.publicKeyHex}`);
     const list = await cli(stateA, "identity", "list", "--config", config);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`^${name("r1")} +r1 +${keys.r1?.publicKeyHex} +\\d+ +local\\+server +never$`, "m"));
