@@ -28,7 +28,7 @@ import {
 import { lockDeployment } from "../../stacks/state/lock.ts";
 import { StateDir } from "../../stacks/state/state-dir.ts";
 import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
-import { collect, type Register } from "../options.ts";
+import { collect, configOption, type Register } from "../options.ts";
 
 type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
@@ -285,7 +285,6 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
 export const registerIdentity: Register = (program, globals) => {
   const stateDir = (): string => globals().stateDir;
   const identity = program.command("identity").description("back up, verify, restore, import and export super peer identities (their public keys are what clients trust)");
-  const configOpt = ["-c, --config <file>", "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)"] as const;
   const passOpt = ["--passphrase-file <file>", "read the backup passphrase from this file (else $DRASYL_DEPLOY_BACKUP_PASSPHRASE, else asked)"] as const;
   const ageIdOpt = ["--identity <file>", "age identity file (AGE-SECRET-KEY-1...) for a backup made with --recipient"] as const;
   const run = async (f: () => Promise<number> | number): Promise<void> => {
@@ -295,14 +294,14 @@ export const registerIdentity: Register = (program, globals) => {
   identity
     .command("list")
     .description("per super peer: region, public key, proof of work, where the identity is held, last backup")
-    .option(...configOpt)
+    .addOption(configOption())
     .option("--local-only", "do not connect to the servers", false)
     .action((o: { config?: string; localOnly: boolean }) => run(() => list({ ...o, stateDir: stateDir() })));
 
   identity
     .command("backup")
     .description("write one age-encrypted archive of every identity of the deployment (0600)")
-    .option(...configOpt)
+    .addOption(configOption())
     .option("-o, --out <file>", "archive to write (default: <deployment>-identities-<date>.age)")
     .option("--recipient <age1...>", "encrypt to this age public key instead of a passphrase (repeatable)", collect, [])
     .option(...passOpt)
@@ -332,7 +331,7 @@ export const registerIdentity: Register = (program, globals) => {
     .requiredOption("--server <name>", "the server of this deployment that gets the identity")
     .option("--from-server", "fetch the identity file from that server over SSH instead of a local file", false)
     .option("--force", "replace a differing local identity without asking (it is kept in the state dir)", false)
-    .option(...configOpt)
+    .addOption(configOption())
     .action((file: string | undefined, o: Omit<ImportOptions, "stateDir">) => run(() => importIdentity(file, { ...o, stateDir: stateDir() })));
 
   identity
@@ -341,6 +340,6 @@ export const registerIdentity: Register = (program, globals) => {
     .requiredOption("--server <name>", "whose identity")
     .option("-o, --out <file>", "file to write (default: <server>.identity)")
     .option("--force", "replace an existing file", false)
-    .option(...configOpt)
+    .addOption(configOption())
     .action((o: Omit<ExportOptions, "stateDir">) => run(() => exportIdentity({ ...o, stateDir: stateDir() })));
 };
