@@ -3,7 +3,9 @@ import { Command } from "commander";
 import { registerDestroy } from "./commands/destroy.ts";
 import { registerForgetHost } from "./commands/forget-host.ts";
 import { registerInit } from "./commands/init.ts";
+import { registerIdentity } from "./commands/identity.ts";
 import { registerInstallPulumi } from "./commands/install-pulumi.ts";
+import { registerMove } from "./commands/move.ts";
 import { registerPeers } from "./commands/peers.ts";
 import { registerSandbox } from "./commands/sandbox.ts";
 import { registerStatus } from "./commands/status.ts";
@@ -18,7 +20,7 @@ const program = new Command()
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-for (const register of [registerInit, registerUp, registerStatus, registerPeers, registerDestroy, registerForgetHost, registerInstallPulumi, registerSandbox]) register(program, globals);
+for (const register of [registerInit, registerUp, registerStatus, registerPeers, registerDestroy, registerIdentity, registerMove, registerForgetHost, registerInstallPulumi, registerSandbox]) register(program, globals);
 
 try {
   await program.parseAsync();

@@ -3,11 +3,13 @@ import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { LabError } from "../../stacks/local/run.ts";
-import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { ensureIdentity, loadIdentity, pendingRestores, probeIdentity, replaceIdentity, setPendingRestores } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
+import { readMoveJournal } from "../../stacks/state/move-journal.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
+import { backUpNewIdentities } from "../identity/up-backup.ts";
 import { collect, configOption, type Register } from "../options.ts";
 import { formatProbe } from "../output/probe.ts";
 import { Progress, table } from "../output/progress.ts";
@@ -25,9 +27,11 @@ export interface UpOptions {
 
 const HEALTHY = new Set(["installed", "updated", "unchanged"]);
 
-function policyFor(server: string, opts: UpOptions): IdentityPolicy {
+/** `restored` holds the keys `identity restore`/`import` put into the local state: confirmed by the operator already. */
+function policyFor(server: string, opts: UpOptions, restored: Record<string, string> = {}, identity?: Identity): IdentityPolicy {
   if (opts.adoptIdentity.includes(server)) return "adopt";
   if (opts.replaceIdentity.includes(server)) return "replace";
+  if (identity && restored[server] === identity.publicKeyHex) return "replace";
   return "refuse";
 }
 
@@ -38,7 +42,7 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
     const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
+    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts, pendingRestores(d.state), identity) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -68,6 +72,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);
     const progress = new Progress(serverNames(d.config));
+    const moving = readMoveJournal(d.state);
+    if (moving) progress.note(`A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`);
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
@@ -87,11 +93,13 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
 
+    await backUpNewIdentities(d, (line) => progress.note(line));
+    const restored = pendingRestores(d.state);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(
           s,
-          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
+          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)) },
           { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
@@ -99,10 +107,16 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
 
     for (const r of results) {
       if (r.adoptedIdentity) {
-        const kept = adoptIdentity(d.state, r.server, r.adoptedIdentity);
+        const kept = replaceIdentity(d.state, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }
+    }
+
+    const installed = results.filter((r) => HEALTHY.has(r.status) && restored[r.server] !== undefined).map((r) => r.server);
+    if (installed.length > 0) {
+      for (const name of installed) delete restored[name];
+      setPendingRestores(d.state, restored);
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];

@@ -29,6 +29,14 @@ export const configSchema = z
       })
       .prefault({}),
     targets: z.array(targetSchema).min(1),
+    /** An identity backup `up` writes whenever it holds identities no backup has yet. */
+    backup: z
+      .strictObject({
+        file: z.string().min(1),
+        recipients: z.array(z.string().regex(/^age1[0-9a-z]+$/, "must be an age recipient (age1...)")).min(1).optional(),
+        passphraseFile: z.string().min(1).optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();
@@ -46,4 +54,16 @@ export type DeployConfig = z.infer<typeof configSchema>;
 /** The server names a config yields, known before any server exists (identities are made for them first). */
 export function serverNames(config: DeployConfig): string[] {
   return config.targets.flatMap((t) => targetServerNames(config.deployment, t).map((s) => s.name));
+}
+
+function regionOf(entry: string | { region?: string; location?: string }): string {
+  return typeof entry === "string" ? entry : (entry.region ?? entry.location ?? "");
+}
+
+/** Every server of the config with its region (the location for hcloud), in config order. */
+export function serverRegions(config: DeployConfig): { name: string; region: string }[] {
+  return config.targets.flatMap((t) => {
+    const regions = t.kind === "existing" ? t.servers.map((s) => s.region) : t.kind === "hcloud" ? t.locations.map(regionOf) : t.regions.map(regionOf);
+    return targetServerNames(config.deployment, t).map((s, i) => ({ name: s.name, region: regions[i] ?? "" }));
+  });
 }

@@ -6,7 +6,7 @@ import type { Server } from "../provider.ts";
 import { SERVICE } from "./layout.ts";
 import { canonicalIp, resolveName } from "./resolve.ts";
 import type { Settings } from "./settings.ts";
-import type { SshConnection } from "./ssh.ts";
+import { RemoteCommandError, type SshConnection } from "./ssh.ts";
 
 export interface ServiceState {
   /** ActiveState, e.g. "active", "activating", "failed", "inactive". */
@@ -154,7 +154,15 @@ export async function checkHealth(
   const report = (r: Omit<HealthReport, "elapsedMs">): HealthReport => ({ ...r, elapsedMs: Date.now() - started });
   let last: ProbeReport | undefined;
   for (;;) {
-    const state = await serviceState(conn);
+    let state: ServiceState;
+    try {
+      state = await serviceState(conn);
+    } catch (e) {
+      // A command that ended without an exit status (seen right after a run killed mid-restart) says nothing about the daemon: ask again.
+      if (!(e instanceof RemoteCommandError) || e.code !== null || Date.now() - started > timeoutMs) throw e;
+      await new Promise((r) => setTimeout(r, 300));
+      continue;
+    }
     if (crashed(state, justStarted)) {
       return report({ ...last, ok: false, state, error: `drasyl-sp is not running: ${state.active} (${state.sub}), ${state.restarts} automatic restart(s)` });
     }

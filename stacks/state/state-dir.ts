@@ -116,9 +116,33 @@ export class DeploymentState extends StateDir {
     return join(this.dir, "identities", `${server}.identity`);
   }
 
+  get identitiesDir(): string {
+    return join(this.dir, "identities");
+  }
+
   /** Where a replaced identity is kept, next to the one that replaced it. */
   replacedIdentityFile(server: string, at: Date): string {
     return `${this.identityFile(server)}.replaced-${at.toISOString().replace(/[:.]/g, "-")}`;
+  }
+
+  /** Where the identity entry of a server a `move` replaced is kept (its key lives on under the new name). */
+  retiredIdentityFile(server: string, at: Date): string {
+    return `${this.identityFile(server)}.retired-${at.toISOString().replace(/[:.]/g, "-")}`;
+  }
+
+  /** Which identity backups were written (date, file, keys), so `up` and `identity list` know what is backed up. */
+  get backupsFile(): string {
+    return join(this.dir, "backups.json");
+  }
+
+  /** Identities `identity restore`/`import` put in place, for the next `up` to install over a differing one. */
+  get restoredFile(): string {
+    return join(this.dir, "restored.json");
+  }
+
+  /** An unfinished `move`. */
+  get moveJournalFile(): string {
+    return join(this.dir, "move.json");
   }
 
   /** The deployment's SSH key pair that every cloud server of it trusts. */
