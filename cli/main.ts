@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
 import { peers } from "./commands/peers.ts";
+import { rollout } from "./commands/rollout.ts";
 import { sandbox } from "./commands/sandbox.ts";
 import { status } from "./commands/status.ts";
 import { up } from "./commands/up.ts";
@@ -16,6 +17,14 @@ function port(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError("must be a port number 1-65535");
   return n;
+}
+
+function count(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
+    return n;
+  };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -41,6 +50,21 @@ program
   .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
   .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[] }) => {
     process.exitCode = await up({ ...o, stateDir: global().stateDir });
+  });
+
+program
+  .command("rollout")
+  .description("upgrade the running super peers a batch at a time (canary first), gating each batch by the drasyl protocol; roll a failed batch back and stop")
+  .addOption(configOption())
+  .option("--release <path|current>", "the super peer bundle to roll out (default: current, the one drasyl-deploy ships)")
+  .option("--batch <n>", "servers upgraded at once after the canary (default 1)", count(1))
+  .option("--canary <server>", "the server upgraded and gated first, alone (default: the first in order)")
+  .option("--soak <seconds>", "how long each upgraded super peer must keep running unrestarted (default 30)", count(0))
+  .option("--dry-run", "print the batches and their order; change nothing", false)
+  .option("--resume", "continue a stopped rollout (same release file, order and options) after a fix", false)
+  .option("--json", "one JSON object per event on stdout", false)
+  .action(async (o: { config?: string; release?: string; batch?: number; canary?: string; soak?: number; dryRun: boolean; resume: boolean; json: boolean }) => {
+    process.exitCode = await rollout({ ...o, stateDir: global().stateDir, argv: process.argv.slice(2) });
   });
 
 program

@@ -1,0 +1,19 @@
+import { join } from "node:path";
+import { deploymentDir, privateDir } from "./dirs.ts";
+
+/**
+ * The files the fleet commands (rollout, up's region changes, peers --diff, logs) keep in the
+ * state dir, in one place so that they move together.
+ */
+export const records = {
+  /** JSON lines, one per command run: who, when, what, and per server the release before and after. */
+  auditLog: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "audit.log"),
+  /** The last rollout: its options, order and how far it got (for --resume). */
+  rollout: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "rollout.json"),
+  /** The DRASYL_SUPER_PEERS entries of the last up that changed them, and the ones before (for peers --diff). */
+  peers: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "peers.json"),
+  /** Servers removed from the config, whose identities are kept but no longer deployed. */
+  retired: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "retired.json"),
+  /** The relay check's two node identities, mined once per state dir like the probe's. */
+  relayNode: (stateDir: string, which: "a" | "b"): string => join(privateDir(stateDir), `relay-${which}.identity`),
+};
