@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
+import { logs } from "./commands/logs.ts";
 import { peers } from "./commands/peers.ts";
 import { rollout } from "./commands/rollout.ts";
 import { sandbox } from "./commands/sandbox.ts";
@@ -48,8 +49,9 @@ program
   .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
   .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
   .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
-  .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[] }) => {
-    process.exitCode = await up({ ...o, stateDir: global().stateDir });
+  .option("-y, --yes", "remove servers that left the config without asking", false)
+  .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[]; yes: boolean }) => {
+    process.exitCode = await up({ ...o, stateDir: global().stateDir, argv: process.argv.slice(2) });
   });
 
 program
@@ -82,8 +84,20 @@ program
   .addOption(configOption())
   .option("--all", "include super peers that do not answer the probe", false)
   .addOption(new Option("--format <format>", "env (comma-separated), whitespace, lines, toml or json").choices(PEER_FORMATS).default("env"))
-  .action(async (o: { config?: string; all: boolean; format: PeerFormat }) => {
+  .option("--diff", "how the value changed with the last up that changed it: added, removed, public key changed", false)
+  .action(async (o: { config?: string; all: boolean; format: PeerFormat; diff: boolean }) => {
     process.exitCode = await peers({ ...o, stateDir: global().stateDir });
+  });
+
+program
+  .command("logs [server]")
+  .description("the super peers' journal (journalctl -u drasyl-sp) over SSH, from one server or all, one prefix per server")
+  .addOption(configOption())
+  .option("-f, --follow", "keep printing new lines until Ctrl-C", false)
+  .option("--since <time>", 'from this time on, as journalctl takes it ("1 hour ago", "2026-12-04 10:00", "today")')
+  .option("-n, --lines <n>", "how many of the last lines without --since (default 50)", count(1))
+  .action(async (server: string | undefined, o: { config?: string; follow: boolean; since?: string; lines?: number }) => {
+    process.exitCode = await logs({ ...o, ...(server !== undefined ? { server } : {}), stateDir: global().stateDir });
   });
 
 program

@@ -2,12 +2,15 @@ import { probeBoth } from "../../stacks/install/health.ts";
 import { listServers, openDeployment } from "../deployment.ts";
 import { formatSuperPeers, type PeerFormat, superPeerUrl } from "../output/super-peers.ts";
 import { loadIdentity } from "../state/identities.ts";
+import { formatPeersDiff, readPeersHistory } from "../state/peers-history.ts";
 
 export interface PeersOptions {
   config?: string;
   stateDir: string;
   all: boolean;
   format: PeerFormat;
+  /** Instead of the value: how the last up changed it. */
+  diff?: boolean;
 }
 
 /**
@@ -17,6 +20,12 @@ export interface PeersOptions {
  */
 export async function peers(opts: PeersOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
+  if (opts.diff) {
+    const { text, warnings } = formatPeersDiff(readPeersHistory(d.stateDir, d.config.deployment));
+    out(text);
+    for (const w of warnings) process.stderr.write(`${w}\n`);
+    return 0;
+  }
   const servers = await listServers(d);
   const { networkId, udpPort, tcpPort } = d.settings;
   const urls: string[] = [];

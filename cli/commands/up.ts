@@ -8,6 +8,10 @@ import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
 import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
 import { lockDeployment } from "../state/lock.ts";
+import { appendAudit } from "../state/audit.ts";
+import { recordPeers } from "../state/peers-history.ts";
+import { serversToRetire, updateRetired } from "../state/retired.ts";
+import { createInterface } from "node:readline/promises";
 
 export interface UpOptions {
   config?: string;
@@ -15,6 +19,10 @@ export interface UpOptions {
   dryRun: boolean;
   adoptIdentity: string[];
   replaceIdentity: string[];
+  /** Remove servers that left the config without asking. */
+  yes?: boolean;
+  /** The command line, for the audit log. */
+  argv?: string[];
 }
 
 const HEALTHY = new Set(["installed", "updated", "unchanged"]);
@@ -30,8 +38,20 @@ function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string } | und
   return r.ok ? `${r.rttMs.toFixed(1)} ms` : "FAIL";
 }
 
+async function confirmRemoval(names: string[]): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${names.join(", ")} ${names.length === 1 ? "is" : "are"} no longer in the config: remove ${names.length === 1 ? "it" : "them"} (identities stay in the local state, marked retired)? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
+  for (const n of serversToRetire(d.stateDir, d.config.deployment, serverNames(d.config))) out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
@@ -56,8 +76,15 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   const d = openDeployment(opts.config, opts.stateDir);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
   const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const audited: InstallResult[] = [];
+  let code = 1;
   try {
-    if (opts.dryRun) return await dryRun(d, opts, out);
+    if (opts.dryRun) return (code = await dryRun(d, opts, out));
+    const retiring = serversToRetire(d.stateDir, d.config.deployment, serverNames(d.config));
+    if (retiring.length > 0 && !opts.yes && !(await confirmRemoval(retiring))) {
+      process.stderr.write(`Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`);
+      return 1;
+    }
     const progress = new Progress(serverNames(d.config));
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
@@ -72,6 +99,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
       identitiesReady,
     ]);
+    updateRetired(d.stateDir, d.config.deployment, retiring, serverNames(d.config));
+    for (const n of retiring) progress.line(n, "removed; its identity stays in the local state, marked retired");
     for (const s of servers.filter((x) => !identities.has(x.name))) {
       identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
     }
@@ -85,6 +114,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         ),
       ),
     );
+    audited.push(...results);
 
     for (const r of results) {
       if (r.adoptedIdentity) {
@@ -103,12 +133,30 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     }
 
     const healthy = results.filter((r) => HEALTHY.has(r.status) && (r.health === undefined || r.health.ok));
-    const urls = servers
+    const entries = servers
       .filter((s) => healthy.some((r) => r.server === s.name))
-      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort));
-    if (urls.length > 0) out(`\n${formatSuperPeers(urls, d.settings.networkId, "env")}`);
-    return healthy.length === results.length ? 0 : 1;
+      .map((s) => {
+        const publicKey = (identities.get(s.name) as Identity).publicKeyHex;
+        return { server: s.name, publicKey, url: superPeerUrl({ server: s, publicKeyHex: publicKey }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort) };
+      });
+    if (entries.length > 0) out(`\n${formatSuperPeers(entries.map((e) => e.url), d.settings.networkId, "env")}`);
+    code = healthy.length === results.length ? 0 : 1;
+    // Only a complete up defines what clients should use; peers --diff compares against it.
+    if (code === 0) recordPeers(d.stateDir, d.config.deployment, entries);
+    return code;
   } finally {
     unlock();
+    if (!opts.dryRun) {
+      appendAudit(d.stateDir, d.config.deployment, {
+        command: "up",
+        args: opts.argv ?? [],
+        exitCode: code,
+        servers: audited.map((r) => {
+          const before = r.plan?.previousRelease ?? (r.plan && !r.plan.fresh ? r.plan.release : undefined);
+          const after = r.rolledBackTo && r.rolledBackTo !== "previous configuration" ? r.rolledBackTo : r.release?.id;
+          return { server: r.server, result: r.status, ...(before ? { releaseBefore: before } : {}), ...(after ? { releaseAfter: after } : {}), ...(r.error ? { error: r.error } : {}) };
+        }),
+      });
+    }
   }
 }

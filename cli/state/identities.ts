@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from "node:fs";
+import { existsSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { generateIdentity, type Identity } from "../../sp-runtime/identity/identity.ts";
 import { loadIdentityFile, saveIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
@@ -10,7 +10,19 @@ import { deploymentDir, privateDir } from "./dirs.ts";
  * exists, and a lost server can be rebuilt with the same key.
  */
 export function identityFile(stateDir: string, deployment: string, server: string): string {
-  return join(privateDir(join(deploymentDir(stateDir, deployment), "identities")), `${server}.identity`);
+  return join(identitiesDir(stateDir, deployment), `${server}.identity`);
+}
+
+function identitiesDir(stateDir: string, deployment: string): string {
+  return privateDir(join(deploymentDir(stateDir, deployment), "identities"));
+}
+
+/** Every server that has a backed-up identity, including ones no longer in the config. */
+export function identityNames(stateDir: string, deployment: string): string[] {
+  return readdirSync(identitiesDir(stateDir, deployment))
+    .filter((f) => f.endsWith(".identity"))
+    .map((f) => f.slice(0, -".identity".length))
+    .sort();
 }
 
 export async function ensureIdentity(stateDir: string, deployment: string, server: string): Promise<{ identity: Identity; created: boolean }> {

@@ -214,6 +214,25 @@ export class SshConnection {
     return r;
   }
 
+  /**
+   * Runs a script as root and hands over its output as it arrives (for `journalctl -f`); resolves
+   * with the exit code when it ends or stop() closes the channel.
+   */
+  async stream(script: string, onData: (text: string, from: "stdout" | "stderr") => void): Promise<{ done: Promise<number | null>; stop: () => void }> {
+    const ch = await this.channel(this.command(script));
+    ch.setEncoding("utf8");
+    ch.stderr.setEncoding("utf8");
+    ch.on("data", (d: string) => onData(d, "stdout"));
+    ch.stderr.on("data", (d: string) => onData(d, "stderr"));
+    const done = new Promise<number | null>((resolve) => {
+      let code: number | null = null;
+      ch.on("exit", (c: number | null) => (code = c));
+      ch.on("close", () => resolve(code));
+    });
+    ch.end();
+    return { done, stop: () => ch.close() };
+  }
+
   /** Like run(), but a non-zero exit is a RemoteCommandError naming `what`; returns stdout. */
   async check(script: string, what: string, opts: RunOptions = {}): Promise<string> {
     const r = await this.run(script, opts);

@@ -6,6 +6,7 @@ import type { Server } from "../provider.ts";
 import { probeAddress, probeBoth } from "../install/health.ts";
 import { SERVICE } from "../install/layout.ts";
 import type { Settings } from "../install/settings.ts";
+import { shq } from "../install/shell.ts";
 import type { SshConnection } from "../install/ssh.ts";
 
 /** What `systemctl show` says about the running daemon; any change during the soak means it restarted. */
@@ -32,6 +33,22 @@ export function restartedBetween(before: ServiceSnapshot, after: ServiceSnapshot
   return undefined;
 }
 
+// The daemon's periodic peers table (on stdout, so in the journal) says nothing about a failure.
+const PEERS_TABLE = /^\S+ \S+ [^:]+: (Node {2,}PoW|[0-9a-f]{64} |Total Peers:)/;
+
+/**
+ * The journal of the release under test, from its start (systemd's ActiveEnterTimestamp, so no
+ * clock of ours is involved), without the peers tables: what an operator needs to see why it failed.
+ */
+export async function journalSince(conn: SshConnection, since: string, lines = 40): Promise<string[]> {
+  const from = since.trim() === "" ? "" : `--since ${shq(since.replace(/^[A-Z][a-z]{2} /, ""))} `;
+  const r = await conn.run(`journalctl -u ${SERVICE} ${from}--no-pager -o short-iso`);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "" && !PEERS_TABLE.test(l))
+    .slice(-lines);
+}
+
 export interface GateStep {
   step: "probe" | "soak" | "relay" | "probe-after-soak";
   ok: boolean;
@@ -41,6 +58,8 @@ export interface GateStep {
 
 export interface GateReport {
   ok: boolean;
+  /** The daemon as the gate found it at its start: the release's start time, for the journal. */
+  before: ServiceSnapshot;
   steps: GateStep[];
   /** The first failure, for the report. */
   error?: string;
@@ -162,13 +181,12 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
     opts.onStep?.(s);
     return s;
   };
-  const done = (): GateReport => {
-    const failed = steps.find((s) => !s.ok);
-    return { ok: failed === undefined, steps, ...(failed ? { error: `${failed.step}: ${failed.detail}` } : {}) };
-  };
-
   let t = Date.now();
   const before = await serviceSnapshot(conn);
+  const done = (): GateReport => {
+    const failed = steps.find((s) => !s.ok);
+    return { ok: failed === undefined, before, steps, ...(failed ? { error: `${failed.step}: ${failed.detail}` } : {}) };
+  };
   const probe = await probeBoth(server, publicKeyHex, settings);
   if (!record({ step: "probe", ok: probe.udp.ok && probe.tcp.ok, ms: Date.now() - t, detail: `ACK from ${publicKeyHex.slice(0, 16)}… over UDP ${rtt(probe.udp)}, TCP ${rtt(probe.tcp)}` }).ok) return done();
 

@@ -6,7 +6,7 @@ import { installServer } from "../install/installer.ts";
 import { switchBackActions } from "../install/plan.ts";
 import { resolveSettings, type Settings } from "../install/settings.ts";
 import { SshConnection } from "../install/ssh.ts";
-import { type GateStep, runGate } from "./gate.ts";
+import { type GateStep, journalSince, runGate } from "./gate.ts";
 import type { Batch, RolloutPlan, SurveyedServer } from "./plan.ts";
 
 /** Where a server stands after (or during) a rollout. */
@@ -165,7 +165,7 @@ class Runner {
       });
       if (!gate.ok) {
         switched.gateError = `gate: ${gate.error ?? "failed"}`;
-        switched.journal = await journalTail(conn).catch(() => []);
+        switched.journal = await journalSince(conn, gate.before.activeEnterTimestamp).catch(() => []);
       }
     } catch (e) {
       switched.gateError = `gate: ${(e as Error).message}`;
