@@ -11,6 +11,7 @@ import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { superPeerBundle } from "../paths.ts";
 import { Progress, table } from "../output/progress.ts";
 import { appendAudit } from "../state/audit.ts";
+import { keepBundle, recordFleetRelease } from "../state/fleet-release.ts";
 import { loadIdentity } from "../state/identities.ts";
 import { readJson, writeJson } from "../state/json-file.ts";
 import { lockDeployment } from "../state/lock.ts";
@@ -34,6 +35,9 @@ export interface RolloutOptions {
 /** What --resume needs to continue where a rollout stopped. */
 interface RolloutRecord {
   version: 1;
+  /** The operator's file; --resume reads it again, so a fixed file is picked up. */
+  source: string;
+  /** The copy that was rolled out. */
   bundle: string;
   batch: number;
   canary?: string;
@@ -139,7 +143,8 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       throw new RolloutError(`there is no stopped rollout of "${deployment}" to resume${previous ? ` (the last one, started ${previous.startedAt}, completed)` : ""}; start one with "drasyl-deploy rollout"`);
     }
     const resumed = opts.resume ? previous : undefined;
-    const bundle = opts.release !== undefined || resumed === undefined ? bundleOf(opts.release) : bundleOf(resumed.bundle);
+    const source = opts.release !== undefined || resumed === undefined ? bundleOf(opts.release) : bundleOf(resumed.source);
+    const { bundle, sha256 } = await keepBundle(d.stateDir, deployment, source);
     const batch = opts.batch ?? resumed?.batch ?? 1;
     const canary = opts.canary ?? resumed?.canary;
     const soakSeconds = opts.soak ?? resumed?.soakSeconds ?? DEFAULT_SOAK_SECONDS;
@@ -153,11 +158,12 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
     const plan: RolloutPlan = planRollout(surveyed, { batch, ...(canary !== undefined ? { canary } : {}), ...(resumed ? { order: resumed.order } : {}) });
 
     if (opts.dryRun) {
-      if (opts.json) out(`${JSON.stringify({ event: "plan", bundle, order: plan.order, batches: plan.batches, unchanged: plan.unchanged, servers: surveyed })}\n`);
+      if (opts.json) out(`${JSON.stringify({ event: "plan", bundle: source, order: plan.order, batches: plan.batches, unchanged: plan.unchanged, servers: surveyed })}\n`);
       else out(formatRolloutPlan(plan, surveyed));
       return (code = 0);
     }
     if (plan.batches.length === 0) {
+      recordFleetRelease(d.stateDir, deployment, { bundle, sha256, source });
       if (resumed) writeJson(recordFile, { ...resumed, status: "done", updatedAt: new Date().toISOString() });
       if (opts.json) out(`${JSON.stringify({ event: "done", ok: true, outcomes: [], ms: 0 })}\n`);
       else out(formatRolloutPlan(plan, surveyed));
@@ -167,6 +173,7 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
 
     const record: RolloutRecord = {
       version: 1,
+      source,
       bundle,
       batch,
       ...(canary !== undefined ? { canary } : {}),
@@ -186,6 +193,7 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       surveyed,
       plan,
       bundlePath: bundle,
+      bundleSource: source,
       identities,
       settings: d.settings,
       stateDir: d.stateDir,
@@ -195,11 +203,16 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
         if (e.event === "done") {
           audited.push(...e.outcomes);
           writeJson(recordFile, { ...record, status: e.ok ? "done" : "stopped", updatedAt: new Date().toISOString(), outcomes: e.outcomes.map(({ journal: _, ...o }) => o) });
+          if (e.ok) recordFleetRelease(d.stateDir, deployment, { bundle, sha256, source });
         }
         show(e);
       },
     });
     return (code = ok ? 0 : 1);
+  } catch (e) {
+    // What main() exits with for an error it prints.
+    code = 2;
+    throw e;
   } finally {
     unlock();
     appendAudit(d.stateDir, deployment, {

@@ -9,6 +9,7 @@ import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
 import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
 import { lockDeployment } from "../state/lock.ts";
 import { appendAudit } from "../state/audit.ts";
+import { fleetBundle } from "../state/fleet-release.ts";
 import { recordPeers } from "../state/peers-history.ts";
 import { serversToRetire, updateRetired } from "../state/retired.ts";
 import { createInterface } from "node:readline/promises";
@@ -57,7 +58,7 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
     const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    const r = await installServer(server, { identity, settings: d.settings, bundlePath: fleetBundle(d.stateDir, d.config.deployment), identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -85,6 +86,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       process.stderr.write(`Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`);
       return 1;
     }
+    const bundlePath = fleetBundle(d.stateDir, d.config.deployment);
     const progress = new Progress(serverNames(d.config));
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
@@ -109,7 +111,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       servers.map((s) =>
         installServer(
           s,
-          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
+          { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath, identityPolicy: policyFor(s.name, opts) },
           { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),

@@ -14,6 +14,10 @@ export const records = {
   peers: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "peers.json"),
   /** Servers removed from the config, whose identities are kept but no longer deployed. */
   retired: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "retired.json"),
+  /** The release the last completed rollout put on every server: what `up` installs from then on. */
+  fleetRelease: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "release.json"),
+  /** Copies of rolled-out bundles, so a release cannot change under a rollout or after it. */
+  bundles: (stateDir: string, deployment: string): string => privateDir(join(deploymentDir(stateDir, deployment), "bundles")),
   /** The relay check's two node identities, mined once per state dir like the probe's. */
   relayNode: (stateDir: string, which: "a" | "b"): string => join(privateDir(stateDir), `relay-${which}.identity`),
 };

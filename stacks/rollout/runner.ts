@@ -40,6 +40,8 @@ export interface RolloutRun {
   surveyed: SurveyedServer[];
   plan: RolloutPlan;
   bundlePath: string;
+  /** Where the bundle came from, for the output (bundlePath may be a kept copy). */
+  bundleSource?: string;
   identities: Map<string, Identity>;
   settings: Partial<Settings>;
   stateDir: string;
@@ -88,7 +90,7 @@ class Runner {
   async run(): Promise<boolean> {
     const started = Date.now();
     const { plan } = this.r;
-    this.r.emit({ event: "plan", bundle: this.r.bundlePath, order: plan.order, batches: plan.batches, unchanged: plan.unchanged });
+    this.r.emit({ event: "plan", bundle: this.r.bundleSource ?? this.r.bundlePath, order: plan.order, batches: plan.batches, unchanged: plan.unchanged });
     let stoppedAt: number | undefined;
     for (const batch of plan.batches) {
       this.r.emit({ event: "batch", batch: batch.index + 1, canary: batch.canary, servers: batch.servers });
