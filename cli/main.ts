@@ -106,7 +106,7 @@ program
   .addOption(configOption())
   .option("-y, --yes", "do not ask for the deployment name", false)
   .action(async (o: { config?: string; yes: boolean }) => {
-    process.exitCode = await destroy({ ...o, stateDir: global().stateDir });
+    process.exitCode = await destroy({ ...o, stateDir: global().stateDir, argv: process.argv.slice(2) });
   });
 
 program

@@ -141,7 +141,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     // Mining five identities costs minutes of CPU on a shared machine. A super peer's own proof of
     // work is checked by nobody, so its key can be a plain one; the probe and the relay check's
     // nodes say HELLO and need real proofs: the vector identities carry them.
-    for (const r of [...regions, "r4"]) saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-${r}`), new Identity(generateSecretKey(), 0));
+    for (const r of regions) saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-${r}`), new Identity(generateSecretKey(), 0));
     saveIdentityFile(join(stateDir, "probe.identity"), vectorIdentity("id_1"));
     saveIdentityFile(records.relayNode(stateDir, "a"), vectorIdentity("id_2"));
     saveIdentityFile(records.relayNode(stateDir, "b"), vectorIdentity("id_3"));
@@ -150,7 +150,10 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     variant(shipped, bundles.noStart, NO_START);
     variant(shipped, bundles.noRelay, NO_RELAY);
     variant(shipped, bundles.next, DIES_LATER);
-    const r = await cli("up");
+    // Setup, not the subject here: on a loaded machine a remote command is now and then cut off, and
+    // an up that was cut off converges when run again.
+    let r = await cli("up");
+    if (r.code !== 0) r = await cli("up");
     if (r.code !== 0) throw new Error(`up failed:\n${r.stderr}\n${r.stdout}`);
   }, 600_000);
 
@@ -252,7 +255,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     expect(r.stderr).toMatch(new RegExp(`batch 1 \\(canary\\): ${names[0]}\\n`));
     expect(await starts(clock)).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
     const again = await cli("rollout", "--resume");
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no stopped rollout .* to resume/);
   }, 300_000);
 
@@ -290,6 +293,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
 
   it("adding a region installs only the new server (with the rolled-out release); the others are not restarted", async () => {
     const before = await snapshot();
+    saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-r4`), new Identity(generateSecretKey(), 0));
     writeConfig([...regions, "r4"]);
     const r = await cli("up");
     expect(r.code, r.stderr + r.stdout).toBe(0);

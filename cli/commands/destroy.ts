@@ -2,12 +2,15 @@ import { createInterface } from "node:readline/promises";
 import { forgetHostKey } from "../../stacks/install/host-keys.ts";
 import { openDeployment } from "../deployment.ts";
 import { Progress } from "../output/progress.ts";
+import { appendAudit } from "../state/audit.ts";
 import { lockDeployment } from "../state/lock.ts";
 
 export interface DestroyOptions {
   config?: string;
   stateDir: string;
   yes: boolean;
+  /** The command line, for the audit log. */
+  argv?: string[];
 }
 
 async function confirmed(deployment: string): Promise<boolean> {
@@ -29,17 +32,21 @@ export async function destroy(opts: DestroyOptions): Promise<number> {
     return 1;
   }
   const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const gone: string[] = [];
+  let code = 1;
   try {
     const progress = new Progress([]);
     for (const p of d.providers) {
       const removed = p.kind === "existing" ? [] : await p.list();
       await p.destroy((name, msg) => progress.line(name, msg));
+      gone.push(...removed.map((s) => s.name));
       // A server created again under the same address is a new machine with new host keys: its old pin must not block it.
       for (const s of removed) forgetHostKey(d.stateDir, s.ssh.host, s.ssh.port);
     }
     progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.stateDir}.`);
-    return 0;
+    return (code = 0);
   } finally {
     unlock();
+    appendAudit(d.stateDir, d.config.deployment, { command: "destroy", args: opts.argv ?? [], exitCode: code, servers: gone.map((server) => ({ server, result: "removed" })) });
   }
 }

@@ -157,8 +157,9 @@ class Runner {
     let conn: SshConnection | undefined;
     try {
       conn = await SshConnection.open(server, { stateDir: this.r.stateDir });
-      const others = this.r.servers.filter((s) => s.name !== name && this.outcomes.get(s.name)?.state !== "failed");
-      const other = others.find((s) => !this.r.plan.batches.some((b) => b.servers.includes(s.name) && b.servers.includes(name))) ?? others[0];
+      // Not one of this batch: its own relay check registers the same two node keys there, and the last HELLO wins.
+      const sameBatch = this.r.plan.batches.find((b) => b.servers.includes(name))?.servers ?? [];
+      const other = this.r.servers.find((s) => !sameBatch.includes(s.name) && this.outcomes.get(s.name)?.state !== "failed");
       const otherKey = other ? this.r.identities.get(other.name)?.publicKeyHex : undefined;
       const gate = await runGate(conn, server, identity.publicKeyHex, this.settings, {
         soakMs: this.r.soakMs,
