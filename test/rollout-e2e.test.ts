@@ -9,6 +9,7 @@ import { records } from "../cli/state/records.ts";
 import { generateSecretKey } from "../sp-runtime/crypto/keys.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
+import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { labAvailable, labExec, LocalProvider } from "../stacks/local/local-provider.ts";
@@ -259,6 +260,22 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     expect(again.stderr).toMatch(/no stopped rollout .* to resume/);
   }, 300_000);
 
+  it("a rollout killed during the canary's gate: --resume gates the canary without restarting it again, then goes on", async () => {
+    const clock = await serverClock();
+    const killed = spawnProcess(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, "rollout", "--release", bundles.v2, "--soak", "60", "--config", config], process.env);
+    await killed.waitForStderr(new RegExp(`\\[${names[0]}\\] ok   probe `), 120_000);
+    killed.child.kill("SIGKILL");
+    await killed.exit;
+    const id = await releaseId(bundles.v2);
+    expect((await snapshot())[names[0] as string]?.release).toBe(id);
+    const r = await cli("rollout", "--resume", "--soak", "1");
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`\\[${names[0]}\\] ok   install .*already in place`));
+    expect(r.stderr).toMatch(new RegExp(`\\[${names[0]}\\] ok   soak `));
+    for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +r\\d +upgraded +\\S+ +${id}$`, "m"));
+    expect(await starts(clock)).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
+  }, 300_000);
+
   it("the audit log has a line per command with the releases before and after, 0600, no secrets", async () => {
     const file = join(stateDir, "deployments", deployment, "audit.log");
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -274,6 +291,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
       ["rollout", 1],
       ["rollout", 0],
       ["rollout", 2],
+      ["rollout", 0],
     ]);
     expect(lines[0]?.who).toMatch(/^\S+@\S+$/);
     expect(lines[2]?.args).toEqual(["--state-dir", stateDir, "rollout", "--release", bundles.v2, "--soak", "2", "--json", "--config", config]);
@@ -297,7 +315,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     writeConfig([...regions, "r4"]);
     const r = await cli("up");
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const id = await releaseId(bundles.v3);
+    const id = await releaseId(bundles.v2);
     expect(r.stdout).toMatch(new RegExp(`^${deployment}-r4 +installed +${id} `, "m"));
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +unchanged `, "m"));
     expect(await snapshot()).toEqual(before);

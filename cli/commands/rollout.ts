@@ -47,6 +47,24 @@ interface RolloutRecord {
   startedAt: string;
   updatedAt: string;
   outcomes: Omit<ServerOutcome, "journal">[];
+  /**
+   * Servers of the batch under way, with the release each ran before. A run killed mid-batch leaves
+   * them on the new release without a passed gate: --resume gates them (and rolls them back) first.
+   */
+  inFlight?: Record<string, string>;
+}
+
+/**
+ * On --resume, a server left on the new release by a killed run is not "already done": it never
+ * passed its gate. It is planned again (the install finds nothing to change) and rolls back to the
+ * release it ran before the interrupted batch.
+ */
+function ungated(surveyed: SurveyedServer[], resumed: RolloutRecord | undefined): SurveyedServer[] {
+  const inFlight = resumed?.status === "running" ? (resumed.inFlight ?? {}) : {};
+  return surveyed.map((s) => {
+    const before = inFlight[s.name];
+    return before !== undefined && !s.changes && s.current === s.target && before !== s.target ? { ...s, current: before, changes: true } : s;
+  });
 }
 
 export class RolloutError extends Error {
@@ -143,6 +161,9 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       throw new RolloutError(`there is no stopped rollout of "${deployment}" to resume${previous ? ` (the last one, started ${previous.startedAt}, completed)` : ""}; start one with "drasyl-deploy rollout"`);
     }
     const resumed = opts.resume ? previous : undefined;
+    if (!opts.resume && previous?.status === "running") {
+      process.stderr.write(`warning: the rollout started ${previous.startedAt} was cut off in the middle of a batch (${Object.keys(previous.inFlight ?? {}).join(", ")}); "rollout --resume" would gate those servers first, this new rollout does not\n`);
+    }
     const source = opts.release !== undefined || resumed === undefined ? bundleOf(opts.release) : bundleOf(resumed.source);
     const { bundle, sha256 } = await keepBundle(d.stateDir, deployment, source);
     const batch = opts.batch ?? resumed?.batch ?? 1;
@@ -154,7 +175,10 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
     const surveys = await Promise.all(servers.map((s) => surveyServer(s, { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath: bundle }, d.stateDir)));
     const unreachable = surveys.flatMap((s) => (s.ok ? [] : [`${s.server}: ${s.error}`]));
     if (unreachable.length > 0) throw new RolloutError(`cannot start the rollout, nothing was changed:\n${unreachable.join("\n")}`);
-    const surveyed = surveys.flatMap((s) => (s.ok ? [s.server] : []));
+    const surveyed = ungated(
+      surveys.flatMap((s) => (s.ok ? [s.server] : [])),
+      resumed,
+    );
     const plan: RolloutPlan = planRollout(surveyed, { batch, ...(canary !== undefined ? { canary } : {}), ...(resumed ? { order: resumed.order } : {}) });
 
     if (opts.dryRun) {
@@ -200,6 +224,10 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       soakMs: soakSeconds * 1000,
       relayNodes: [a, b],
       emit: (e) => {
+        if (e.event === "batch") {
+          const inFlight = Object.fromEntries(e.servers.map((n) => [n, surveyed.find((s) => s.name === n)?.current ?? ""]));
+          writeJson(recordFile, { ...record, updatedAt: new Date().toISOString(), inFlight });
+        }
         if (e.event === "done") {
           audited.push(...e.outcomes);
           writeJson(recordFile, { ...record, status: e.ok ? "done" : "stopped", updatedAt: new Date().toISOString(), outcomes: e.outcomes.map(({ journal: _, ...o }) => o) });

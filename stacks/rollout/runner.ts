@@ -138,9 +138,11 @@ class Runner {
       { stateDir: this.r.stateDir, onProgress: (message) => this.r.emit({ event: "progress", server: name, message }), ...(this.r.healthTimeoutMs ? { healthTimeoutMs: this.r.healthTimeoutMs } : {}) },
     );
     const release = result.release?.id ?? "-";
-    const ok = result.status === "updated" || result.status === "installed";
+    // "unchanged": a resumed run found the release already switched by a run that was cut off; it still needs its gate.
+    const ok = result.status === "updated" || result.status === "installed" || result.status === "unchanged";
     const startCheck = result.health ? `, answered after ${(result.health.elapsedMs / 1000).toFixed(1)} s` : "";
-    this.step(name, "install", ok, Date.now() - t, ok ? `release ${release} started${startCheck}` : `${result.status}: ${result.error ?? ""}`);
+    const detail = result.status === "unchanged" ? `release ${release} already in place (an interrupted run switched it), not restarted` : ok ? `release ${release} started${startCheck}` : `${result.status}: ${result.error ?? ""}`;
+    this.step(name, "install", ok, Date.now() - t, detail);
     const base = this.outcomes.get(name) as ServerOutcome;
     if (!ok) {
       const rolledBack = result.status === "rolled-back";
