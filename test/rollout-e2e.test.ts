@@ -144,8 +144,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     // nodes say HELLO and need real proofs: the vector identities carry them.
     for (const r of regions) saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-${r}`), new Identity(generateSecretKey(), 0));
     saveIdentityFile(join(stateDir, "probe.identity"), vectorIdentity("id_1"));
-    saveIdentityFile(records.relayNode(stateDir, "a"), vectorIdentity("id_2"));
-    saveIdentityFile(records.relayNode(stateDir, "b"), vectorIdentity("id_3"));
+    saveIdentityFile(records.relayNode(stateDir, "b"), vectorIdentity("id_2"));
     variant(shipped, bundles.v2, `// drasyl-sp test release v2`);
     variant(shipped, bundles.v3, `// drasyl-sp test release v3`);
     variant(shipped, bundles.noStart, NO_START);

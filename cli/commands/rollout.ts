@@ -12,7 +12,7 @@ import { superPeerBundle } from "../paths.ts";
 import { Progress, table } from "../output/progress.ts";
 import { appendAudit } from "../state/audit.ts";
 import { keepBundle, recordFleetRelease } from "../state/fleet-release.ts";
-import { loadIdentity } from "../state/identities.ts";
+import { loadIdentity, probeIdentity } from "../state/identities.ts";
 import { readJson, writeJson } from "../state/json-file.ts";
 import { lockDeployment } from "../state/lock.ts";
 import { records } from "../state/records.ts";
@@ -209,7 +209,11 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       outcomes: [],
     };
     writeJson(recordFile, record);
-    const [a, b] = await Promise.all([nodeIdentity(records.relayNode(d.stateDir, "a")), nodeIdentity(records.relayNode(d.stateDir, "b"))]);
+    // Node A is the probe's identity (mined by every command already); only B may need mining, which
+    // runs while the canary installs. The gate probes before and after its relay check, never during
+    // it, so the probe and node A never register the same key at a super peer at once.
+    const relayNodes = Promise.all([probeIdentity(d.stateDir), nodeIdentity(records.relayNode(d.stateDir, "b"))]);
+    relayNodes.catch(() => undefined);
     const progress = new Progress(servers.map((s) => s.name));
     const show = render(opts.json, out, progress, surveyed);
     const ok = await runRollout({
@@ -222,7 +226,7 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       settings: d.settings,
       stateDir: d.stateDir,
       soakMs: soakSeconds * 1000,
-      relayNodes: [a, b],
+      relayNodes,
       emit: (e) => {
         if (e.event === "batch") {
           const inFlight = Object.fromEntries(e.servers.map((n) => [n, surveyed.find((s) => s.name === n)?.current ?? ""]));

@@ -18,6 +18,6 @@ export const records = {
   fleetRelease: (stateDir: string, deployment: string): string => join(deploymentDir(stateDir, deployment), "release.json"),
   /** Copies of rolled-out bundles, so a release cannot change under a rollout or after it. */
   bundles: (stateDir: string, deployment: string): string => privateDir(join(deploymentDir(stateDir, deployment), "bundles")),
-  /** The relay check's two node identities, mined once per state dir like the probe's. */
-  relayNode: (stateDir: string, which: "a" | "b"): string => join(privateDir(stateDir), `relay-${which}.identity`),
+  /** The relay check's second test node (the first is the probe's identity), mined once per state dir. */
+  relayNode: (stateDir: string, which: "b"): string => join(privateDir(stateDir), `relay-${which}.identity`),
 };

@@ -46,8 +46,8 @@ export interface RolloutRun {
   settings: Partial<Settings>;
   stateDir: string;
   soakMs: number;
-  /** Two node identities for the relay check. */
-  relayNodes: [Identity, Identity];
+  /** Two node identities for the relay check; a promise, so mining one overlaps the canary's install. */
+  relayNodes: Promise<[Identity, Identity]>;
   emit: (e: RolloutEvent) => void;
   /** Lowered in tests: how long a freshly started release gets to answer. */
   healthTimeoutMs?: number;
@@ -165,7 +165,7 @@ class Runner {
       const otherKey = other ? this.r.identities.get(other.name)?.publicKeyHex : undefined;
       const gate = await runGate(conn, server, identity.publicKeyHex, this.settings, {
         soakMs: this.r.soakMs,
-        relay: { nodes: this.r.relayNodes, ...(other && otherKey ? { other: { server: other, publicKeyHex: otherKey } } : {}) },
+        relay: { nodes: await this.r.relayNodes, ...(other && otherKey ? { other: { server: other, publicKeyHex: otherKey } } : {}) },
         onStep: (s) => this.step(name, s.step, s.ok, s.ms, s.detail),
       });
       if (!gate.ok) {
