@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { journalCommand } from "../cli/commands/logs.ts";
-import { appendAudit, auditArgs } from "../cli/state/audit.ts";
-import { diffPeers, formatPeersDiff, readPeersHistory, recordPeers } from "../cli/state/peers-history.ts";
-import { records } from "../cli/state/records.ts";
+import { appendAudit, auditArgs } from "../stacks/state/audit.ts";
+import { diffPeers, formatPeersDiff, readPeersHistory, recordPeers } from "../stacks/state/peers-history.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dd-records-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,29 +24,29 @@ describe("peers --diff", () => {
   });
 
   it("keeps the value before the last change, and a changed key is a warning", () => {
-    const state = join(dir, "peers");
-    expect(formatPeersDiff(readPeersHistory(state, "dep")).text).toMatch(/run drasyl-deploy up/);
-    recordPeers(state, "dep", [entry("a", k("1")), entry("b", k("2"))], new Date("2026-01-01T00:00:00Z"));
-    expect(formatPeersDiff(readPeersHistory(state, "dep")).text).toMatch(/unchanged since/);
-    recordPeers(state, "dep", [entry("a", k("1")), entry("b", k("5")), entry("c", k("3"))], new Date("2026-01-02T00:00:00Z"));
+    const state = new StateDir(join(dir, "peers")).forDeployment("dep");
+    expect(formatPeersDiff(readPeersHistory(state)).text).toMatch(/run drasyl-deploy up/);
+    recordPeers(state, [entry("a", k("1")), entry("b", k("2"))], new Date("2026-01-01T00:00:00Z"));
+    expect(formatPeersDiff(readPeersHistory(state)).text).toMatch(/unchanged since/);
+    recordPeers(state, [entry("a", k("1")), entry("b", k("5")), entry("c", k("3"))], new Date("2026-01-02T00:00:00Z"));
     // An up that changes nothing keeps the last change visible.
-    recordPeers(state, "dep", [entry("c", k("3")), entry("a", k("1")), entry("b", k("5"))], new Date("2026-01-03T00:00:00Z"));
-    const { text, warnings } = formatPeersDiff(readPeersHistory(state, "dep"));
+    recordPeers(state, [entry("c", k("3")), entry("a", k("1")), entry("b", k("5"))], new Date("2026-01-03T00:00:00Z"));
+    const { text, warnings } = formatPeersDiff(readPeersHistory(state));
     expect(text).toContain("changed by the up of 2026-01-02T00:00:00.000Z (before: 2026-01-01T00:00:00.000Z)");
     expect(text).toContain(`+ c  ${entry("c", k("3")).url}`);
     expect(text).toContain(`! b  public key ${k("2")} -> ${k("5")}`);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^warning: b has a new public key/);
-    expect(statSync(records.peers(state, "dep")).mode & 0o777).toBe(0o600);
+    expect(statSync(state.peersHistoryFile).mode & 0o777).toBe(0o600);
   });
 });
 
 describe("the audit log", () => {
   it("is JSON lines, 0600, with who and when, and no secret-looking arguments", () => {
-    const state = join(dir, "audit");
-    appendAudit(state, "dep", { command: "rollout", args: ["rollout", "--release", "x.mjs"], exitCode: 0, servers: [{ server: "a", result: "upgraded", releaseBefore: "r1", releaseAfter: "r2" }] });
-    appendAudit(state, "dep", { command: "up", args: ["up", `--token=${k("f")}${k("e")}`], exitCode: 1, servers: [] });
-    const file = records.auditLog(state, "dep");
+    const state = new StateDir(join(dir, "audit")).forDeployment("dep");
+    appendAudit(state, { command: "rollout", args: ["rollout", "--release", "x.mjs"], exitCode: 0, servers: [{ server: "a", result: "upgraded", releaseBefore: "r1", releaseAfter: "r2" }] });
+    appendAudit(state, { command: "up", args: ["up", `--token=${k("f")}${k("e")}`], exitCode: 1, servers: [] });
+    const file = state.auditLogFile;
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);

@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
-import { identityFile, loadIdentity } from "../cli/state/identities.ts";
-import { records } from "../cli/state/records.ts";
+import { packageRoot } from "../stacks/package-files.ts";
+import { loadIdentity } from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { generateSecretKey } from "../sp-runtime/crypto/keys.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
@@ -61,6 +61,8 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
   const deployment = `ro${process.pid % 10000}`;
+  const state = new StateDir(stateDir).forDeployment(deployment);
+  const save = (file: string, identity: Identity): void => saveIdentityFile(state.prepare(file), identity);
   const regions = ["r1", "r2", "r3"];
   const names = regions.map((r) => `${deployment}-${r}`);
   const shipped = join(packageRoot(), "dist", "drasyl-sp.mjs");
@@ -89,7 +91,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   }
 
   async function servers(rs = regions): Promise<Map<string, Server>> {
-    return new Map((await new LocalProvider({ deployment, regions: rs, stateDir }).list()).map((s) => [s.name, s]));
+    return new Map((await new LocalProvider({ state, regions: rs }).list()).map((s) => [s.name, s]));
   }
 
   async function snapshot(only = names): Promise<Record<string, Snapshot>> {
@@ -142,9 +144,9 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     // Mining five identities costs minutes of CPU on a shared machine. A super peer's own proof of
     // work is checked by nobody, so its key can be a plain one; the probe and the relay check's
     // nodes say HELLO and need real proofs: the vector identities carry them.
-    for (const r of regions) saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-${r}`), new Identity(generateSecretKey(), 0));
-    saveIdentityFile(join(stateDir, "probe.identity"), vectorIdentity("id_1"));
-    saveIdentityFile(records.relayNode(stateDir, "b"), vectorIdentity("id_2"));
+    for (const r of regions) save(state.identityFile(`${deployment}-${r}`), new Identity(generateSecretKey(), 0));
+    save(state.probeIdentityFile, vectorIdentity("id_1"));
+    save(state.relayNodeIdentityFile, vectorIdentity("id_2"));
     variant(shipped, bundles.v2, `// drasyl-sp test release v2`);
     variant(shipped, bundles.v3, `// drasyl-sp test release v3`);
     variant(shipped, bundles.noStart, NO_START);
@@ -276,7 +278,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   }, 300_000);
 
   it("the audit log has a line per command with the releases before and after, 0600, no secrets", async () => {
-    const file = join(stateDir, "deployments", deployment, "audit.log");
+    const file = state.auditLogFile;
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const text = readFileSync(file, "utf8");
     const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { command: string; who: string; exitCode: number; args: string[]; servers: { server: string; result: string; releaseBefore?: string; releaseAfter?: string }[] });
@@ -296,7 +298,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     expect(lines[2]?.args).toEqual(["--state-dir", stateDir, "rollout", "--release", bundles.v2, "--soak", "2", "--json", "--config", config]);
     expect(lines[2]?.servers.map((s) => [s.server, s.result, s.releaseBefore !== s.releaseAfter])).toEqual(names.map((n) => [n, "upgraded", true]));
     expect(lines[4]?.servers.map((s) => s.result)).toEqual(["rolled-back", "untouched", "untouched"]);
-    for (const n of names) expect(text).not.toContain(bytesToHex(loadIdentity(stateDir, deployment, n)?.secretKey ?? new Uint8Array(1)));
+    for (const n of names) expect(text).not.toContain(bytesToHex(loadIdentity(state, n)?.secretKey ?? new Uint8Array(1)));
   }, 60_000);
 
   it("logs prints every server's journal, one prefix per server", async () => {
@@ -310,7 +312,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
 
   it("adding a region installs only the new server (with the rolled-out release); the others are not restarted", async () => {
     const before = await snapshot();
-    saveIdentityFile(identityFile(stateDir, deployment, `${deployment}-r4`), new Identity(generateSecretKey(), 0));
+    save(state.identityFile(`${deployment}-r4`), new Identity(generateSecretKey(), 0));
     writeConfig([...regions, "r4"]);
     const r = await cli("up");
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -325,7 +327,7 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   it("removing it asks first, then removes only that server; its identity stays, retired; peers no longer lists it", async () => {
     const before = await snapshot();
     const r4 = `${deployment}-r4`;
-    const key = loadIdentity(stateDir, deployment, r4)?.publicKeyHex;
+    const key = loadIdentity(state, r4)?.publicKeyHex;
     writeConfig(regions);
     const refused = await cli("up");
     expect(refused.code).toBe(1);
@@ -335,8 +337,8 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect((await servers([...regions, "r4"])).has(r4)).toBe(false);
     expect(await snapshot()).toEqual(before);
-    expect(loadIdentity(stateDir, deployment, r4)?.publicKeyHex).toBe(key);
-    const retired = JSON.parse(readFileSync(join(stateDir, "deployments", deployment, "retired.json"), "utf8")) as Record<string, { publicKey: string }>;
+    expect(loadIdentity(state, r4)?.publicKeyHex).toBe(key);
+    const retired = JSON.parse(readFileSync(state.retiredFile, "utf8")) as Record<string, { publicKey: string }>;
     expect(retired[r4]?.publicKey).toBe(key);
     const peers = await cli("peers", "--format", "lines");
     expect(peers.stdout).not.toContain(key);

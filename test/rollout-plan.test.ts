@@ -100,7 +100,7 @@ describe("relayCheck against real super peers on loopback", () => {
   it("APP goes both ways through the checked super peer with hop count 1, UNITEs arrive, RTTs are reported", async () => {
     const checked = await sp({});
     const other = await sp({}, new Identity(generateSecretKey(), 0));
-    const r = await relayCheck({ via: addr(checked), other: addr(other), networkId: 1, nodes, rounds: 3 });
+    const r = await relayCheck({ via: addr(checked), other: addr(other), networkId: 1, arm: true, nodes, rounds: 3 });
     expect(r.error).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.rttMs).toHaveLength(3);
@@ -109,7 +109,7 @@ describe("relayCheck against real super peers on loopback", () => {
 
   it("fails when the super peer answers HELLOs but sends no UNITE", async () => {
     const checked = await sp({ DRASYL_SEND_UNITES: "-1" });
-    const r = await relayCheck({ via: addr(checked), networkId: 1, nodes, timeoutMs: 1000 });
+    const r = await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes, timeoutMs: 1000 });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/sent no UNITE/);
   });
@@ -119,7 +119,7 @@ describe("relayCheck against real super peers on loopback", () => {
     const gone = addr(checked);
     await checked.close();
     running.splice(0);
-    const r = await relayCheck({ via: gone, networkId: 1, nodes, timeoutMs: 500 });
+    const r = await relayCheck({ via: gone, networkId: 1, arm: true, nodes, timeoutMs: 500 });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/within 500 ms/);
   });

@@ -2,8 +2,9 @@ import { createInterface } from "node:readline/promises";
 import { forgetHostKey } from "../../stacks/install/host-keys.ts";
 import { openDeployment } from "../deployment.ts";
 import { Progress } from "../output/progress.ts";
-import { appendAudit } from "../state/audit.ts";
-import { lockDeployment } from "../state/lock.ts";
+import { configOption, type Register } from "../options.ts";
+import { appendAudit } from "../../stacks/state/audit.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
 
 export interface DestroyOptions {
   config?: string;
@@ -31,22 +32,33 @@ export async function destroy(opts: DestroyOptions): Promise<number> {
     process.stderr.write(`Not confirmed: nothing removed. Without a terminal, pass --yes to destroy "${d.config.deployment}".\n`);
     return 1;
   }
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   const gone: string[] = [];
   let code = 1;
   try {
     const progress = new Progress([]);
     for (const p of d.providers) {
-      const removed = p.kind === "existing" ? [] : await p.list();
+      const removed = p.createsServers ? await p.list() : [];
       await p.destroy((name, msg) => progress.line(name, msg));
       gone.push(...removed.map((s) => s.name));
       // A server created again under the same address is a new machine with new host keys: its old pin must not block it.
-      for (const s of removed) forgetHostKey(d.stateDir, s.ssh.host, s.ssh.port);
+      for (const s of removed) forgetHostKey(d.state.knownHostsFile, s.ssh.host, s.ssh.port);
     }
-    progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.stateDir}.`);
+    progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.state.root}.`);
     return (code = 0);
   } finally {
     unlock();
-    appendAudit(d.stateDir, d.config.deployment, { command: "destroy", args: opts.argv ?? [], exitCode: code, servers: gone.map((server) => ({ server, result: "removed" })) });
+    appendAudit(d.state, { command: "destroy", args: opts.argv ?? [], exitCode: code, servers: gone.map((server) => ({ server, result: "removed" })) });
   }
 }
+
+export const registerDestroy: Register = (program, globals) => {
+  program
+    .command("destroy")
+    .description("remove the servers drasyl-deploy created (lab or cloud); identities stay in the local state")
+    .addOption(configOption())
+    .option("-y, --yes", "do not ask for the deployment name", false)
+    .action(async (o: { config?: string; yes: boolean }) => {
+      process.exitCode = await destroy({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
+    });
+};

@@ -1,8 +1,10 @@
+import { InvalidArgumentError } from "commander";
 import { SERVICE } from "../../stacks/install/layout.ts";
 import { shq } from "../../stacks/install/shell.ts";
 import { SshConnection } from "../../stacks/install/ssh.ts";
 import type { Server } from "../../stacks/provider.ts";
 import { listServers, openDeployment } from "../deployment.ts";
+import { configOption, type Register } from "../options.ts";
 
 export interface LogsOptions {
   config?: string;
@@ -65,7 +67,7 @@ export async function logs(opts: LogsOptions, out: (s: string) => void = (s) => 
       const lines = prefixer(`${s.name.padEnd(width)} | `, out);
       const errors = prefixer(`${s.name.padEnd(width)} | `, (l) => process.stderr.write(l));
       try {
-        conn = await SshConnection.open(s, { stateDir: d.stateDir });
+        conn = await SshConnection.open(s, { knownHostsFile: d.state.knownHostsFile });
         const { done, stop } = await conn.stream(command, (text, from) => (from === "stdout" ? lines : errors).push(text));
         const onSignal = (): void => stop();
         process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
@@ -84,3 +86,22 @@ export async function logs(opts: LogsOptions, out: (s: string) => void = (s) => 
   );
   return results.every(Boolean) ? 0 : 1;
 }
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError("must be a whole number >= 1");
+  return n;
+}
+
+export const registerLogs: Register = (program, globals) => {
+  program
+    .command("logs [server]")
+    .description("the super peers' journal (journalctl -u drasyl-sp) over SSH, from one server or all, one prefix per server")
+    .addOption(configOption())
+    .option("-f, --follow", "keep printing new lines until Ctrl-C", false)
+    .option("--since <time>", 'from this time on, as journalctl takes it ("1 hour ago", "2026-12-04 10:00", "today")')
+    .option("-n, --lines <n>", "how many of the last lines without --since (default 50)", positive)
+    .action(async (server: string | undefined, o: { config?: string; follow: boolean; since?: string; lines?: number }) => {
+      process.exitCode = await logs({ ...o, ...(server !== undefined ? { server } : {}), stateDir: globals().stateDir });
+    });
+};

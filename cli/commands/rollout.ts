@@ -1,21 +1,21 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { generateIdentity, type Identity } from "../../sp-runtime/identity/identity.ts";
-import { loadIdentityFile, saveIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
+import { InvalidArgumentError } from "commander";
+import type { Identity } from "../../sp-runtime/identity/identity.ts";
 import { formatRolloutPlan, planRollout, type RolloutPlan, type SurveyedServer } from "../../stacks/rollout/plan.ts";
 import { type RolloutEvent, runRollout, type ServerOutcome } from "../../stacks/rollout/runner.ts";
 import { surveyServer } from "../../stacks/rollout/survey.ts";
 import type { Server } from "../../stacks/provider.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
-import { superPeerBundle } from "../paths.ts";
+import { superPeerBundle } from "../../stacks/package-files.ts";
+import { appendAudit } from "../../stacks/state/audit.ts";
+import { keepBundle, recordFleetRelease } from "../../stacks/state/fleet-release.ts";
+import { ensureIdentityFile, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { readJson, writeJson } from "../../stacks/state/json-file.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
+import { configOption, type Register } from "../options.ts";
 import { Progress, table } from "../output/progress.ts";
-import { appendAudit } from "../state/audit.ts";
-import { keepBundle, recordFleetRelease } from "../state/fleet-release.ts";
-import { loadIdentity, probeIdentity } from "../state/identities.ts";
-import { readJson, writeJson } from "../state/json-file.ts";
-import { lockDeployment } from "../state/lock.ts";
-import { records } from "../state/records.ts";
 
 export interface RolloutOptions {
   config?: string;
@@ -80,14 +80,6 @@ function bundleOf(release: string | undefined): string {
   return path;
 }
 
-async function nodeIdentity(file: string): Promise<Identity> {
-  const existing = loadIdentityFile(file);
-  if (existing) return existing;
-  const identity = await generateIdentity();
-  saveIdentityFile(file, identity);
-  return identity;
-}
-
 /** Every configured server must exist and have its backed-up identity: a rollout upgrades, `up` creates. */
 async function fleet(d: Deployment): Promise<{ servers: Server[]; identities: Map<string, Identity> }> {
   const servers = await listServers(d);
@@ -96,7 +88,7 @@ async function fleet(d: Deployment): Promise<{ servers: Server[]; identities: Ma
   if (missing.length > 0) throw new RolloutError(`${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist yet: run "drasyl-deploy up" first`);
   const identities = new Map<string, Identity>();
   for (const s of servers) {
-    const identity = loadIdentity(d.stateDir, d.config.deployment, s.name);
+    const identity = loadIdentity(d.state, s.name);
     if (!identity) throw new RolloutError(`${s.name} has no identity in the local state: run "drasyl-deploy up" first`);
     identities.set(s.name, identity);
   }
@@ -151,8 +143,8 @@ function report(outcomes: ServerOutcome[], ok: boolean, stoppedAt: number | unde
 export async function rollout(opts: RolloutOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const deployment = d.config.deployment;
-  const recordFile = records.rollout(d.stateDir, deployment);
-  const unlock = lockDeployment(d.stateDir, deployment);
+  const recordFile = d.state.rolloutFile;
+  const unlock = lockDeployment(d.state);
   const audited: ServerOutcome[] = [];
   let code = 1;
   try {
@@ -165,14 +157,14 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       process.stderr.write(`warning: the rollout started ${previous.startedAt} was cut off in the middle of a batch (${Object.keys(previous.inFlight ?? {}).join(", ")}); "rollout --resume" would gate those servers first, this new rollout does not\n`);
     }
     const source = opts.release !== undefined || resumed === undefined ? bundleOf(opts.release) : bundleOf(resumed.source);
-    const { bundle, sha256 } = await keepBundle(d.stateDir, deployment, source);
+    const { bundle, sha256 } = await keepBundle(d.state, source);
     const batch = opts.batch ?? resumed?.batch ?? 1;
     const canary = opts.canary ?? resumed?.canary;
     const soakSeconds = opts.soak ?? resumed?.soakSeconds ?? DEFAULT_SOAK_SECONDS;
     if (!opts.json) process.stderr.write(`Deployment "${deployment}" (${d.source})${resumed ? `: resuming the rollout started ${resumed.startedAt}` : ""}\n`);
 
     const { servers, identities } = await fleet(d);
-    const surveys = await Promise.all(servers.map((s) => surveyServer(s, { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath: bundle }, d.stateDir)));
+    const surveys = await Promise.all(servers.map((s) => surveyServer(s, { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath: bundle }, d.state.knownHostsFile)));
     const unreachable = surveys.flatMap((s) => (s.ok ? [] : [`${s.server}: ${s.error}`]));
     if (unreachable.length > 0) throw new RolloutError(`cannot start the rollout, nothing was changed:\n${unreachable.join("\n")}`);
     const surveyed = ungated(
@@ -187,8 +179,8 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       return (code = 0);
     }
     if (plan.batches.length === 0) {
-      recordFleetRelease(d.stateDir, deployment, { bundle, sha256, source });
-      if (resumed) writeJson(recordFile, { ...resumed, status: "done", updatedAt: new Date().toISOString() });
+      recordFleetRelease(d.state, { bundle, sha256, source });
+      if (resumed) writeJson(d.state, recordFile, { ...resumed, status: "done", updatedAt: new Date().toISOString() });
       if (opts.json) out(`${JSON.stringify({ event: "done", ok: true, outcomes: [], ms: 0 })}\n`);
       else out(formatRolloutPlan(plan, surveyed));
       for (const s of surveyed) audited.push({ server: s.name, region: s.region, state: "unchanged", ...(s.current ? { before: s.current, now: s.current } : {}) });
@@ -208,11 +200,12 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       updatedAt: new Date().toISOString(),
       outcomes: [],
     };
-    writeJson(recordFile, record);
+    writeJson(d.state, recordFile, record);
     // Node A is the probe's identity (mined by every command already); only B may need mining, which
     // runs while the canary installs. The gate probes before and after its relay check, never during
     // it, so the probe and node A never register the same key at a super peer at once.
-    const relayNodes = Promise.all([probeIdentity(d.stateDir), nodeIdentity(records.relayNode(d.stateDir, "b"))]);
+    const prober = await probeIdentity(d.state);
+    const relayNodes = ensureIdentityFile(d.state, d.state.relayNodeIdentityFile).then(({ identity }): [Identity, Identity] => [prober, identity]);
     relayNodes.catch(() => undefined);
     const progress = new Progress(servers.map((s) => s.name));
     const show = render(opts.json, out, progress, surveyed);
@@ -224,18 +217,19 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
       bundleSource: source,
       identities,
       settings: d.settings,
-      stateDir: d.stateDir,
+      knownHostsFile: d.state.knownHostsFile,
+      prober,
       soakMs: soakSeconds * 1000,
       relayNodes,
       emit: (e) => {
         if (e.event === "batch") {
           const inFlight = Object.fromEntries(e.servers.map((n) => [n, surveyed.find((s) => s.name === n)?.current ?? ""]));
-          writeJson(recordFile, { ...record, updatedAt: new Date().toISOString(), inFlight });
+          writeJson(d.state, recordFile, { ...record, updatedAt: new Date().toISOString(), inFlight });
         }
         if (e.event === "done") {
           audited.push(...e.outcomes);
-          writeJson(recordFile, { ...record, status: e.ok ? "done" : "stopped", updatedAt: new Date().toISOString(), outcomes: e.outcomes.map(({ journal: _, ...o }) => o) });
-          if (e.ok) recordFleetRelease(d.stateDir, deployment, { bundle, sha256, source });
+          writeJson(d.state, recordFile, { ...record, status: e.ok ? "done" : "stopped", updatedAt: new Date().toISOString(), outcomes: e.outcomes.map(({ journal: _, ...o }) => o) });
+          if (e.ok) recordFleetRelease(d.state, { bundle, sha256, source });
         }
         show(e);
       },
@@ -247,7 +241,7 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
     throw e;
   } finally {
     unlock();
-    appendAudit(d.stateDir, deployment, {
+    appendAudit(d.state, {
       command: "rollout",
       args: opts.argv ?? [],
       exitCode: code,
@@ -255,3 +249,28 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
     });
   }
 }
+
+function count(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
+    return n;
+  };
+}
+
+export const registerRollout: Register = (program, globals) => {
+  program
+    .command("rollout")
+    .description("upgrade the running super peers a batch at a time (canary first), gating each batch by the drasyl protocol; roll a failed batch back and stop")
+    .addOption(configOption())
+    .option("--release <path|current>", "the super peer bundle to roll out (default: current, the one drasyl-deploy ships)")
+    .option("--batch <n>", "servers upgraded at once after the canary (default 1)", count(1))
+    .option("--canary <server>", "the server upgraded and gated first, alone (default: the first in order)")
+    .option("--soak <seconds>", `how long each upgraded super peer must keep running unrestarted (default ${DEFAULT_SOAK_SECONDS})`, count(0))
+    .option("--dry-run", "print the batches and their order; change nothing", false)
+    .option("--resume", "continue a stopped rollout (same release file, order and options) after a fix", false)
+    .option("--json", "one JSON object per event on stdout", false)
+    .action(async (o: { config?: string; release?: string; batch?: number; canary?: string; soak?: number; dryRun: boolean; resume: boolean; json: boolean }) => {
+      process.exitCode = await rollout({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
+    });
+};

@@ -1,7 +1,9 @@
 import { serverStatus, type ServerStatus } from "../../stacks/install/installer.ts";
+import { loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
 import { listServers, openDeployment } from "../deployment.ts";
+import { configOption, type Register } from "../options.ts";
+import { formatProbe } from "../output/probe.ts";
 import { table } from "../output/progress.ts";
-import { loadIdentity } from "../state/identities.ts";
 
 export interface StatusOptions {
   config?: string;
@@ -16,12 +18,10 @@ export interface StatusRow extends ServerStatus {
   healthy: boolean;
 }
 
-function rtt(r: ServerStatus["udp"]): string {
-  if (!r) return "-";
-  return r.ok ? `ok ${r.rttMs.toFixed(1)} ms` : "FAIL";
-}
-
-/** Per super peer: systemd state, release, key, and whether it really answers drasyl over UDP and TCP. */
+/**
+ * Per super peer: systemd state, release, key, and whether it really answers drasyl over UDP and
+ * TCP at every address clients may be given (its DNS name, IPv4, IPv6).
+ */
 export async function status(opts: StatusOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const servers = await listServers(d);
@@ -29,23 +29,35 @@ export async function status(opts: StatusOptions, out: (s: string) => void = (s)
     out(opts.json ? "[]\n" : `Deployment "${d.config.deployment}" has no servers yet: run drasyl-deploy up\n`);
     return 1;
   }
+  const prober = await probeIdentity(d.state);
   const rows: StatusRow[] = await Promise.all(
     servers.map(async (s) => {
-      const st = await serverStatus(s, { stateDir: d.stateDir, settings: d.settings });
-      const expected = loadIdentity(d.stateDir, d.config.deployment, s.name)?.publicKeyHex;
+      const st = await serverStatus(s, { knownHostsFile: d.state.knownHostsFile, prober, settings: d.settings });
+      const expected = loadIdentity(d.state, s.name)?.publicKeyHex;
       const keyOk = expected === undefined || st.identityPublicKey === expected;
       if (!keyOk) st.error = `the server's identity ${st.identityPublicKey ?? "(none)"} is not the backed-up one ${expected}`;
-      return { ...st, region: s.region, expectedPublicKey: expected, healthy: st.active === "active" && !!st.udp?.ok && !!st.tcp?.ok && keyOk };
+      return { ...st, region: s.region, expectedPublicKey: expected, healthy: st.active === "active" && !st.error && !!st.udp?.ok && !!st.tcp?.ok && keyOk };
     }),
   );
   if (opts.json) out(`${JSON.stringify(rows, null, 2)}\n`);
   else {
     const lines = [["SERVER", "REGION", "SYSTEMD", "RELEASE", "NODE", "PUBLIC KEY", "UDP", "TCP"]];
     for (const r of rows) {
-      lines.push([r.server, r.region, r.active ?? "unreachable", r.release ?? "-", r.nodeVersion ?? "-", r.identityPublicKey ?? "-", rtt(r.udp), rtt(r.tcp)]);
+      lines.push([r.server, r.region, r.active ?? "unreachable", r.release ?? "-", r.nodeVersion ?? "-", r.identityPublicKey ?? "-", formatProbe(r.udp), formatProbe(r.tcp)]);
     }
     out(table(lines));
     for (const r of rows.filter((x) => x.error)) out(`${r.server}: ${r.error}\n`);
   }
   return rows.every((r) => r.healthy) ? 0 : 1;
 }
+
+export const registerStatus: Register = (program, globals) => {
+  program
+    .command("status")
+    .description("per super peer: systemd state, release, public key, UDP and TCP probes with RTT (at the DNS name's, IPv4 and IPv6 addresses)")
+    .addOption(configOption())
+    .option("--json", "machine-readable output", false)
+    .action(async (o: { config?: string; json: boolean }) => {
+      process.exitCode = await status({ ...o, stateDir: globals().stateDir });
+    });
+};

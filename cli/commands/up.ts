@@ -1,18 +1,20 @@
+import { createInterface } from "node:readline/promises";
 import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { appendAudit } from "../../stacks/state/audit.ts";
+import { fleetBundle } from "../../stacks/state/fleet-release.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
+import { recordPeers } from "../../stacks/state/peers-history.ts";
+import { serversToRetire, updateRetired } from "../../stacks/state/retired.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
+import { collect, configOption, type Register } from "../options.ts";
+import { formatProbe } from "../output/probe.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
-import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
-import { lockDeployment } from "../state/lock.ts";
-import { appendAudit } from "../state/audit.ts";
-import { fleetBundle } from "../state/fleet-release.ts";
-import { recordPeers } from "../state/peers-history.ts";
-import { serversToRetire, updateRetired } from "../state/retired.ts";
-import { createInterface } from "node:readline/promises";
 
 export interface UpOptions {
   config?: string;
@@ -34,11 +36,6 @@ function policyFor(server: string, opts: UpOptions): IdentityPolicy {
   return "refuse";
 }
 
-function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string } | undefined): string {
-  if (!r) return "-";
-  return r.ok ? `${r.rttMs.toFixed(1)} ms` : "FAIL";
-}
-
 async function confirmRemoval(names: string[]): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -52,13 +49,13 @@ async function confirmRemoval(names: string[]): Promise<boolean> {
 
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
-  for (const n of serversToRetire(d.stateDir, d.config.deployment, serverNames(d.config))) out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
+  for (const n of serversToRetire(d.state, serverNames(d.config))) out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
-    const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, bundlePath: fleetBundle(d.stateDir, d.config.deployment), identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
+    const r = await installServer(server, { identity, settings: d.settings, bundlePath: fleetBundle(d.state), identityPolicy: policyFor(server.name, opts) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -76,23 +73,23 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
 export async function up(opts: UpOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   const audited: InstallResult[] = [];
   let code = 1;
   try {
     if (opts.dryRun) return (code = await dryRun(d, opts, out));
-    const retiring = serversToRetire(d.stateDir, d.config.deployment, serverNames(d.config));
+    const retiring = serversToRetire(d.state, serverNames(d.config));
     if (retiring.length > 0 && !opts.yes && !(await confirmRemoval(retiring))) {
       process.stderr.write(`Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`);
       return 1;
     }
-    const bundlePath = fleetBundle(d.stateDir, d.config.deployment);
+    const bundlePath = fleetBundle(d.state);
     const progress = new Progress(serverNames(d.config));
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
       for (const name of serverNames(d.config)) {
-        const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, name);
+        const { identity, created } = await ensureIdentity(d.state, name);
         identities.set(name, identity);
         progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
       }
@@ -101,18 +98,19 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
       identitiesReady,
     ]);
-    updateRetired(d.stateDir, d.config.deployment, retiring, serverNames(d.config));
+    updateRetired(d.state, retiring, serverNames(d.config));
     for (const n of retiring) progress.line(n, "removed; its identity stays in the local state, marked retired");
     for (const s of servers.filter((x) => !identities.has(x.name))) {
-      identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
+      identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
 
+    const prober = await probeIdentity(d.state);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(
           s,
           { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath, identityPolicy: policyFor(s.name, opts) },
-          { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
+          { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
     );
@@ -120,14 +118,14 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
 
     for (const r of results) {
       if (r.adoptedIdentity) {
-        const kept = adoptIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
+        const kept = adoptIdentity(d.state, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];
-    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", rtt(r.health?.udp), rtt(r.health?.tcp)]);
+    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", formatProbe(r.health?.udp), formatProbe(r.health?.tcp)]);
     out(`\n${table(rows)}`);
     for (const r of results.filter((x) => !HEALTHY.has(x.status))) {
       out(`\n${r.server}: ${r.status}: ${r.error ?? ""}\n`);
@@ -139,17 +137,17 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       .filter((s) => healthy.some((r) => r.server === s.name))
       .map((s) => {
         const publicKey = (identities.get(s.name) as Identity).publicKeyHex;
-        return { server: s.name, publicKey, url: superPeerUrl({ server: s, publicKeyHex: publicKey }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort) };
+        return { server: s.name, publicKey, url: superPeerUrl({ server: s, publicKeyHex: publicKey }, d.settings) };
       });
     if (entries.length > 0) out(`\n${formatSuperPeers(entries.map((e) => e.url), d.settings.networkId, "env")}`);
     code = healthy.length === results.length ? 0 : 1;
     // Only a complete up defines what clients should use; peers --diff compares against it.
-    if (code === 0) recordPeers(d.stateDir, d.config.deployment, entries);
+    if (code === 0) recordPeers(d.state, entries);
     return code;
   } finally {
     unlock();
     if (!opts.dryRun) {
-      appendAudit(d.stateDir, d.config.deployment, {
+      appendAudit(d.state, {
         command: "up",
         args: opts.argv ?? [],
         exitCode: code,
@@ -162,3 +160,17 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     }
   }
 }
+
+export const registerUp: Register = (program, globals) => {
+  program
+    .command("up")
+    .description("create the servers if needed, install or update a super peer on each, verify it, print DRASYL_SUPER_PEERS")
+    .addOption(configOption())
+    .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
+    .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
+    .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
+    .option("-y, --yes", "remove servers that left the config without asking", false)
+    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[]; yes: boolean }) => {
+      process.exitCode = await up({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
+    });
+};

@@ -2,7 +2,8 @@ import type { Input, Output } from "@pulumi/pulumi";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
-import { hcloudSdk, pulumiSdk } from "../pulumi/sdk.ts";
+import { pulumiSdk } from "../pulumi/sdk.ts";
+import { hcloudSdk } from "./sdk.ts";
 import type { HcloudServerSpec } from "./catalog.ts";
 
 export interface HcloudProgramArgs {

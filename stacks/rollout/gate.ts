@@ -3,7 +3,7 @@ import type { SuperPeerAddress } from "../../sp-runtime/node/super-peer-url.ts";
 import { type AppEvent, DrasylNode, superPeerAddress, type UniteEvent } from "../../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../../sp-runtime/util/hex.ts";
 import type { Server } from "../provider.ts";
-import { probeAddress, probeBoth } from "../install/health.ts";
+import { probeServer } from "../install/health.ts";
 import { SERVICE } from "../install/layout.ts";
 import type { Settings } from "../install/settings.ts";
 import { shq } from "../install/shell.ts";
@@ -80,6 +80,8 @@ export interface RelayCheckOptions {
   /** Another super peer of the fleet: node B also registers there, as a client of several regions does. */
   other?: SuperPeerAddress;
   networkId: number;
+  /** Whether the super peers arm (encrypt) control messages. */
+  arm: boolean;
   /** Two identities whose proof of work the super peers accept. */
   nodes: [Identity, Identity];
   rounds?: number;
@@ -101,8 +103,9 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
   const timeoutMs = opts.timeoutMs ?? 3000;
   const viaHex = bytesToHex(opts.via.publicKey);
   // Without UNITE processing the nodes keep talking through the super peer, which is what is checked.
-  const a = new DrasylNode({ identity: opts.nodes[0], superPeers: [opts.via], networkId: opts.networkId, processUnites: false });
-  const b = new DrasylNode({ identity: opts.nodes[1], superPeers: opts.other ? [opts.via, opts.other] : [opts.via], networkId: opts.networkId, processUnites: false });
+  const common = { networkId: opts.networkId, armMessages: opts.arm, processUnites: false };
+  const a = new DrasylNode({ identity: opts.nodes[0], superPeers: [opts.via], ...common });
+  const b = new DrasylNode({ identity: opts.nodes[1], superPeers: opts.other ? [opts.via, opts.other] : [opts.via], ...common });
   const rttMs: number[] = [];
   let unites = 0;
   const unitesAt = new Set<string>();
@@ -161,8 +164,9 @@ export interface GateOptions {
   onStep?: (s: GateStep) => void;
 }
 
+/** The relay check talks to the server's own address, as the probes of the install do first. */
 export function superPeerOf(server: Server, publicKeyHex: string, settings: Settings): SuperPeerAddress {
-  return superPeerAddress(probeAddress(server), settings.udpPort, publicKeyHex, settings.tcpPort);
+  return superPeerAddress(server.ipv4 ?? server.ipv6 ?? server.ssh.host, settings.udpPort, publicKeyHex, settings.tcpPort);
 }
 
 function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string }): string {
@@ -174,7 +178,7 @@ function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string }): str
  * signed by the expected key; the daemon stays the same process for the soak time (systemd's
  * restart counter and ActiveEnterTimestamp unchanged); and, during the soak, the relay check.
  */
-export async function runGate(conn: SshConnection, server: Server, publicKeyHex: string, settings: Settings, opts: GateOptions): Promise<GateReport> {
+export async function runGate(conn: SshConnection, server: Server, publicKeyHex: string, settings: Settings, prober: Identity, opts: GateOptions): Promise<GateReport> {
   const steps: GateStep[] = [];
   const record = (s: GateStep): GateStep => {
     steps.push(s);
@@ -187,8 +191,10 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
     const failed = steps.find((s) => !s.ok);
     return { ok: failed === undefined, before, steps, ...(failed ? { error: `${failed.step}: ${failed.detail}` } : {}) };
   };
-  const probe = await probeBoth(server, publicKeyHex, settings);
-  if (!record({ step: "probe", ok: probe.udp.ok && probe.tcp.ok, ms: Date.now() - t, detail: `ACK from ${publicKeyHex.slice(0, 16)}… over UDP ${rtt(probe.udp)}, TCP ${rtt(probe.tcp)}` }).ok) return done();
+  const probe = await probeServer(server, publicKeyHex, settings, { identity: prober });
+  const at = probe.endpoints.filter((e) => !e.skipped).map((e) => e.host).join(", ");
+  const probeDetail = `ACK from ${publicKeyHex.slice(0, 16)}… at ${at} over UDP ${rtt(probe.udp)}, TCP ${rtt(probe.tcp)}${probe.dnsError ? `; ${probe.dnsError}` : ""}`;
+  if (!record({ step: "probe", ok: probe.ok, ms: Date.now() - t, detail: probeDetail }).ok) return done();
 
   t = Date.now();
   const relay = opts.relay
@@ -196,6 +202,7 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
         via: superPeerOf(server, publicKeyHex, settings),
         ...(opts.relay.other ? { other: superPeerOf(opts.relay.other.server, opts.relay.other.publicKeyHex, settings) } : {}),
         networkId: settings.networkId,
+        arm: settings.arm,
         nodes: opts.relay.nodes,
       }).then((r) => {
         const detail = r.ok
@@ -223,7 +230,7 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
   if (why !== undefined || (relayStep && !relayStep.ok)) return done();
 
   t = Date.now();
-  const again = await probeBoth(server, publicKeyHex, settings);
-  record({ step: "probe-after-soak", ok: again.udp.ok && again.tcp.ok, ms: Date.now() - t, detail: `UDP ${rtt(again.udp)}, TCP ${rtt(again.tcp)}` });
+  const again = await probeServer(server, publicKeyHex, settings, { identity: prober });
+  record({ step: "probe-after-soak", ok: again.ok, ms: Date.now() - t, detail: `UDP ${rtt(again.udp)}, TCP ${rtt(again.tcp)}${again.error ? `; ${again.error}` : ""}` });
   return done();
 }

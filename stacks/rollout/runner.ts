@@ -4,7 +4,7 @@ import { executePlan } from "../install/executor.ts";
 import { checkHealth, journalTail } from "../install/health.ts";
 import { installServer } from "../install/installer.ts";
 import { switchBackActions } from "../install/plan.ts";
-import { resolveSettings, type Settings } from "../install/settings.ts";
+import type { Settings } from "../install/settings.ts";
 import { SshConnection } from "../install/ssh.ts";
 import { type GateStep, journalSince, runGate } from "./gate.ts";
 import type { Batch, RolloutPlan, SurveyedServer } from "./plan.ts";
@@ -43,8 +43,11 @@ export interface RolloutRun {
   /** Where the bundle came from, for the output (bundlePath may be a kept copy). */
   bundleSource?: string;
   identities: Map<string, Identity>;
-  settings: Partial<Settings>;
-  stateDir: string;
+  settings: Settings;
+  /** The pinned SSH host keys (StateDir.knownHostsFile). */
+  knownHostsFile: string;
+  /** The health probe's own node identity. */
+  prober: Identity;
   soakMs: number;
   /** Two node identities for the relay check; a promise, so mining one overlaps the canary's install. */
   relayNodes: Promise<[Identity, Identity]>;
@@ -66,12 +69,9 @@ class Runner {
   private readonly outcomes = new Map<string, ServerOutcome>();
   private readonly byName: Map<string, Server>;
   private readonly surveyed: Map<string, SurveyedServer>;
-  private readonly settings: Settings;
-
   constructor(private readonly r: RolloutRun) {
     this.byName = new Map(r.servers.map((s) => [s.name, s]));
     this.surveyed = new Map(r.surveyed.map((s) => [s.name, s]));
-    this.settings = resolveSettings(r.settings);
     for (const s of r.surveyed) {
       const state: ServerState = r.plan.unchanged.includes(s.name) ? "unchanged" : "untouched";
       this.outcomes.set(s.name, { server: s.name, region: s.region, state, ...(s.current ? { before: s.current, now: s.current } : {}) });
@@ -135,7 +135,7 @@ class Runner {
     const result = await installServer(
       server,
       { identity, settings: this.r.settings, bundlePath: this.r.bundlePath },
-      { stateDir: this.r.stateDir, onProgress: (message) => this.r.emit({ event: "progress", server: name, message }), ...(this.r.healthTimeoutMs ? { healthTimeoutMs: this.r.healthTimeoutMs } : {}) },
+      { knownHostsFile: this.r.knownHostsFile, prober: this.r.prober, onProgress: (message) => this.r.emit({ event: "progress", server: name, message }), ...(this.r.healthTimeoutMs ? { healthTimeoutMs: this.r.healthTimeoutMs } : {}) },
     );
     const release = result.release?.id ?? "-";
     // "unchanged": a resumed run found the release already switched by a run that was cut off; it still needs its gate.
@@ -158,12 +158,12 @@ class Runner {
     const switched: Switched = { server, before, release };
     let conn: SshConnection | undefined;
     try {
-      conn = await SshConnection.open(server, { stateDir: this.r.stateDir });
+      conn = await SshConnection.open(server, { knownHostsFile: this.r.knownHostsFile });
       // Not one of this batch: its own relay check registers the same two node keys there, and the last HELLO wins.
       const sameBatch = this.r.plan.batches.find((b) => b.servers.includes(name))?.servers ?? [];
       const other = this.r.servers.find((s) => !sameBatch.includes(s.name) && this.outcomes.get(s.name)?.state !== "failed");
       const otherKey = other ? this.r.identities.get(other.name)?.publicKeyHex : undefined;
-      const gate = await runGate(conn, server, identity.publicKeyHex, this.settings, {
+      const gate = await runGate(conn, server, identity.publicKeyHex, this.r.settings, this.r.prober, {
         soakMs: this.r.soakMs,
         relay: { nodes: await this.r.relayNodes, ...(other && otherKey ? { other: { server: other, publicKeyHex: otherKey } } : {}) },
         onStep: (s) => this.step(name, s.step, s.ok, s.ms, s.detail),
@@ -187,11 +187,11 @@ class Runner {
     const t = Date.now();
     let conn: SshConnection | undefined;
     try {
-      conn = await SshConnection.open(s.server, { stateDir: this.r.stateDir });
+      conn = await SshConnection.open(s.server, { knownHostsFile: this.r.knownHostsFile });
       const journal = s.journal ?? (await journalTail(conn).catch(() => []));
       await executePlan(conn, switchBackActions(s.before), (message) => this.r.emit({ event: "progress", server: name, message }));
       const identity = this.r.identities.get(name) as Identity;
-      const health = await checkHealth(conn, s.server, identity.publicKeyHex, this.settings, { timeoutMs: this.r.healthTimeoutMs ?? 20_000, justStarted: true });
+      const health = await checkHealth(conn, s.server, identity.publicKeyHex, this.r.settings, { identity: this.r.prober }, { timeoutMs: this.r.healthTimeoutMs ?? 20_000, justStarted: true });
       this.step(name, "rollback", health.ok, Date.now() - t, health.ok ? `back on release ${s.before}, answers over UDP and TCP` : `back on release ${s.before}, but it does not answer: ${health.error ?? ""}`);
       this.set({ ...base, state: health.ok ? "rolled-back" : "failed", now: s.before, error: why + (health.ok ? "" : `; after the rollback: ${health.error ?? ""}`), journal });
     } catch (e) {

@@ -1,6 +1,6 @@
 import { appendFileSync, chmodSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { records } from "./records.ts";
+import type { DeploymentState } from "./state-dir.ts";
 
 export interface AuditServer {
   server: string;
@@ -39,11 +39,11 @@ export function auditArgs(argv: readonly string[]): string[] {
 }
 
 /** One JSON line per command in the deployment's audit.log (0600); never fails the command it records. */
-export function appendAudit(stateDir: string, deployment: string, entry: Omit<AuditEntry, "time" | "who">): void {
+export function appendAudit(state: DeploymentState, entry: Omit<AuditEntry, "time" | "who">): void {
   const line: AuditEntry = { time: new Date().toISOString(), who: who(), ...entry, args: auditArgs(entry.args) };
   for (const s of line.servers) if (s.error) s.error = s.error.replace(SECRETISH, "<redacted>");
   try {
-    const file = records.auditLog(stateDir, deployment);
+    const file = state.prepare(state.auditLogFile);
     appendFileSync(file, `${JSON.stringify(line)}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   } catch (e) {

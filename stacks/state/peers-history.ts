@@ -1,5 +1,5 @@
 import { readJson, writeJson } from "./json-file.ts";
-import { records } from "./records.ts";
+import type { DeploymentState } from "./state-dir.ts";
 
 /** One entry of DRASYL_SUPER_PEERS as `up` printed it. */
 export interface PeerEntry {
@@ -47,16 +47,16 @@ function same(a: readonly PeerEntry[], b: readonly PeerEntry[]): boolean {
   return key(a) === key(b);
 }
 
-export function readPeersHistory(stateDir: string, deployment: string): PeersHistory | undefined {
-  return readJson<PeersHistory>(records.peers(stateDir, deployment));
+export function readPeersHistory(state: DeploymentState): PeersHistory | undefined {
+  return readJson<PeersHistory>(state.peersHistoryFile);
 }
 
 /** Called by `up` with what it printed; only a change moves the current value to `previous`. */
-export function recordPeers(stateDir: string, deployment: string, entries: PeerEntry[], now = new Date()): void {
-  const history = readPeersHistory(stateDir, deployment);
+export function recordPeers(state: DeploymentState, entries: PeerEntry[], now = new Date()): void {
+  const history = readPeersHistory(state);
   if (history && same(history.current.entries, entries)) return;
   const current = { at: now.toISOString(), entries };
-  writeJson(records.peers(stateDir, deployment), history ? { current, previous: history.current } : { current });
+  writeJson(state, state.peersHistoryFile, history ? { current, previous: history.current } : { current });
 }
 
 export function formatPeersDiff(history: PeersHistory | undefined): { text: string; warnings: string[] } {
