@@ -174,14 +174,14 @@ export async function rollout(opts: RolloutOptions, out: (s: string) => void = (
     const plan: RolloutPlan = planRollout(surveyed, { batch, ...(canary !== undefined ? { canary } : {}), ...(resumed ? { order: resumed.order } : {}) });
 
     if (opts.dryRun) {
-      if (opts.json) out(`${JSON.stringify({ event: "plan", bundle: source, order: plan.order, batches: plan.batches, unchanged: plan.unchanged, servers: surveyed })}\n`);
+      if (opts.json) out(`${JSON.stringify({ time: new Date().toISOString(), event: "plan", bundle: source, order: plan.order, batches: plan.batches, unchanged: plan.unchanged, servers: surveyed })}\n`);
       else out(formatRolloutPlan(plan, surveyed));
       return (code = 0);
     }
     if (plan.batches.length === 0) {
       recordFleetRelease(d.state, { bundle, sha256, source });
       if (resumed) writeJson(d.state, recordFile, { ...resumed, status: "done", updatedAt: new Date().toISOString() });
-      if (opts.json) out(`${JSON.stringify({ event: "done", ok: true, outcomes: [], ms: 0 })}\n`);
+      if (opts.json) out(`${JSON.stringify({ time: new Date().toISOString(), event: "done", ok: true, outcomes: surveyed.map((s) => ({ server: s.name, region: s.region, state: "unchanged", before: s.current, now: s.current })), ms: 0 })}\n`);
       else out(formatRolloutPlan(plan, surveyed));
       for (const s of surveyed) audited.push({ server: s.name, region: s.region, state: "unchanged", ...(s.current ? { before: s.current, now: s.current } : {}) });
       return (code = 0);
