@@ -32,6 +32,7 @@ interface Event {
   canary?: boolean;
   servers?: string[];
   outcomes?: { server: string; state: string; now?: string; error?: string }[];
+  detail?: string;
 }
 
 /** The shipped bundle with code put in front of it: each broken release breaks in one specific way. */
@@ -343,4 +344,19 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     const diff = await cli("peers", "--diff");
     expect(diff.stdout).toMatch(new RegExp(`^- ${r4}  udp://.*publicKey=${key}`, "m"));
   }, 600_000);
+
+  it("--batch 2 upgrades the two servers after the canary together, each gated against a super peer outside its batch", async () => {
+    const clock = await serverClock();
+    const r = await cli("rollout", "--release", bundles.v3, "--batch", "2", "--soak", "1", "--json");
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.filter((e) => e.event === "batch").map((e) => e.servers)).toEqual([[names[0]], [names[1], names[2]]]);
+    // Both installs of the second batch start before either passes its gate.
+    const installStart = (n: string | undefined): number => ev.findIndex((e) => e.event === "progress" && e.server === n);
+    const gateEnd = (n: string | undefined): number => ev.findIndex((e) => e.event === "step" && e.server === n && e.step === "probe-after-soak");
+    expect(Math.max(installStart(names[1]), installStart(names[2]))).toBeLessThan(Math.min(gateEnd(names[1]), gateEnd(names[2])));
+    const relays = ev.filter((e) => e.event === "step" && e.step === "relay" && (e.server === names[1] || e.server === names[2]));
+    for (const e of relays) expect(e.detail).toContain(`node B also at ${names[0]}`);
+    expect(await starts(clock)).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
+  }, 300_000);
 });
