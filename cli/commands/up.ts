@@ -93,8 +93,10 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         identities.set(name, identity);
         progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
       }
+      // The health probe's own identity, mined once per state dir.
+      return probeIdentity(d.state);
     })();
-    const [servers] = await Promise.all([
+    const [servers, prober] = await Promise.all([
       Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
       identitiesReady,
     ]);
@@ -104,7 +106,6 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
 
-    const prober = await probeIdentity(d.state);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(
