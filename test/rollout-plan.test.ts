@@ -107,9 +107,17 @@ describe("relayCheck against real super peers on loopback", () => {
     expect(r.unites).toBeGreaterThanOrEqual(2);
   });
 
+  it("waits out the super peer's UNITE rate limit when the same pair was checked moments before", async () => {
+    const checked = await sp({ DRASYL_SEND_UNITES: "2000" });
+    expect((await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes })).ok).toBe(true);
+    const again = await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes, uniteWindowMs: 3000 });
+    expect(again.error).toBeUndefined();
+    expect(again.unites).toBeGreaterThanOrEqual(2);
+  });
+
   it("fails when the super peer answers HELLOs but sends no UNITE", async () => {
     const checked = await sp({ DRASYL_SEND_UNITES: "-1" });
-    const r = await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes, timeoutMs: 1000 });
+    const r = await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes, timeoutMs: 1000, uniteWindowMs: 1000 });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/sent no UNITE/);
   });

@@ -86,6 +86,12 @@ export interface RelayCheckOptions {
   nodes: [Identity, Identity];
   rounds?: number;
   timeoutMs?: number;
+  /**
+   * How long to keep relaying until both UNITEs arrived. A super peer sends a pair at most one UNITE
+   * per DRASYL_SEND_UNITES (5 s by default, not changed by drasyl-deploy), so a check of the same
+   * daemon shortly after another one (a resumed rollout) waits out that window. Default 6 s.
+   */
+  uniteWindowMs?: number;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -143,8 +149,12 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
       rttMs.push(performance.now() - started);
       if (got !== `pong ${i} hop 1 back-hop 1`) throw new Error(`relayed APPs arrived with unexpected hop counts: ${got}`);
     }
-    const deadline = Date.now() + timeoutMs;
-    while (unitesAt.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const deadline = Date.now() + Math.max(timeoutMs, opts.uniteWindowMs ?? 6000);
+    // Every relayed APP is a chance for the super peer to send its UNITEs once its rate limit allows.
+    for (let tick = 0; unitesAt.size < 2 && Date.now() < deadline; tick++) {
+      if (tick % 10 === 9) a.sendApp(b.identity.publicKey, Buffer.from("unite?"), "udp");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     if (unitesAt.size < 2) throw new Error(`the super peer relayed but sent no UNITE to ${["a", "b"].filter((n) => !unitesAt.has(n)).map((n) => `node ${n.toUpperCase()}`).join(" and ")}`);
     return { ok: true, rttMs, unites };
   } catch (e) {
