@@ -5,9 +5,11 @@
  * booted, runtime pushed), and with identities already backed up but new servers (what a rebuild
  * after `destroy` costs), which isolates how the per-server work scales. Last, the first-time path:
  * `init --yes` to a verified three-server sandbox (the answers from flags, then its `up`), and the no-op `up` after it.
+ * Then a gated rollout of a second release (the shipped bundle with a different version line) to
+ * the three servers with `--soak 5`: canary, then one at a time, each probed, soaked and relay-checked.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../../stacks/package-files.ts";
@@ -47,6 +49,10 @@ if (!lab.ok) {
 const dir = mkdtempSync(join(tmpdir(), "dd-bench-"));
 const stateDir = join(dir, "state");
 const rows: Row[] = [];
+// The shipped bundle under another version line: a different release id, the same behaviour.
+const secondRelease = join(dir, "drasyl-sp-bench.mjs");
+const [shebang, ...rest] = readFileSync(join(packageRoot(), "dist", "drasyl-sp.mjs"), "utf8").split("\n");
+writeFileSync(secondRelease, [shebang, "// drasyl-sp bench release", ...rest].join("\n"));
 const configs = {
   one: deployment(dir, `b1x${process.pid % 1000}`, ["r1"]),
   three: deployment(dir, `b3x${process.pid % 1000}`, ["r1", "r2", "r3"]),
@@ -56,6 +62,7 @@ try {
   for (const [n, config] of [[1, configs.one], [3, configs.three]] as const) {
     rows.push({ case: "fresh up (new identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
     rows.push({ case: "no-op up", servers: n, seconds: timed(stateDir, config, "up") });
+    if (n === 3) rows.push({ case: "gated rollout of a new release (--soak 5)", servers: n, seconds: timed(stateDir, config, "rollout", "--release", secondRelease, "--soak", "5") });
     timed(stateDir, config, "destroy", "--yes");
     rows.push({ case: "fresh up (kept identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
     timed(stateDir, config, "destroy", "--yes");
@@ -79,10 +86,13 @@ const get = (c: string, n: number): number => rows.find((r) => r.case === c && r
 const ratioNew = get("fresh up (new identities, new servers)", 3) / get("fresh up (new identities, new servers)", 1);
 const ratioKept = get("fresh up (kept identities, new servers)", 3) / get("fresh up (kept identities, new servers)", 1);
 const noop = get("no-op up", 3);
+const rollout = get("gated rollout of a new release (--soak 5)", 3);
 const targets = [
   { target: "fresh up, 3 servers vs 1 (new identities)", goal: "<= 1.3x", measured: `${ratioNew.toFixed(2)}x`, pass: ratioNew <= 1.3 },
   { target: "fresh up, 3 servers vs 1 (kept identities)", goal: "<= 1.3x", measured: `${ratioKept.toFixed(2)}x`, pass: ratioKept <= 1.3 },
   { target: "no-op up, 3 servers", goal: "< 3 s", measured: `${noop.toFixed(2)} s`, pass: noop < 3 },
+  // Three batches, each: install and start check, probes, 5 s soak with the relay check alongside.
+  { target: "gated rollout, 3 servers, --soak 5", goal: "< 60 s", measured: `${rollout.toFixed(2)} s`, pass: rollout < 60 },
 ];
 console.table(rows.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(2)) })));
 console.table(targets.map((t) => ({ ...t, result: t.pass ? "PASS" : "MISS" })));

@@ -2,6 +2,7 @@ import { Option } from "commander";
 import type { Identity } from "../../sp-runtime/identity/identity.ts";
 import { probeServer } from "../../stacks/install/health.ts";
 import { loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { formatPeersDiff, readPeersHistory } from "../../stacks/state/peers-history.ts";
 import { listServers, openDeployment } from "../deployment.ts";
 import { configOption, type Register } from "../options.ts";
 import { formatSuperPeers, PEER_FORMATS, type PeerFormat, superPeerUrl } from "../output/super-peers.ts";
@@ -11,6 +12,8 @@ export interface PeersOptions {
   stateDir: string;
   all: boolean;
   format: PeerFormat;
+  /** Instead of the value: how the last up that changed it changed it. */
+  diff?: boolean;
 }
 
 /**
@@ -20,6 +23,12 @@ export interface PeersOptions {
  */
 export async function peers(opts: PeersOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
+  if (opts.diff) {
+    const { text, warnings } = formatPeersDiff(readPeersHistory(d.state));
+    out(text);
+    for (const w of warnings) process.stderr.write(`${w}\n`);
+    return 0;
+  }
   const servers = await listServers(d);
   // Mined (once per state dir) only when there is something to probe.
   let prober: Promise<Identity> | undefined;
@@ -54,7 +63,8 @@ export const registerPeers: Register = (program, globals) => {
     .addOption(configOption())
     .option("--all", "include super peers that do not answer the probe", false)
     .addOption(new Option("--format <format>", "env (comma-separated), whitespace, lines, toml or json").choices(PEER_FORMATS).default("env"))
-    .action(async (o: { config?: string; all: boolean; format: PeerFormat }) => {
+    .option("--diff", "how the value changed with the last up that changed it: added, removed, public key changed", false)
+    .action(async (o: { config?: string; all: boolean; format: PeerFormat; diff: boolean }) => {
       process.exitCode = await peers({ ...o, stateDir: globals().stateDir });
     });
 };

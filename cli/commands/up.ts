@@ -1,11 +1,16 @@
+import { createInterface } from "node:readline/promises";
 import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { LabError } from "../../stacks/local/run.ts";
+import { appendAudit } from "../../stacks/state/audit.ts";
+import { fleetBundle } from "../../stacks/state/fleet-release.ts";
 import { ensureIdentity, loadIdentity, pendingRestores, probeIdentity, replaceIdentity, setPendingRestores } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
 import { readMoveJournal } from "../../stacks/state/move-journal.ts";
+import { recordPeers } from "../../stacks/state/peers-history.ts";
+import { serversToRetire, updateRetired } from "../../stacks/state/retired.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
@@ -23,6 +28,10 @@ export interface UpOptions {
   dryRun: boolean;
   adoptIdentity: string[];
   replaceIdentity: string[];
+  /** Remove servers that left the config without asking. */
+  yes?: boolean;
+  /** The command line, for the audit log. */
+  argv?: string[];
 }
 
 const HEALTHY = new Set(["installed", "updated", "unchanged"]);
@@ -35,14 +44,26 @@ function policyFor(server: string, opts: UpOptions, restored: Record<string, str
   return "refuse";
 }
 
+async function confirmRemoval(names: string[]): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${names.join(", ")} ${names.length === 1 ? "is" : "are"} no longer in the config: remove ${names.length === 1 ? "it" : "them"} (identities stay in the local state, marked retired)? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
+  for (const n of serversToRetire(d.state, serverNames(d.config))) out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
     const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts, pendingRestores(d.state), identity) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
+    const r = await installServer(server, { identity, settings: d.settings, bundlePath: fleetBundle(d.state), identityPolicy: policyFor(server.name, opts, pendingRestores(d.state), identity) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -69,8 +90,16 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     }
   }
   const unlock = lockDeployment(d.state);
+  const audited: InstallResult[] = [];
+  let code = 1;
   try {
-    if (opts.dryRun) return await dryRun(d, opts, out);
+    if (opts.dryRun) return (code = await dryRun(d, opts, out));
+    const retiring = serversToRetire(d.state, serverNames(d.config));
+    if (retiring.length > 0 && !opts.yes && !(await confirmRemoval(retiring))) {
+      process.stderr.write(`Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`);
+      return 1;
+    }
+    const bundlePath = fleetBundle(d.state);
     const progress = new Progress(serverNames(d.config));
     const moving = readMoveJournal(d.state);
     if (moving) progress.note(`A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`);
@@ -89,6 +118,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
       identitiesReady,
     ]);
+    updateRetired(d.state, retiring, serverNames(d.config));
+    for (const n of retiring) progress.line(n, "removed; its identity stays in the local state, marked retired");
     for (const s of servers.filter((x) => !identities.has(x.name))) {
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
@@ -99,11 +130,12 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       servers.map((s) =>
         installServer(
           s,
-          { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)) },
+          { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath, identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)) },
           { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
     );
+    audited.push(...results);
 
     for (const r of results) {
       if (r.adoptedIdentity) {
@@ -128,13 +160,31 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     }
 
     const healthy = results.filter((r) => HEALTHY.has(r.status) && (r.health === undefined || r.health.ok));
-    const urls = servers
+    const entries = servers
       .filter((s) => healthy.some((r) => r.server === s.name))
-      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings));
-    if (urls.length > 0) out(`\n${formatSuperPeers(urls, d.settings.networkId, "env")}`);
-    return healthy.length === results.length ? 0 : 1;
+      .map((s) => {
+        const publicKey = (identities.get(s.name) as Identity).publicKeyHex;
+        return { server: s.name, publicKey, url: superPeerUrl({ server: s, publicKeyHex: publicKey }, d.settings) };
+      });
+    if (entries.length > 0) out(`\n${formatSuperPeers(entries.map((e) => e.url), d.settings.networkId, "env")}`);
+    code = healthy.length === results.length ? 0 : 1;
+    // Only a complete up defines what clients should use; peers --diff compares against it.
+    if (code === 0) recordPeers(d.state, entries);
+    return code;
   } finally {
     unlock();
+    if (!opts.dryRun) {
+      appendAudit(d.state, {
+        command: "up",
+        args: opts.argv ?? [],
+        exitCode: code,
+        servers: audited.map((r) => {
+          const before = r.plan?.previousRelease ?? (r.plan && !r.plan.fresh ? r.plan.release : undefined);
+          const after = r.rolledBackTo && r.rolledBackTo !== "previous configuration" ? r.rolledBackTo : r.release?.id;
+          return { server: r.server, result: r.status, ...(before ? { releaseBefore: before } : {}), ...(after ? { releaseAfter: after } : {}), ...(r.error ? { error: r.error } : {}) };
+        }),
+      });
+    }
   }
 }
 
@@ -146,7 +196,8 @@ export const registerUp: Register = (program, globals) => {
     .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
     .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
     .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
-    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[] }) => {
-      process.exitCode = await up({ ...o, stateDir: globals().stateDir });
+    .option("-y, --yes", "remove servers that left the config without asking", false)
+    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[]; yes: boolean }) => {
+      process.exitCode = await up({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
     });
 };

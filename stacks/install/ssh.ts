@@ -275,6 +275,28 @@ export class SshConnection {
     return r;
   }
 
+  /**
+   * Runs a script as root and hands over its output as it arrives (for `journalctl -f`); resolves
+   * with the exit code when it ends or stop() closes the channel.
+   */
+  stream(script: string, onData: (text: string, from: "stdout" | "stderr") => void): Promise<{ done: Promise<number | null>; stop: () => void }> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(this.command(script), (error, ch) => {
+        if (error) return reject(new SshError(`${this.server.name}: cannot start a remote command: ${error.message}`));
+        // Listeners go on in this callback, as in sshExec: output may arrive with the confirmation.
+        ch.setEncoding("utf8");
+        ch.stderr.setEncoding("utf8");
+        ch.on("data", (d: string) => onData(d, "stdout"));
+        ch.stderr.on("data", (d: string) => onData(d, "stderr"));
+        let code: number | null = null;
+        ch.on("exit", (c: number | null) => (code = c));
+        const done = new Promise<number | null>((r) => ch.on("close", () => r(code)));
+        ch.end();
+        resolve({ done, stop: () => ch.close() });
+      });
+    });
+  }
+
   /** Like run(), but a non-zero exit is a RemoteCommandError naming `what`; returns stdout. */
   async check(script: string, what: string, opts: RunOptions = {}): Promise<string> {
     const r = await this.run(script, opts);

@@ -65,6 +65,11 @@ export class StateDir {
     return join(this.root, "probe.identity");
   }
 
+  /** The rollout relay check's second test node (the first is the probe's identity), mined once. */
+  get relayNodeIdentityFile(): string {
+    return join(this.root, "relay-b.identity");
+  }
+
   get sandboxIdentityFile(): string {
     return join(this.root, "sandbox", "drasyl-sp.identity");
   }
@@ -113,7 +118,37 @@ export class DeploymentState extends StateDir {
   }
 
   identityFile(server: string): string {
-    return join(this.dir, "identities", `${server}.identity`);
+    return join(this.identitiesDir, `${server}.identity`);
+  }
+
+  /** JSON lines, one per up, rollout or destroy: who, when, what, per server the release before and after. */
+  get auditLogFile(): string {
+    return join(this.dir, "audit.log");
+  }
+
+  /** The last rollout: its release, options, order, and how far it got (for --resume). */
+  get rolloutFile(): string {
+    return join(this.dir, "rollout.json");
+  }
+
+  /** The release the last completed rollout put on every server: what `up` installs from then on. */
+  get fleetReleaseFile(): string {
+    return join(this.dir, "release.json");
+  }
+
+  /** Copies of rolled-out bundles, named by hash, so a release cannot change under or after a rollout. */
+  rolledOutBundleFile(sha256: string): string {
+    return join(this.dir, "bundles", `drasyl-sp-${sha256.slice(0, 16)}.mjs`);
+  }
+
+  /** DRASYL_SUPER_PEERS of the last up that changed it, and the value before (for peers --diff). */
+  get peersHistoryFile(): string {
+    return join(this.dir, "peers.json");
+  }
+
+  /** Servers removed from the config: their identities stay, marked retired here. */
+  get retiredFile(): string {
+    return join(this.dir, "retired.json");
   }
 
   get identitiesDir(): string {
