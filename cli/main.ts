@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { destroy } from "./commands/destroy.ts";
 import { forgetHost } from "./commands/forget-host.ts";
+import { monitoring } from "./commands/monitoring.ts";
 import { peers } from "./commands/peers.ts";
 import { sandbox } from "./commands/sandbox.ts";
 import { status } from "./commands/status.ts";
@@ -69,6 +70,21 @@ program
   .option("-y, --yes", "do not ask for the deployment name", false)
   .action(async (o: { config?: string; yes: boolean }) => {
     process.exitCode = await destroy({ ...o, stateDir: global().stateDir });
+  });
+
+program
+  .command("monitoring")
+  .description("write Prometheus scrape targets (file_sd), alert rules and a Grafana dashboard for the deployment's super peers")
+  .addOption(configOption())
+  .option("-o, --out <dir>", "output directory (default: <state dir>/deployments/<deployment>/monitoring)")
+  .option("--files-at <dir>", "absolute path the files will have on the Prometheus host (default: the output directory)")
+  .option("--drop-rate <n>", "dropped packets/s per super peer that raise an alert", (v: string) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new InvalidArgumentError("must be a positive number");
+    return n;
+  })
+  .action(async (o: { config?: string; out?: string; filesAt?: string; dropRate?: number }) => {
+    process.exitCode = await monitoring({ ...o, stateDir: global().stateDir });
   });
 
 program

@@ -6,6 +6,7 @@ import { LocalProvider } from "../stacks/local/local-provider.ts";
 import { ttyPassphrasePrompt } from "../stacks/pulumi/preflight.ts";
 import type { Provider } from "../stacks/provider.ts";
 import type { Settings } from "../stacks/install/settings.ts";
+import { metricsToken } from "../stacks/monitoring/exposure.ts";
 
 /** One provider per target of the config; the commands never look at a target's kind again. */
 export function providersFor(config: DeployConfig, stateDir: string): Provider[] {
@@ -24,7 +25,7 @@ export function providersFor(config: DeployConfig, stateDir: string): Provider[]
   });
 }
 
-export function settingsFor(config: DeployConfig): Partial<Settings> {
+export function settingsFor(config: DeployConfig, env: NodeJS.ProcessEnv = process.env): Partial<Settings> {
   return {
     networkId: config.networkId,
     udpPort: config.ports.udp,
@@ -32,6 +33,7 @@ export function settingsFor(config: DeployConfig): Partial<Settings> {
     arm: config.superPeer.armMessages,
     maxPeers: config.superPeer.maxPeers,
     prometheusListen: config.superPeer.prometheusListen,
+    prometheusToken: metricsToken(config.superPeer, env),
     logLevel: config.superPeer.logLevel,
   };
 }

@@ -2,6 +2,9 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { awsServerSpecs, AWS_DEFAULT_IMAGE, AWS_DEFAULT_REGIONS, checkAwsImage, checkInstanceType, checkRegion } from "../../stacks/aws/catalog.ts";
 import { checkImage, checkLocation, checkServerType, HCLOUD_DEFAULT_IMAGE, HCLOUD_DEFAULT_LOCATIONS, hcloudServerSpecs } from "../../stacks/hcloud/catalog.ts";
+import { namingProblems } from "../../stacks/dns/naming.ts";
+import { dnsSchema } from "../../stacks/dns/schema.ts";
+import { checkListen, isExposed } from "../../stacks/monitoring/exposure.ts";
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const nameField = (what: string) =>
@@ -138,12 +141,39 @@ export const configSchema = z
         armMessages: z.boolean().default(true),
         maxPeers: z.number().int().min(0).default(8192),
         logLevel: z.enum(["error", "warn", "info", "debug", "trace"]).default("info"),
-        prometheusListen: z.string().default("127.0.0.1:9898"),
+        prometheusListen: z
+          .string()
+          .default("127.0.0.1:9898")
+          .superRefine((v, ctx) => {
+            const problem = checkListen(v);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
+        /** The metrics bearer token's file (0600); $DRASYL_DEPLOY_METRICS_TOKEN wins over it. */
+        prometheusTokenFile: z.string().min(1).optional(),
+        /** Who may reach an exposed metrics endpoint through the cloud firewalls. */
+        metricsFrom: z.array(cidr).min(1).optional(),
       })
       .prefault({}),
+    dns: dnsSchema.optional(),
     targets: z.array(z.discriminatedUnion("kind", [localTarget, existingTarget, hcloudTarget, awsTarget])).min(1),
   })
   .superRefine((c, ctx) => {
+    const clouds = c.targets.filter((t) => t.kind === "hcloud" || t.kind === "aws").length > 0;
+    if (clouds && checkListen(c.superPeer.prometheusListen) === undefined && isExposed(c.superPeer.prometheusListen) && !c.superPeer.metricsFrom) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["superPeer", "metricsFrom"],
+        message: `superPeer.prometheusListen ${c.superPeer.prometheusListen} exposes the metrics endpoint: list who may scrape it (your Prometheus, e.g. [203.0.113.9/32]); the cloud firewalls open the port to these sources only`,
+      });
+    }
+    if (c.dns) {
+      const owner = c.dns.provider === "hcloud" ? "hcloud" : c.dns.provider === "route53" ? "aws" : undefined;
+      if (owner && !c.targets.some((t) => t.kind === owner)) {
+        ctx.addIssue({ code: "custom", path: ["dns", "provider"], message: `${c.dns.provider} records are managed by the ${owner} stack: add a ${owner} target, or use provider: none and publish the records yourself` });
+      }
+      const named = c.targets.flatMap((t) => targetServers(c.deployment, t)).map((s) => ({ deployment: c.deployment, ...s }));
+      for (const message of namingProblems(c.dns, named)) ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
+    }
     const seen = new Map<string, string>();
     c.targets.forEach((t, i) => {
       targetServerNames(c.deployment, t).forEach((n, j) => {
@@ -163,17 +193,22 @@ export type HcloudTargetConfig = z.infer<typeof hcloudTarget>;
 export type AwsTargetConfig = z.infer<typeof awsTarget>;
 type TargetConfig = DeployConfig["targets"][number];
 
-function targetServerNames(deployment: string, t: TargetConfig): string[] {
+/** Every server a target yields, with its region, known before any server exists. */
+export function targetServers(deployment: string, t: TargetConfig): { server: string; region: string }[] {
   switch (t.kind) {
     case "local":
-      return t.regions.map((r) => `${deployment}-${r}`);
+      return t.regions.map((r) => ({ server: `${deployment}-${r}`, region: r }));
     case "existing":
-      return t.servers.map((s) => s.name);
+      return t.servers.map((s) => ({ server: s.name, region: s.region }));
     case "hcloud":
-      return hcloudServerSpecs(deployment, t).map((s) => s.name);
+      return hcloudServerSpecs(deployment, t).map((s) => ({ server: s.name, region: s.location }));
     case "aws":
-      return awsServerSpecs(deployment, t).map((s) => s.name);
+      return awsServerSpecs(deployment, t).map((s) => ({ server: s.name, region: s.region }));
   }
+}
+
+function targetServerNames(deployment: string, t: TargetConfig): string[] {
+  return targetServers(deployment, t).map((s) => s.server);
 }
 
 /** The server names a config yields, known before any server exists (identities are made for them first). */
