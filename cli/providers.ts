@@ -6,7 +6,7 @@ import { LocalProvider } from "../stacks/local/local-provider.ts";
 import { ttyPassphrasePrompt } from "../stacks/pulumi/preflight.ts";
 import type { Provider } from "../stacks/provider.ts";
 import type { Settings } from "../stacks/install/settings.ts";
-import { metricsToken } from "../stacks/monitoring/exposure.ts";
+import { isExposed, metricsPort, metricsToken } from "../stacks/monitoring/exposure.ts";
 
 /** One provider per target of the config; the commands never look at a target's kind again. */
 export function providersFor(config: DeployConfig, stateDir: string): Provider[] {
@@ -18,11 +18,19 @@ export function providersFor(config: DeployConfig, stateDir: string): Provider[]
         return new ExistingProvider(t);
       case "hcloud":
       case "aws": {
-        const cloud = { deployment: config.deployment, stateDir, ports: config.ports, passphrasePrompt: ttyPassphrasePrompt };
+        const cloud = { deployment: config.deployment, stateDir, ports: config.ports, metrics: metricsFirewall(config), passphrasePrompt: ttyPassphrasePrompt };
         return t.kind === "hcloud" ? new HcloudProvider({ ...cloud, target: t }) : new AwsProvider({ ...cloud, target: t });
       }
     }
   });
+}
+
+/** The metrics port the cloud firewalls open, and to whom: only when the endpoint is exposed and scrapers are listed. */
+export function metricsFirewall(config: DeployConfig): { port: number; sources: string[] } | undefined {
+  const { prometheusListen, metricsFrom } = config.superPeer;
+  const port = metricsPort(prometheusListen);
+  if (port === undefined || !isExposed(prometheusListen) || !metricsFrom) return undefined;
+  return { port, sources: metricsFrom };
 }
 
 export function settingsFor(config: DeployConfig, env: NodeJS.ProcessEnv = process.env): Partial<Settings> {

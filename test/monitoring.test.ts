@@ -159,3 +159,33 @@ describe("drasyl-deploy monitoring", () => {
     expect(readdirSync(join(tmp, "out-local"))).not.toContain("metrics-token");
   });
 });
+
+describe("the metrics bearer token", () => {
+  it("comes from $DRASYL_DEPLOY_METRICS_TOKEN, else a 0600 file; a looser file or an empty one is refused without showing the token", async () => {
+    const { metricsToken, requireMetricsToken } = await import("../stacks/monitoring/exposure.ts");
+    const file = join(tmp, "token");
+    writeFileSync(file, "from-file-42\n", { mode: 0o600 });
+    expect(metricsToken({ prometheusTokenFile: file }, { [METRICS_TOKEN_ENV]: "from-env" })).toBe("from-env");
+    expect(metricsToken({ prometheusTokenFile: file }, {})).toBe("from-file-42");
+    expect(metricsToken({}, {})).toBe("");
+    const loose = join(tmp, "loose");
+    writeFileSync(loose, "secret-in-loose-file\n", { mode: 0o644 });
+    expect(() => metricsToken({ prometheusTokenFile: loose }, {})).toThrow(/readable by others; chmod 600/);
+    try {
+      metricsToken({ prometheusTokenFile: loose }, {});
+    } catch (e) {
+      expect((e as Error).message).not.toContain("secret-in-loose-file");
+    }
+    expect(() => metricsToken({ prometheusTokenFile: join(tmp, "missing") }, {})).toThrow(/cannot read .*missing: ENOENT/);
+    expect(() => requireMetricsToken("[::]:9898", "")).toThrow(/exposes the metrics endpoint beyond the server: set DRASYL_DEPLOY_METRICS_TOKEN/);
+    expect(() => requireMetricsToken("127.0.0.1:9898", "")).not.toThrow();
+    expect(() => requireMetricsToken("", "")).not.toThrow();
+  });
+
+  it("reaches the super peer's settings (the installer writes it into the 0600 env file as a secret)", async () => {
+    const { settingsFor } = await import("../cli/providers.ts");
+    const { parseConfig } = await import("../cli/config/load.ts");
+    const c = parseConfig("deployment: t\nsuperPeer: { prometheusListen: '[::]:9898' }\ntargets: [{ kind: local, regions: [a] }]\n", "t.yaml");
+    expect(settingsFor(c, { [METRICS_TOKEN_ENV]: "tok" })).toMatchObject({ prometheusListen: "[::]:9898", prometheusToken: "tok" });
+  });
+});

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { monitoringFiles, TOKEN_FILE } from "../../stacks/monitoring/files.ts";
-import { isExposed, metricsPort } from "../../stacks/monitoring/exposure.ts";
+import { isExposed, metricsPort, requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
 import { TARGETS_DIR } from "../../stacks/monitoring/prometheus-config.ts";
 import { metricsHost } from "../../stacks/monitoring/targets.ts";
 import { deploymentDir } from "../state/dirs.ts";
@@ -31,6 +31,7 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
     out(`superPeer.prometheusListen is "": the super peers serve no metrics. Set it (e.g. "[::]:9898" with a token and metricsFrom) and run drasyl-deploy up first.\n`);
     return 1;
   }
+  requireMetricsToken(listen, d.settings.prometheusToken);
   const servers = await listServers(d);
   if (servers.length === 0) {
     out(`Deployment "${d.config.deployment}" has no servers yet: run drasyl-deploy up\n`);

@@ -1,6 +1,7 @@
 import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
+import { requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
@@ -54,6 +55,7 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
  */
 export async function up(opts: UpOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
+  requireMetricsToken(d.settings.prometheusListen, d.settings.prometheusToken);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
   const unlock = lockDeployment(d.stateDir, d.config.deployment);
   try {

@@ -28,7 +28,7 @@ export class AwsProvider extends PulumiCloudProvider {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { awsProgram } = await import("./program.ts");
-      return { ...awsProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...awsProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
     };
   }
 }

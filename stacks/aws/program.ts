@@ -14,6 +14,8 @@ export interface AwsProgramArgs {
   sshPublicKey: string;
   sshSources: string[];
   ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
 }
 
 export interface AwsProgramOutputs {
@@ -246,7 +248,7 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
   const pulumi = pulumiSdk();
   const aws = awsSdk();
   const provider = new aws.Provider("aws", { region: AWS_PROVIDER_REGION });
-  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources });
+  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics });
   const login = { sshPublicKey: args.sshPublicKey, userData: renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey }) };
 
   const servers = args.servers.map((s) => {

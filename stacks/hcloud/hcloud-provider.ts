@@ -27,7 +27,7 @@ export class HcloudProvider extends PulumiCloudProvider {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { hcloudProgram } = await import("./program.ts");
-      return { ...hcloudProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...hcloudProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
     };
   }
 }

@@ -15,6 +15,8 @@ export interface HcloudProgramArgs {
   /** CIDRs (v4 and v6) that may reach SSH. */
   sshSources: string[];
   ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
 }
 
 export interface HcloudProgramOutputs {
@@ -53,7 +55,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
   // old firewall still protects the servers (a firewall in use cannot be deleted first).
   const firewall = new hcloud.Firewall("firewall", {
     labels: common,
-    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources }).map((r) => ({
+    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics }).map((r) => ({
       direction: "in",
       protocol: r.protocol,
       ...(r.port === undefined ? {} : { port: String(r.port) }),

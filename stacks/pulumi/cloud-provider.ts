@@ -19,6 +19,8 @@ export interface CloudProviderOptions {
   deployment: string;
   stateDir: string;
   ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the firewall keeps the port closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
   sshUser: string;
   /** Default: this machine's public address, found at run time. */
   allowSsh?: string[];
