@@ -1,4 +1,6 @@
-import type { DeployConfig } from "./config/schema.ts";
+import { type DeployConfig, targetServers } from "./config/schema.ts";
+import { dnsProgramArgs } from "../stacks/dns/fleet.ts";
+import type { DnsProgramArgs } from "../stacks/dns/program-args.ts";
 import { AwsProvider } from "../stacks/aws/aws-provider.ts";
 import { ExistingProvider } from "../stacks/existing/existing-provider.ts";
 import { HcloudProvider } from "../stacks/hcloud/hcloud-provider.ts";
@@ -10,7 +12,7 @@ import { isExposed, metricsPort, metricsToken } from "../stacks/monitoring/expos
 
 /** One provider per target of the config; the commands never look at a target's kind again. */
 export function providersFor(config: DeployConfig, stateDir: string): Provider[] {
-  return config.targets.map((t) => {
+  const providers: Provider[] = config.targets.map((t) => {
     switch (t.kind) {
       case "local":
         return new LocalProvider({ deployment: config.deployment, regions: t.regions, stateDir, sshUser: t.sshUser });
@@ -18,11 +20,25 @@ export function providersFor(config: DeployConfig, stateDir: string): Provider[]
         return new ExistingProvider(t);
       case "hcloud":
       case "aws": {
-        const cloud = { deployment: config.deployment, stateDir, ports: config.ports, metrics: metricsFirewall(config), passphrasePrompt: ttyPassphrasePrompt };
+        const dns = dnsManagedBy(config, t.kind) ? { dns: () => dnsArgsFor(config, t, providers) } : {};
+        const cloud = { deployment: config.deployment, stateDir, ports: config.ports, metrics: metricsFirewall(config), passphrasePrompt: ttyPassphrasePrompt, ...dns };
         return t.kind === "hcloud" ? new HcloudProvider({ ...cloud, target: t }) : new AwsProvider({ ...cloud, target: t });
       }
     }
   });
+  return providers;
+}
+
+function dnsManagedBy(config: DeployConfig, kind: "hcloud" | "aws"): boolean {
+  return (config.dns?.provider === "hcloud" && kind === "hcloud") || (config.dns?.provider === "route53" && kind === "aws");
+}
+
+/** The zone's records as the managing cloud's program needs them; the other targets' servers as they are now. */
+export async function dnsArgsFor(config: DeployConfig, target: DeployConfig["targets"][number], providers: Provider[]): Promise<DnsProgramArgs> {
+  const dns = config.dns as NonNullable<DeployConfig["dns"]>;
+  const others = config.targets.flatMap((t, i) => (t === target || t.kind === "local" ? [] : [providers[i] as Provider]));
+  const servers = (await Promise.all(others.map((p) => p.list()))).flat();
+  return dnsProgramArgs(dns, config.deployment, targetServers(config.deployment, target), servers);
 }
 
 /** The metrics port the cloud firewalls open, and to whom: only when the endpoint is exposed and scrapers are listed. */

@@ -1,4 +1,6 @@
 import type { Input, Output } from "@pulumi/pulumi";
+import { hcloudDnsRecords, type HcloudDnsServer } from "../dns/hcloud-records.ts";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
@@ -17,6 +19,8 @@ export interface HcloudProgramArgs {
   ports: { udp: number; tcp: number };
   /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
   metrics?: { port: number; sources: string[] } | undefined;
+  /** DNS records (and reverse DNS) in a Hetzner DNS zone, when the config's dns.provider is hcloud. */
+  dns?: DnsProgramArgs | undefined;
 }
 
 export interface HcloudProgramOutputs {
@@ -65,6 +69,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
   });
 
   const userData = renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey });
+  const dnsServers: HcloudDnsServer[] = [];
 
   const servers = args.servers.map((s) => {
     const labels = { ...common, region: s.location };
@@ -113,6 +118,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
         ignoreChanges: ["userData", "image"],
       },
     );
+    dnsServers.push({ name: s.name, location: s.location, ipv4: ipv4.ipAddress, ipv6: server.ipv6Address, ipv4Id: ipv4.id.apply(Number), ipv6Id: ipv6.id.apply(Number) });
     const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
       name: s.name,
       region: s.location,
@@ -123,6 +129,8 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
     };
     return out;
   });
+
+  if (args.dns) hcloudDnsRecords(hcloud, args.dns, dnsServers, common);
 
   return { servers: pulumi.output(servers) as Output<ServerOutput[]> };
 }

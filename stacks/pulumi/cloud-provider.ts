@@ -1,4 +1,5 @@
 import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { forgetHostKey } from "../install/host-keys.ts";
 import type { Provider, Server } from "../provider.ts";
 import { deploymentDir } from "../../cli/state/dirs.ts";
@@ -21,6 +22,8 @@ export interface CloudProviderOptions {
   ports: { udp: number; tcp: number };
   /** An exposed metrics endpoint and who may scrape it; absent: the firewall keeps the port closed. */
   metrics?: { port: number; sources: string[] } | undefined;
+  /** When this cloud manages the deployment's DNS zone: the records, settled when the program runs. */
+  dns?: (() => Promise<DnsProgramArgs>) | undefined;
   sshUser: string;
   /** Default: this machine's public address, found at run time. */
   allowSsh?: string[];
@@ -42,6 +45,7 @@ export interface CloudProviderOptions {
 export interface ProgramInputs {
   sshPublicKey: string;
   sshSources: string[];
+  dns?: DnsProgramArgs | undefined;
 }
 
 /**
@@ -107,6 +111,7 @@ export abstract class PulumiCloudProvider implements Provider {
     const inputs = async (): Promise<ProgramInputs> => ({
       sshPublicKey: ensureDeployKey(this.opts.stateDir, this.opts.deployment).publicKey,
       sshSources: await sshSources(this.opts.allowSsh, this.opts.detectAddresses),
+      dns: await this.opts.dns?.(),
     });
     const settled = runsProgram ? await inputs() : undefined;
     const program = async (): Promise<Record<string, unknown>> => this.program(settled ?? (await inputs()))();
