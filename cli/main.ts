@@ -49,7 +49,8 @@ program
   .description("per super peer: systemd state, release, public key, UDP and TCP probes with RTT")
   .addOption(configOption())
   .option("--json", "machine-readable output", false)
-  .action(async (o: { config?: string; json: boolean }) => {
+  .option("--metrics", "also read each super peer's key figures (peers, relayed traffic, drops, memory) from its metrics endpoint, through SSH", false)
+  .action(async (o: { config?: string; json: boolean; metrics: boolean }) => {
     process.exitCode = await status({ ...o, stateDir: global().stateDir });
   });
 

@@ -189,3 +189,32 @@ describe("the metrics bearer token", () => {
     expect(settingsFor(c, { [METRICS_TOKEN_ENV]: "tok" })).toMatchObject({ prometheusListen: "[::]:9898", prometheusToken: "tok" });
   });
 });
+
+describe("status --metrics key figures", () => {
+  it("from a real super peer's /metrics: peers, hellos, drops, process figures", async () => {
+    const { keyFigures, parseSamples } = await import("../stacks/monitoring/key-figures.ts");
+    const { startTestSuperPeer, RawClient, vectorIdentity, until } = await import("./support/super-peer.ts");
+    const sp = await startTestSuperPeer({ DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0" });
+    const c = await RawClient.open(vectorIdentity("id_2"), sp.identity);
+    try {
+      c.send(c.hello(sp.identity.publicKey), sp.bound.udp4?.port ?? 0);
+      await c.receive();
+      c.send(Buffer.alloc(3), sp.bound.udp4?.port ?? 0);
+      await until(() => sp.sp.drops.get("too_short") === 1);
+      const text = await (await fetch(`http://127.0.0.1:${sp.bound.prometheus?.port}/metrics`)).text();
+      const m = keyFigures(text, Date.now() / 1000 + 5);
+      expect(m).toMatchObject({ peers: 1, hellosReceived: 1, droppedPackets: 1, relayedBytes: 0, relayedPackets: 0, unitesSent: 0, tcpConnections: 0 });
+      expect(m.rssBytes).toBeGreaterThan(1024 * 1024);
+      expect(m.uptimeSeconds).toBeGreaterThanOrEqual(5);
+      expect(parseSamples('a{x="q\\"uote"} 2\n# HELP b\nbroken line\nb 3 1700000000000\nc +Inf\nd 1.5e3\n')).toEqual([
+        { name: "a", labels: { x: 'q"uote' }, value: 2 },
+        { name: "b", labels: {}, value: 3 },
+        { name: "c", labels: {}, value: Infinity },
+        { name: "d", labels: {}, value: 1500 },
+      ]);
+    } finally {
+      c.close();
+      await sp.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { ConfigError, parseListen } from "../../sp-runtime/daemon/config.ts";
 
 /** The environment variable an operator keeps the metrics bearer token in (never in the config file). */
@@ -37,8 +38,9 @@ export function metricsPort(listen: string): number | undefined {
 export function metricsToken(sp: { prometheusTokenFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env[METRICS_TOKEN_ENV]?.trim();
   if (fromEnv) return fromEnv;
-  const file = sp.prometheusTokenFile;
-  if (!file) return "";
+  const configured = sp.prometheusTokenFile;
+  if (!configured) return "";
+  const file = configured === "~" || configured.startsWith("~/") ? homedir() + configured.slice(1) : configured;
   let mode: number;
   let token: string;
   try {
