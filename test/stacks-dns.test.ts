@@ -147,13 +147,15 @@ describe("DRASYL_SUPER_PEERS carries the DNS names", () => {
   });
 
   it("the zone-managing cloud gets records for the other targets' servers (existing here; the lab's private addresses are left out)", async () => {
-    const { dnsArgsFor, providersFor } = await import("../cli/providers.ts");
+    const { providersFor } = await import("../cli/providers.ts");
+    const { dnsArgsFor } = await import("../stacks/dns/fleet.ts");
     const config = parseConfig(
       "deployment: t\ndns: { zone: example.org, provider: hcloud, ttl: 600 }\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n  - kind: existing\n    servers:\n      - { name: home, region: ber, host: 192.0.2.1, ipv6: '2001:db8::5' }\n  - kind: local\n    regions: [lab]\n",
       "t.yaml",
     );
     const providers = providersFor(config, join(tmp, "state-mixed"));
-    expect(await dnsArgsFor(config, config.targets[0] as (typeof config.targets)[number], providers)).toEqual({
+    // What providersFor hands the hcloud provider: the existing target's provider, not the lab's.
+    expect(await dnsArgsFor(config.dns!, "t", [{ server: "t-fsn1", region: "fsn1" }], [providers[1]!])).toEqual({
       zone: "example.org",
       ttl: 600,
       createZone: false,

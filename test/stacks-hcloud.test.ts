@@ -274,11 +274,11 @@ describe("hcloud program: an exposed metrics endpoint (pulumi mocks)", () => {
   });
 
   it("from the config: only an exposed endpoint with metricsFrom opens the port; exposing it to clouds without metricsFrom names the field", async () => {
-    const { metricsFirewall } = await import("../cli/providers.ts");
+    const { metricsFirewall } = await import("../stacks/monitoring/exposure.ts");
     const parse = (sp: string): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\nsuperPeer: ${sp}\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n`, "test.yaml");
-    expect(metricsFirewall(parse("{}"))).toBeUndefined();
-    expect(metricsFirewall(parse("{ prometheusListen: '127.0.0.1:9898', metricsFrom: [192.0.2.10/32] }"))).toBeUndefined();
-    expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }"))).toEqual({ port: 9100, sources: ["192.0.2.10/32"] });
+    expect(metricsFirewall(parse("{}").superPeer)).toBeUndefined();
+    expect(metricsFirewall(parse("{ prometheusListen: '127.0.0.1:9898', metricsFrom: [192.0.2.10/32] }").superPeer)).toBeUndefined();
+    expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }").superPeer)).toEqual({ port: 9100, sources: ["192.0.2.10/32"] });
     expect(() => parse("{ prometheusListen: '0.0.0.0:9898' }")).toThrow(/superPeer\.metricsFrom: superPeer\.prometheusListen 0\.0\.0\.0:9898 exposes the metrics endpoint/);
     expect(() => parse("{ prometheusListen: '0.0.0.0:9898', metricsFrom: [not-a-cidr] }")).toThrow(/superPeer\.metricsFrom\[0\]: must be an IPv4 or IPv6 network/);
     expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(/superPeer\.prometheusListen: must be ip:port/);

@@ -1,4 +1,4 @@
-import type { Server } from "../provider.ts";
+import type { Provider, Server } from "../provider.ts";
 import { type NamedServer, recordName, dnsName } from "./naming.ts";
 import type { DnsProgramArgs } from "./program-args.ts";
 import type { DnsConfig } from "./schema.ts";
@@ -22,4 +22,15 @@ export function dnsProgramArgs(dns: DnsConfig, deployment: string, own: Omit<Nam
 export function withDnsNames(dns: DnsConfig | undefined, deployment: string, servers: Server[]): Server[] {
   if (!dns) return servers;
   return servers.map((s) => (s.dnsName ? s : { ...s, dnsName: dnsName(dns, { deployment, server: s.name, region: s.region }) }));
+}
+
+/** Whether the cloud of this target kind manages the zone's records. */
+export function dnsManagedBy(dns: DnsConfig, kind: string): boolean {
+  return (dns.provider === "hcloud" && kind === "hcloud") || (dns.provider === "route53" && kind === "aws");
+}
+
+/** dnsProgramArgs with the other targets' servers as their providers list them now (cloud servers from their stack outputs). */
+export async function dnsArgsFor(dns: DnsConfig, deployment: string, own: Omit<NamedServer, "deployment">[], others: Provider[]): Promise<DnsProgramArgs> {
+  const servers = (await Promise.all(others.map((p) => p.list()))).flat();
+  return dnsProgramArgs(dns, deployment, own, servers);
 }

@@ -66,3 +66,10 @@ export function requireMetricsToken(listen: string, token: string): void {
     );
   }
 }
+
+/** The metrics port the cloud firewalls open, and to whom: only when the endpoint is exposed and scrapers are listed. */
+export function metricsFirewall(sp: { prometheusListen: string; metricsFrom?: string[] | undefined }): { port: number; sources: string[] } | undefined {
+  const port = metricsPort(sp.prometheusListen);
+  if (port === undefined || !isExposed(sp.prometheusListen) || !sp.metricsFrom) return undefined;
+  return { port, sources: sp.metricsFrom };
+}
