@@ -28,9 +28,11 @@ export interface Server {
   hostKey?: string;
 }
 
-/** The small interface every target kind implements (existing, local, and later the clouds). */
+/** The small interface every target kind's provider implements (stacks/<kind>/kind.ts makes it). */
 export interface Provider {
   readonly kind: string;
+  /** Whether apply() creates the servers (and destroy() removes them), rather than taking existing ones. */
+  readonly createsServers: boolean;
   /** What apply() would do, as human-readable lines; changes nothing. */
   preview(): Promise<string[]>;
   /** Creates or updates the servers (a no-op for existing ones) and returns them. */

@@ -1,5 +1,6 @@
-import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import ssh2 from "ssh2";
+import { writeFileAtomic } from "../sp-runtime/util/atomic-write.ts";
 
 // ssh2 is CommonJS: Node exposes only its default export to ESM.
 const { utils } = ssh2;
@@ -13,28 +14,17 @@ export interface SshKeyPair {
 
 /**
  * An ed25519 key pair at `privateKeyPath`, made once. Concurrent first runs race safely: the
- * private key is published with link(2), which fails if another process published one first, and
- * the public key is derived from whichever private key won. Throws a plain Error naming the file
- * when an existing key cannot be read.
+ * private key is published exclusively, so whichever run publishes first wins, and the public key
+ * is derived from the private key that won. Throws a plain Error naming the file when an existing
+ * key cannot be read.
  */
 export function ensureSshKeyPair(privateKeyPath: string, comment: string): SshKeyPair {
-  if (!existsSync(privateKeyPath)) {
-    const pair = utils.generateKeyPairSync("ed25519", { comment });
-    const tmp = `${privateKeyPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, pair.private, { mode: 0o600 });
-    try {
-      linkSync(tmp, privateKeyPath);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-  }
+  if (!existsSync(privateKeyPath)) writeFileAtomic(privateKeyPath, utils.generateKeyPairSync("ed25519", { comment }).private, { exclusive: true });
   const parsed = utils.parseKey(readFileSync(privateKeyPath));
   if (parsed instanceof Error) throw new Error(`cannot read the SSH key ${privateKeyPath}: ${parsed.message}`);
   const publicKey = `${parsed.type} ${parsed.getPublicSSH().toString("base64")} ${comment}`;
   const pubPath = `${privateKeyPath}.pub`;
   // The .pub file is for humans (ssh -i); it is rewritten from the private key, never trusted.
-  if (!existsSync(pubPath) || readFileSync(pubPath, "utf8") !== `${publicKey}\n`) writeFileSync(pubPath, `${publicKey}\n`, { mode: 0o644 });
+  if (!existsSync(pubPath) || readFileSync(pubPath, "utf8") !== `${publicKey}\n`) writeFileAtomic(pubPath, `${publicKey}\n`, { mode: 0o644 });
   return { privateKeyPath, publicKey };
 }

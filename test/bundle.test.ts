@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { nodeRuntime, NODE_RUNTIME } from "../stacks/install/node-runtime.ts";
-import { superPeerBundle } from "../cli/paths.ts";
+import { superPeerBundle } from "../stacks/package-files.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import { decodeAck, nowMicros } from "../sp-runtime/wire/messages.ts";
 import { openPacket } from "../sp-runtime/wire/packet.ts";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
+import { packageRoot } from "../stacks/package-files.ts";
 
 /* The bundle that ships (dist/drasyl-deploy.mjs, built by the global setup) and how it reaches the Pulumi SDKs. */
 

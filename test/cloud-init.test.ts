@@ -9,6 +9,7 @@ import { renderUserData } from "../stacks/pulumi/cloud-init.ts";
 import { ensureDeployKey } from "../stacks/pulumi/deploy-key.ts";
 import { waitForSshLogin } from "../stacks/pulumi/ssh-ready.ts";
 import type { Server } from "../stacks/provider.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
 /*
@@ -20,7 +21,7 @@ const lab = labAvailable();
 describe.skipIf(!lab.ok && process.env.CI !== "true")(`cloud-init on a lab host${lab.ok ? "" : ` (skipped: ${lab.reason})`}`, () => {
   const stateDir = mkdtempSync(join(tmpdir(), "drasyl-cloud-init-"));
   const unique = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-  const key = ensureDeployKey(stateDir, "ci");
+  const key = ensureDeployKey(new StateDir(stateDir).forDeployment("ci"));
   const userHost = new CloudInitLabHost({ stateDir, name: `ci-${unique}`, userData: renderUserData({ user: "drasyl-deploy", authorizedKey: key.publicKey }), metadataKeys: [key.publicKey] });
   const rootHost = new CloudInitLabHost({ stateDir, name: `ci-root-${unique}`, userData: renderUserData({ user: "root", authorizedKey: key.publicKey }), metadataKeys: [key.publicKey] });
   let asLab: Server;
@@ -78,7 +79,7 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`cloud-init on a lab host$
 
   it("the installer installs a super peer through the cloud-init login user", async () => {
     const progress: string[] = [];
-    const r = await installServer(asUser, { identity: vectorIdentity("id_1") }, { stateDir, onProgress: (m) => progress.push(m) });
+    const r = await installServer(asUser, { identity: vectorIdentity("id_1") }, { knownHostsFile: new StateDir(stateDir).knownHostsFile, prober: vectorIdentity("id_3"), onProgress: (m) => progress.push(m) });
     expect(r.error, progress.join("\n")).toBeUndefined();
     expect(r.status).toBe("installed");
     expect(r.health?.udp).toMatchObject({ ok: true });

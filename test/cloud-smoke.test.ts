@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
+import { packageRoot } from "../stacks/package-files.ts";
+import { AWS_PROFILE } from "../stacks/aws/profile.ts";
+import { HCLOUD_PROFILE } from "../stacks/hcloud/profile.ts";
 import { missingCredentials } from "../stacks/pulumi/preflight.ts";
 
 /*
@@ -23,8 +25,8 @@ import { missingCredentials } from "../stacks/pulumi/preflight.ts";
 const exec = promisify(execFile);
 const optIn = process.env.DRASYL_DEPLOY_CLOUD_TEST === "1";
 const clouds = [
-  { kind: "hcloud" as const, target: `kind: hcloud\n    locations: [${process.env.DRASYL_SMOKE_HCLOUD_LOCATION ?? "fsn1"}]` },
-  { kind: "aws" as const, target: `kind: aws\n    regions: [${process.env.DRASYL_SMOKE_AWS_REGION ?? "eu-central-1"}]` },
+  { kind: "hcloud" as const, profile: HCLOUD_PROFILE, target: `kind: hcloud\n    locations: [${process.env.DRASYL_SMOKE_HCLOUD_LOCATION ?? "fsn1"}]` },
+  { kind: "aws" as const, profile: AWS_PROFILE, target: `kind: aws\n    regions: [${process.env.DRASYL_SMOKE_AWS_REGION ?? "eu-central-1"}]` },
 ];
 
 interface StatusRow {
@@ -35,7 +37,7 @@ interface StatusRow {
 }
 
 for (const cloud of clouds) {
-  const missing = missingCredentials(cloud.kind);
+  const missing = missingCredentials(cloud.profile);
   const why = !optIn ? "run it with `npm run test:cloud`" : missing ? `no credentials: ${missing.split(":")[0]}` : "";
   describe.skipIf(!optIn || missing !== undefined)(`real ${cloud.kind}: deploy one super peer, probe it, destroy it${why ? ` (skipped: ${why})` : ""}`, () => {
     const dir = mkdtempSync(join(tmpdir(), `drasyl-smoke-${cloud.kind}-`));

@@ -1,11 +1,14 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigFileError, loadDeployConfig, parseConfig, SANDBOX_CONFIG } from "../cli/config/load.ts";
+import { settingsFor } from "../cli/deployment.ts";
 import { formatSuperPeers, superPeerHost, superPeerUrl } from "../cli/output/super-peers.ts";
-import { ensureIdentity, identityFile } from "../cli/state/identities.ts";
-import { LockedError, lockDeployment } from "../cli/state/lock.ts";
+import { DEFAULT_SETTINGS } from "../stacks/install/settings.ts";
+import { ensureIdentity } from "../stacks/state/identities.ts";
+import { LockedError, lockDeployment } from "../stacks/state/lock.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { parseSuperPeerList } from "../sp-runtime/node/super-peer-url.ts";
 import { ExistingProvider } from "../stacks/existing/existing-provider.ts";
 
@@ -27,7 +30,18 @@ describe("the deploy configuration file", () => {
     ],
     ["deployment: p\ntargets: [{kind: local, regions: [a, a]}]\n", /targets\[0\]\.regions\[1\]: server name "p-a" is already used/],
     ["deployment: [\n", /f\.yaml is not valid YAML/],
+    ["deployment: p\nsuperPeer: {prometheusListen: 'localhost:9898'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/],
+    ["deployment: p\nsuperPeer: {prometheusToken: 'a b'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusToken: may only contain/],
+    ["deployment: p\nsuperPeer: {logLevel: loud}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.logLevel: /],
   ];
+  it("derives its defaults from the super peer's settings, and takes the metrics token and listener", () => {
+    const c = parseConfig("deployment: p\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
+    expect(settingsFor(c)).toEqual(DEFAULT_SETTINGS);
+    const t = parseConfig("deployment: p\nsuperPeer: {prometheusListen: '[::]:9100', prometheusToken: s3cret.T0ken}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
+    expect(settingsFor(t)).toMatchObject({ prometheusListen: "[::]:9100", prometheusToken: "s3cret.T0ken" });
+    expect(parseConfig("deployment: p\nsuperPeer: {prometheusListen: ''}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml").superPeer.prometheusListen).toBe("");
+  });
+
   for (const [text, message] of bad) {
     it(`names the field: ${message}`, () => {
       expect(() => parseConfig(text, "f.yaml")).toThrow(ConfigFileError);
@@ -45,6 +59,7 @@ describe("the deploy configuration file", () => {
       expect(loadDeployConfig(undefined).config.deployment).toBe("mine");
     } finally {
       process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -70,7 +85,7 @@ describe("DRASYL_SUPER_PEERS output", () => {
     { server: { name: "a", region: "eu", ipv4: "203.0.113.1", dnsName: "sp1.example.org", ssh: { host: "x", port: 22, user: "root" } }, publicKeyHex: pk("a") },
     { server: { name: "b", region: "us", ipv6: "2001:db8::2", ssh: { host: "2001:db8::2", port: 22, user: "root" } }, publicKeyHex: pk("b") },
   ];
-  const urls = servers.map((s) => superPeerUrl(s, 7, 22527, 443));
+  const urls = servers.map((s) => superPeerUrl(s, { networkId: 7, udpPort: 22527, tcpPort: 443 }));
 
   it("prefers DNS names and brackets IPv6", () => {
     expect(superPeerHost(servers[0]!.server)).toBe("sp1.example.org");
@@ -94,29 +109,33 @@ describe("DRASYL_SUPER_PEERS output", () => {
 });
 
 describe("local state", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "dd-state-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
   it("keeps identities 0600 in 0700 directories and reuses them", async () => {
-    const state = join(mkdtempSync(join(tmpdir(), "dd-state-")), "state");
-    const first = await ensureIdentity(state, "dep", "srv");
+    const root = join(tmp, "state");
+    const state = new StateDir(root).forDeployment("dep");
+    const first = await ensureIdentity(state, "srv", { difficulty: 4 });
     expect(first.created).toBe(true);
-    const file = identityFile(state, "dep", "srv");
+    const file = state.identityFile("srv");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    for (const d of [state, join(state, "deployments"), join(state, "deployments", "dep"), join(state, "deployments", "dep", "identities")]) {
+    for (const d of [root, join(root, "deployments"), join(root, "deployments", "dep"), join(root, "deployments", "dep", "identities")]) {
       expect(statSync(d).mode & 0o777).toBe(0o700);
     }
-    const again = await ensureIdentity(state, "dep", "srv");
+    const again = await ensureIdentity(state, "srv");
     expect(again.created).toBe(false);
     expect(again.identity.publicKeyHex).toBe(first.identity.publicKeyHex);
     expect(readFileSync(file, "utf8")).toContain("[Identity]");
-  }, 60_000);
+  });
 
   it("allows one run per deployment and takes over a dead run's lock", () => {
-    const state = mkdtempSync(join(tmpdir(), "dd-lock-"));
-    const release = lockDeployment(state, "dep");
-    expect(() => lockDeployment(state, "dep")).toThrow(LockedError);
+    const state = new StateDir(join(tmp, "lock")).forDeployment("dep");
+    const release = lockDeployment(state);
+    expect(() => lockDeployment(state)).toThrow(LockedError);
     release();
-    const again = lockDeployment(state, "dep");
+    const again = lockDeployment(state);
     again();
-    writeFileSync(join(state, "deployments", "dep", "lock"), "999999999");
-    lockDeployment(state, "dep")();
+    writeFileSync(state.lockFile, "999999999");
+    lockDeployment(state)();
   });
 });

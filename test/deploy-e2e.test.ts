@@ -1,15 +1,18 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
+import { packageRoot } from "../stacks/package-files.ts";
 import { parseSuperPeerList, parseSuperPeerUrl } from "../sp-runtime/node/super-peer-url.ts";
 import { DrasylNode, type AppEvent } from "../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
-import { loadIdentity } from "../cli/state/identities.ts";
+import { loadIdentity } from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { labAvailable, labExec, labHostKey, LocalProvider } from "../stacks/local/local-provider.ts";
+import type { Server } from "../stacks/provider.ts";
+import { TestDnsServer } from "./support/dns-server.ts";
 import { spawnProcess } from "./support/process.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
@@ -72,6 +75,7 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
 
   afterAll(async () => {
     await cli("destroy", "--yes");
+    rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
   let firstPids: Record<string, number | undefined> = {};
@@ -92,13 +96,13 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     expect(rows.map((r) => r.server).sort()).toEqual([...names].sort());
     for (const row of rows) {
       expect(row).toMatchObject({ healthy: true, active: "active", udp: { ok: true }, tcp: { ok: true } });
-      expect(row.identityPublicKey).toBe(loadIdentity(stateDir, deployment, row.server)?.publicKeyHex);
+      expect(row.identityPublicKey).toBe(loadIdentity(new StateDir(stateDir).forDeployment(deployment), row.server)?.publicKeyHex);
     }
     firstPids = Object.fromEntries(rows.map((r) => [r.server, r.mainPid]));
   }, 120_000);
 
   it("peers prints a line that parses back to the deployed keys, in every format", async () => {
-    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex).sort();
+    const keys = names.map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex).sort();
     const env = await cli("peers");
     expect(env.code, env.stderr).toBe(0);
     const value = /^DRASYL_SUPER_PEERS="([^"]+)"$/m.exec(env.stdout)?.[1] ?? "";
@@ -150,13 +154,13 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
   it("destroy removes the servers and keeps the identities", async () => {
     const r = await cli("destroy", "--yes");
     expect(r.code, r.stderr).toBe(0);
-    for (const n of names) expect(loadIdentity(stateDir, deployment, n)).toBeDefined();
+    for (const n of names) expect(loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)).toBeDefined();
     const status = await cli("status", "--json");
     expect(status.code).toBe(1);
   }, 300_000);
 
   it("up after destroy rebuilds the servers with the same super peer keys", async () => {
-    const keys = names.map((n) => loadIdentity(stateDir, deployment, n)?.publicKeyHex);
+    const keys = names.map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex);
     const r = await cli("up");
     expect(r.code, r.stderr + r.stdout).toBe(0);
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed `, "m"));
@@ -175,6 +179,7 @@ describe.skipIf(!runnable)("an interrupted up", () => {
   beforeAll(() => writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - kind: local\n    regions: [r1]\n`));
   afterAll(async () => {
     await exec(process.execPath, cliArgs("destroy", "--yes")).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
   it("killed in the middle of the install, converges when run again", async () => {
@@ -189,7 +194,7 @@ describe.skipIf(!runnable)("an interrupted up", () => {
     const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
     expect(status[0]?.healthy).toBe(true);
     // Nothing half-uploaded stays behind on the server.
-    const [server] = await new LocalProvider({ deployment, regions: ["r1"], stateDir }).list();
+    const [server] = await new LocalProvider({ state: new StateDir(stateDir).forDeployment(deployment), regions: ["r1"] }).list();
     if (!server) throw new Error("the lab server is gone");
     const leftovers = await labExec(server, "find /opt/drasyl-sp /etc/drasyl-sp /etc/systemd/system -name '.*.??????'");
     expect(leftovers.stdout.trim()).toBe("");
@@ -200,17 +205,13 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
   const dir = mkdtempSync(join(tmpdir(), "dd-ex-"));
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
-  const lab = new LocalProvider({ deployment: `host${process.pid % 10000}`, regions: ["x"], stateDir: join(dir, "lab-state"), sshUser: "deploy" });
+  const lab = new LocalProvider({ state: new StateDir(join(dir, "lab-state")).forDeployment(`host${process.pid % 10000}`), regions: ["x"], sshUser: "deploy" });
   const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
 
-  afterAll(async () => {
-    await lab.destroy();
-  }, 300_000);
+  let server: Server;
+  let hostKey: string;
 
-  it("installs with the operator's key and the host key from the config, and lists the server in peers", async () => {
-    const [server] = await lab.apply();
-    if (!server) throw new Error("no lab server");
-    const hostKey = await labHostKey(server);
+  const writeConfig = (dnsName?: string): void =>
     writeFileSync(
       config,
       [
@@ -221,15 +222,68 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
         "      - name: mine",
         "        region: somewhere",
         `        host: ${server.ipv4}`,
+        ...(dnsName ? [`        dnsName: ${dnsName}`] : []),
         "        user: deploy",
         `        privateKey: ${server.ssh.privateKeyPath}`,
         `        hostKey: "${hostKey}"`,
         "",
       ].join("\n"),
     );
+
+  /** The built CLI with the DNS server the checks ask; resolves with the exit code instead of throwing. */
+  async function cli(dnsServer: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const r = await execRaw(process.execPath, cliArgs(...args), { timeout: 600_000, env: { ...process.env, DRASYL_DEPLOY_DNS_SERVER: dnsServer } });
+      return { code: 0, ...r };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof err.code === "number" ? err.code : 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+    }
+  }
+
+  afterAll(async () => {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  it("installs with the operator's key and the host key from the config, and lists the server in peers", async () => {
+    const [s] = await lab.apply();
+    if (!s) throw new Error("no lab server");
+    server = s;
+    hostKey = await labHostKey(server);
+    writeConfig();
     const r = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
     expect(r.stdout).toMatch(/^mine +installed /m);
     const peersOut = (await exec(process.execPath, cliArgs("peers", "--format", "lines"))).stdout.trim();
-    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(stateDir, "existing-e2e", "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
+    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(new StateDir(stateDir).forDeployment("existing-e2e"), "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
+  }, 600_000);
+
+  it("status, peers and up fail a dnsName that resolves elsewhere, with the addresses it resolved to; pass it once it leads to the server", async () => {
+    const dns = await TestDnsServer.start({ "sp.e2e.test": { A: ["192.0.2.99"], AAAA: ["2001:db8::99"] } });
+    try {
+      writeConfig("sp.e2e.test");
+      const wrong = `dnsName sp.e2e.test resolves to 192.0.2.99, 2001:db8::99, but 192.0.2.99, 2001:db8::99 are not this server's (${server.ipv4})`;
+      const status = await cli(dns.address, "status", "--json");
+      expect(status.code).toBe(1);
+      const [row] = JSON.parse(status.stdout) as (StatusRow & { error?: string })[];
+      // The server itself answers at its IP: only the name clients get is wrong.
+      expect(row).toMatchObject({ healthy: false, active: "active", udp: { ok: true }, tcp: { ok: true } });
+      expect(row?.error).toContain(wrong);
+      const peers = await cli(dns.address, "peers");
+      expect(peers.code).toBe(1);
+      expect(peers.stderr).toContain(`mine: ${wrong}`);
+      const up = await cli(dns.address, "up");
+      expect(up.code).toBe(1);
+      expect(up.stdout).toMatch(/^mine +failed /m);
+      expect(up.stdout).toContain(wrong);
+      expect(dns.queries).toEqual(expect.arrayContaining(["sp.e2e.test A", "sp.e2e.test AAAA"]));
+
+      dns.zone["sp.e2e.test"] = { A: [server.ipv4 as string] };
+      const fixed = await cli(dns.address, "status", "--json");
+      expect(fixed.code, fixed.stdout).toBe(0);
+      expect((await cli(dns.address, "peers", "--format", "lines")).stdout).toMatch(/^udp:\/\/sp\.e2e\.test:22527\?publicKey=/);
+    } finally {
+      await dns.close();
+    }
   }, 600_000);
 });

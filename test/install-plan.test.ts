@@ -239,7 +239,7 @@ describe("planInstall for changed settings", () => {
   });
 
   it("refuses settings the daemon would refuse, before planning anything", () => {
-    expect(() => planInstall(fresh(), desired({}, { prometheusListen: "localhost:9898" }))).toThrow(/DRASYL_PROMETHEUS_LISTEN="localhost:9898"/);
+    expect(() => planInstall(fresh(), desired({}, { prometheusListen: "localhost:9898" }))).toThrow(/prometheusListen="localhost:9898" is not a valid address:port/);
     expect(() => resolveSettings({ udpPort: 0 })).toThrow(/udpPort must be a port/);
     expect(() => resolveSettings({ prometheusToken: "a b\n" })).toThrow(/prometheusToken may only contain/);
   });
@@ -361,15 +361,15 @@ describe("host key pins (no SSH needed)", () => {
   });
 
   it("pins on first contact into a private file, accepts the same key, refuses another one with a way out", () => {
-    expect(verifyHostKey(stateDir, server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: true });
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: true });
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, "known_hosts.json")).mode & 0o777).toBe(0o600);
-    expect(readPins(stateDir)["192.0.2.7:2222"]).toMatchObject({ server: "fra-1", fingerprint: fingerprint(parseOpenSshKey(keyA)) });
-    expect(verifyHostKey(stateDir, server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: false });
-    expect(() => verifyHostKey(stateDir, server, parseOpenSshKey(keyB))).toThrow(HostKeyError);
+    expect(readPins(join(stateDir, "known_hosts.json"))["192.0.2.7:2222"]).toMatchObject({ server: "fra-1", fingerprint: fingerprint(parseOpenSshKey(keyA)) });
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: false });
+    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toThrow(HostKeyError);
     const msg = (() => {
       try {
-        verifyHostKey(stateDir, server, parseOpenSshKey(keyB));
+        verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB));
         return "";
       } catch (e) {
         return (e as Error).message;
@@ -379,17 +379,17 @@ describe("host key pins (no SSH needed)", () => {
     expect(msg).toContain(fingerprint(parseOpenSshKey(keyA)));
     expect(msg).toContain(fingerprint(parseOpenSshKey(keyB)));
     expect(msg).toContain("drasyl-deploy forget-host fra-1");
-    expect(forgetHostKey(stateDir, "192.0.2.7", 2222)).toBe(true);
-    expect(forgetHostKey(stateDir, "192.0.2.7", 2222)).toBe(false);
-    expect(verifyHostKey(stateDir, server, parseOpenSshKey(keyB))).toEqual({ pinnedNow: true });
+    expect(forgetHostKey(join(stateDir, "known_hosts.json"), "192.0.2.7", 2222)).toBe(true);
+    expect(forgetHostKey(join(stateDir, "known_hosts.json"), "192.0.2.7", 2222)).toBe(false);
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toEqual({ pinnedNow: true });
   });
 
   it("checks first contact against the key the provider reported", () => {
     const s: Server = { ...server, ssh: { ...server.ssh, host: "2001:db8::1" }, hostKey: keyA };
-    expect(expectedKeyType(stateDir, s)).toBe("ssh-ed25519");
-    expect(() => verifyHostKey(stateDir, s, parseOpenSshKey(keyB))).toThrow(/offered SSH host key SHA256:.*but its provider reported SHA256:/);
-    expect(readPins(stateDir)["[2001:db8::1]:2222"]).toBeUndefined();
-    verifyHostKey(stateDir, s, parseOpenSshKey(keyA));
-    expect(readPins(stateDir)["[2001:db8::1]:2222"]?.key).toBe(keyA.split(" ").slice(0, 2).join(" "));
+    expect(expectedKeyType(join(stateDir, "known_hosts.json"), s)).toBe("ssh-ed25519");
+    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), s, parseOpenSshKey(keyB))).toThrow(/offered SSH host key SHA256:.*but its provider reported SHA256:/);
+    expect(readPins(join(stateDir, "known_hosts.json"))["[2001:db8::1]:2222"]).toBeUndefined();
+    verifyHostKey(join(stateDir, "known_hosts.json"), s, parseOpenSshKey(keyA));
+    expect(readPins(join(stateDir, "known_hosts.json"))["[2001:db8::1]:2222"]?.key).toBe(keyA.split(" ").slice(0, 2).join(" "));
   });
 });

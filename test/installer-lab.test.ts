@@ -11,17 +11,20 @@ import { IDENTITY_FILE } from "../stacks/install/layout.ts";
 import { sha256Hex } from "../stacks/install/plan.ts";
 import { labAvailable, labExec, labHostKey, LocalProvider, regenerateHostKeys } from "../stacks/local/local-provider.ts";
 import type { Server } from "../stacks/provider.ts";
-import { superPeerBundle } from "../cli/paths.ts";
+import { superPeerBundle } from "../stacks/package-files.ts";
+import { DEFAULT_SETTINGS } from "../stacks/install/settings.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { vectorIdentity } from "./support/super-peer.ts";
 
 const lab = labAvailable();
 const ours = vectorIdentity("id_1");
 const theirs = vectorIdentity("id_2");
+const prober = vectorIdentity("id_3");
 const CAP_NET_BIND_SERVICE = (1n << 10n).toString(16).padStart(16, "0");
 
 describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab hosts${lab.ok ? "" : ` (skipped: ${lab.reason})`}`, () => {
   const stateDir = mkdtempSync(join(tmpdir(), "drasyl-installer-lab-"));
-  const provider = new LocalProvider({ deployment: `inst-${Date.now().toString(36)}`, regions: ["lab-1", "lab-2"], stateDir });
+  const provider = new LocalProvider({ state: new StateDir(stateDir).forDeployment(`inst-${Date.now().toString(36)}`), regions: ["lab-1", "lab-2"] });
   let a: Server;
   let b: Server;
   const progress: string[] = [];
@@ -34,7 +37,7 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
   }
 
   async function install(server: Server, spec: Partial<DeploySpec> = {}, opts: Partial<InstallOptions> = {}): Promise<InstallResult> {
-    const r = await installServer(server, { identity: ours, ...spec }, { stateDir, onProgress: (m) => progress.push(m), ...opts });
+    const r = await installServer(server, { identity: ours, ...spec }, { knownHostsFile: join(stateDir, "known_hosts.json"), prober, onProgress: (m) => progress.push(m), ...opts });
     const printed = `${JSON.stringify({ ...r, adoptedIdentity: undefined })}\n${progress.join("\n")}`;
     for (const id of [ours, theirs, spec.identity].filter((x): x is Identity => x !== undefined)) {
       expect(printed).not.toContain(bytesToHex(id.secretKey).slice(0, 64));
@@ -108,7 +111,7 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
   });
 
   it("serverStatus reports the release, the identity and both probes", async () => {
-    const s = await serverStatus(a, { stateDir });
+    const s = await serverStatus(a, { knownHostsFile: join(stateDir, "known_hosts.json"), prober, settings: DEFAULT_SETTINGS });
     expect(s).toMatchObject({ reachable: true, arch: "x64", active: "active", enabled: "enabled", nodeVersion: "24.21.0", identityPublicKey: ours.publicKeyHex });
     expect(s.release).toMatch(/^[0-9a-f]{12}-node24\.21\.0$/);
     expect(s.udp).toMatchObject({ ok: true });
@@ -158,7 +161,7 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
   it("rolls back a settings change that keeps the daemon from starting to the previous unit and settings", async () => {
     const envBefore = await root(a, "sha256sum /etc/drasyl-sp/drasyl-sp.env /etc/systemd/system/drasyl-sp.service");
     // An address this server does not have: the daemon cannot bind its metrics listener and exits.
-    const r = await install(a, { settings: { prometheusListen: "192.0.2.77:9898", logLevel: "debug" } });
+    const r = await install(a, { settings: { ...DEFAULT_SETTINGS, prometheusListen: "192.0.2.77:9898", logLevel: "debug" } });
     expect(r.status).toBe("rolled-back");
     expect(r.rolledBackTo).toBe("previous configuration");
     expect(r.error).toMatch(/the new configuration is unhealthy/);
@@ -182,7 +185,7 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
   });
 
   it("refuses a changed host key, naming both fingerprints and the way out", async () => {
-    const pin = readPins(stateDir)[`${a.ssh.host}:${a.ssh.port}`];
+    const pin = readPins(join(stateDir, "known_hosts.json"))[`${a.ssh.host}:${a.ssh.port}`];
     expect(pin?.key).toBe((await labHostKey(a)).split(" ").slice(0, 2).join(" "));
     const pinned = pin?.fingerprint as string;
     expect(pinned).toMatch(/^SHA256:/);
@@ -197,10 +200,10 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(`the installer on lab host
     expect(r.plan).toBeUndefined();
 
     // After forgetting the pin the new key is pinned; the rebooted host started drasyl-sp by itself.
-    expect(forgetHostKey(stateDir, a.ssh.host, a.ssh.port)).toBe(true);
+    expect(forgetHostKey(join(stateDir, "known_hosts.json"), a.ssh.host, a.ssh.port)).toBe(true);
     const again = await install(a);
-    expect(again.status).toBe("unchanged");
-    expect(readPins(stateDir)[`${a.ssh.host}:${a.ssh.port}`]?.fingerprint).not.toBe(pinned);
+    expect(again.status, again.error).toBe("unchanged");
+    expect(readPins(join(stateDir, "known_hosts.json"))[`${a.ssh.host}:${a.ssh.port}`]?.fingerprint).not.toBe(pinned);
   });
 
   it("installs through the non-root deploy user with sudo", async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { LocalProvider, labAvailable, labExec, labHostKey, regenerateHostKeys } from "../stacks/local/local-provider.ts";
 import { OPERATOR_IPV4, OPERATOR_IPV6 } from "../stacks/local/network.ts";
 import type { Server } from "../stacks/provider.ts";
@@ -84,7 +85,7 @@ async function exec(server: Server, cmd: string): Promise<string> {
 
 describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "dd-lab-"));
-  const provider = new LocalProvider({ deployment: `t${unique}`, regions: ["lab-1", "lab-2"], stateDir });
+  const provider = new LocalProvider({ state: new StateDir(stateDir).forDeployment(`t${unique}`), regions: ["lab-1", "lab-2"] });
   let servers: Server[] = [];
   const hostKeys = new Map<string, string>();
 
@@ -126,7 +127,7 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
 
   it("accepts the operator key for root and for the sudo user deploy", async () => {
     for (const s of servers) expect((await exec(s, "id -un")).trim()).toBe("root");
-    const asDeploy = await new LocalProvider({ deployment: `t${unique}`, regions: ["lab-1", "lab-2"], stateDir, sshUser: "deploy" }).list();
+    const asDeploy = await new LocalProvider({ state: new StateDir(stateDir).forDeployment(`t${unique}`), regions: ["lab-1", "lab-2"], sshUser: "deploy" }).list();
     expect(asDeploy.map((s) => s.ssh.user)).toEqual(["deploy", "deploy"]);
     for (const s of asDeploy) expect((await exec(s, "id -un; sudo -n true && echo sudo-ok")).trim().split("\n")).toEqual(["deploy", "sudo-ok"]);
   });
@@ -209,10 +210,11 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
     const name = `${deployment}-lab-1`;
     const script = join(stateDir, "apply.mts");
     const providerUrl = pathToFileURL(join(import.meta.dirname, "../stacks/local/local-provider.ts")).href;
+    const stateUrl = pathToFileURL(join(import.meta.dirname, "../stacks/state/state-dir.ts")).href;
     writeFileSync(
       script,
-      `import { LocalProvider } from ${JSON.stringify(providerUrl)};\n` +
-        `await new LocalProvider({ deployment: ${JSON.stringify(deployment)}, regions: ["lab-1"], stateDir: ${JSON.stringify(stateDir)} })` +
+      `import { LocalProvider } from ${JSON.stringify(providerUrl)};\nimport { StateDir } from ${JSON.stringify(stateUrl)};\n` +
+        `await new LocalProvider({ state: new StateDir(${JSON.stringify(stateDir)}).forDeployment(${JSON.stringify(deployment)}), regions: ["lab-1"] })` +
         `.apply((s, m) => console.log(s + ": " + m));\nsetInterval(() => {}, 1000);\n`,
     );
     // Killed right as it starts booting: netns made, container maybe not yet started.
@@ -231,7 +233,7 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
       });
     };
 
-    const interrupted = new LocalProvider({ deployment, regions: ["lab-1"], stateDir });
+    const interrupted = new LocalProvider({ state: new StateDir(stateDir).forDeployment(deployment), regions: ["lab-1"] });
     await killedApply();
     expect(readFileSync(join(stateDir, "lab", deployment, "state.json"), "utf8")).toContain(name);
     // A re-run converges on the half-made host.

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
-import { loadIdentity } from "../cli/state/identities.ts";
+import { packageRoot } from "../stacks/package-files.ts";
+import { loadIdentity } from "../stacks/state/identities.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { parseSuperPeerUrl } from "../sp-runtime/node/super-peer-url.ts";
 import { DrasylNode } from "../sp-runtime/node/test-node.ts";
 import { labAvailable } from "../stacks/local/local-provider.ts";
@@ -113,7 +114,7 @@ describe.skipIf(!runnable)("monitoring a lab super peer: up, monitoring, Prometh
       throw new Error(`drasyl_sp_peers never became ${want}: ${JSON.stringify(last)}`);
     };
     // The probes of up and status count as a peer until HELLO_TIMEOUT (30 s) evicts them: wait for 0.
-    const publicKey = loadIdentity(stateDir, deployment, server)?.publicKeyHex ?? "";
+    const publicKey = loadIdentity(new StateDir(stateDir).forDeployment(deployment), server)?.publicKeyHex ?? "";
     const labels = await peers("0");
     expect(labels).toMatchObject({ deployment, region: "m1", server, public_key: publicKey });
 

@@ -183,7 +183,7 @@ describe("the metrics bearer token", () => {
   });
 
   it("reaches the super peer's settings (the installer writes it into the 0600 env file as a secret)", async () => {
-    const { settingsFor } = await import("../cli/providers.ts");
+    const { settingsFor } = await import("../cli/deployment.ts");
     const { parseConfig } = await import("../cli/config/load.ts");
     const c = parseConfig("deployment: t\nsuperPeer: { prometheusListen: '[::]:9898' }\ntargets: [{ kind: local, regions: [a] }]\n", "t.yaml");
     expect(settingsFor(c, { [METRICS_TOKEN_ENV]: "tok" })).toMatchObject({ prometheusListen: "[::]:9898", prometheusToken: "tok" });

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { superPeerBundle } from "../cli/paths.ts";
+import { superPeerBundle } from "../stacks/package-files.ts";
 import { saveIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { Namespaces, netnsAvailable, sh } from "./support/netns.ts";

@@ -5,13 +5,15 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../cli/paths.ts";
+import { packageRoot } from "../stacks/package-files.ts";
 import { parseConfig } from "../cli/config/load.ts";
-import type { HcloudTargetConfig } from "../cli/config/schema.ts";
+import type { HcloudTargetConfig } from "../stacks/hcloud/config.ts";
+import { HCLOUD_PROFILE } from "../stacks/hcloud/profile.ts";
+import { AWS_PROFILE } from "../stacks/aws/profile.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { parseOpenSshKey, readPins, verifyHostKey } from "../stacks/install/host-keys.ts";
 import { HcloudProvider } from "../stacks/hcloud/hcloud-provider.ts";
 import type { CloudProviderOptions } from "../stacks/pulumi/cloud-provider.ts";
-import { deployKeyPath } from "../stacks/pulumi/deploy-key.ts";
 import { CloudError, DebugLog, explainEngineError, redactor } from "../stacks/pulumi/errors.ts";
 import { Cancellation, engineProcesses, type Interrupt, type InterruptSource, killEngineProcesses } from "../stacks/pulumi/interrupt.ts";
 import { parseLockError, staleLockVerdict } from "../stacks/pulumi/locks.ts";
@@ -65,11 +67,10 @@ function fakeEngine(parts: Partial<Engine>): Engine {
 const hcloudTarget = (locations: string[]): HcloudTargetConfig =>
   parseConfig(`deployment: t\ntargets:\n  - kind: hcloud\n    locations: [${locations.join(", ")}]\n`, "t.yaml").targets[0] as HcloudTargetConfig;
 
-function provider(stateDir: string, extra: Partial<CloudProviderOptions> & { locations?: string[] } = {}): HcloudProvider {
+function provider(stateDir: string, extra: Partial<CloudProviderOptions<HcloudTargetConfig>> & { locations?: string[] } = {}): HcloudProvider {
   const { locations = ["fsn1", "ash"], ...rest } = extra;
   return new HcloudProvider({
-    deployment: "t",
-    stateDir,
+    state: new StateDir(stateDir).forDeployment("t"),
     ports: { udp: 22527, tcp: 443 },
     target: hcloudTarget(locations),
     env: { HCLOUD_TOKEN: TOKEN, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE, UNRELATED_SECRET: "do-not-pass" },
@@ -124,13 +125,13 @@ describe("preflight", () => {
   });
 
   it("credentials come from the standard environment only", () => {
-    expect(missingCredentials("hcloud", {})).toMatch(/set HCLOUD_TOKEN/);
-    expect(missingCredentials("hcloud", { HCLOUD_TOKEN: TOKEN })).toBeUndefined();
+    expect(missingCredentials(HCLOUD_PROFILE, {})).toMatch(/set HCLOUD_TOKEN/);
+    expect(missingCredentials(HCLOUD_PROFILE, { HCLOUD_TOKEN: TOKEN })).toBeUndefined();
     const none = (): boolean => false;
-    expect(missingCredentials("aws", { HOME: "/nowhere" }, none)).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .* AWS_PROFILE/);
-    expect(missingCredentials("aws", { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "s" }, none)).toBeUndefined();
-    expect(missingCredentials("aws", { AWS_PROFILE: "ops" }, none)).toBeUndefined();
-    expect(missingCredentials("aws", { HOME: "/home/op" }, (p) => p === "/home/op/.aws/config")).toBeUndefined();
+    expect(missingCredentials(AWS_PROFILE, { HOME: "/nowhere" }, none)).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .* AWS_PROFILE/);
+    expect(missingCredentials(AWS_PROFILE, { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "s" }, none)).toBeUndefined();
+    expect(missingCredentials(AWS_PROFILE, { AWS_PROFILE: "ops" }, none)).toBeUndefined();
+    expect(missingCredentials(AWS_PROFILE, { HOME: "/home/op" }, (p) => p === "/home/op/.aws/config")).toBeUndefined();
   });
 
   it("the passphrase: env (even empty), file, prompt, else a clear error", async () => {
@@ -145,14 +146,14 @@ describe("preflight", () => {
 
   it("the engine gets the cloud's credentials and Pulumi's settings, nothing else of the caller's environment", () => {
     const env = { HCLOUD_TOKEN: TOKEN, AWS_SECRET_ACCESS_KEY: "aws", GITHUB_TOKEN: "gh", PULUMI_HOME: "/ph", PATH: "/bin" };
-    expect(engineEnv("hcloud", env, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE })).toEqual({
+    expect(engineEnv(HCLOUD_PROFILE, env, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE })).toEqual({
       HCLOUD_TOKEN: TOKEN,
       PULUMI_HOME: "/ph",
       PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_SKIP_CONFIRMATIONS: "true",
     });
-    expect(Object.keys(engineEnv("aws", env, {})).sort()).toEqual(["AWS_SECRET_ACCESS_KEY", "PULUMI_HOME", "PULUMI_SKIP_CONFIRMATIONS", "PULUMI_SKIP_UPDATE_CHECK"]);
+    expect(Object.keys(engineEnv(AWS_PROFILE, env, {})).sort()).toEqual(["AWS_SECRET_ACCESS_KEY", "PULUMI_HOME", "PULUMI_SKIP_CONFIRMATIONS", "PULUMI_SKIP_UPDATE_CHECK"]);
   });
 
   it("everything missing is reported at once, before any engine runs; a dry run still says what would be created", async () => {
@@ -195,7 +196,7 @@ describe("preflight", () => {
 describe("engine error mapping", () => {
   const cases = fixture<{ name: string; cloud: "hcloud" | "aws"; kind: string; text: string }[]>("errors.json");
   it.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
-    const r = explainEngineError(c.text, c.cloud, "drasyl-deploy-hcloud/t");
+    const r = explainEngineError(c.text, c.cloud === "aws" ? AWS_PROFILE : HCLOUD_PROFILE, "drasyl-deploy-hcloud/t");
     expect(r.kind).toBe(c.kind);
     expect(r.message.length).toBeLessThan(500);
     expect(r.message).not.toMatch(/^code: /);
@@ -205,7 +206,7 @@ describe("engine error mapping", () => {
     const by = (name: string) => {
       const c = cases.find((x) => x.name === name);
       if (!c) throw new Error(name);
-      return explainEngineError(c.text, c.cloud, "drasyl-deploy-hcloud/t").message;
+      return explainEngineError(c.text, c.cloud === "aws" ? AWS_PROFILE : HCLOUD_PROFILE, "drasyl-deploy-hcloud/t").message;
     };
     expect(by("hcloud bad token")).toMatch(/Hetzner Cloud rejected the API token: set HCLOUD_TOKEN/);
     expect(by("aws bad keys")).toMatch(/AWS rejected the credentials \(.*InvalidClientTokenId.*\): check AWS_ACCESS_KEY_ID/);
@@ -232,7 +233,7 @@ describe("engine error mapping", () => {
 function context(stateDir: string, engine: Engine, extra: Partial<OperationContext> = {}): OperationContext & { notes: string[]; events: EngineEvent[] } {
   const notes: string[] = [];
   const events: EngineEvent[] = [];
-  const location = stackLocation("hcloud", "t", stateDir);
+  const location = stackLocation(HCLOUD_PROFILE, new StateDir(stateDir).forDeployment("t"));
   return {
     location,
     log: new DebugLog(join(stateDir, "debug.log"), redactor({ HCLOUD_TOKEN: TOKEN })),
@@ -263,12 +264,12 @@ describe("locks", () => {
 
   it("stale only when the locking process is gone from this machine and no other drasyl-deploy run holds the deployment", () => {
     const stateDir = freshStateDir();
-    const check = { stateDir, deployment: "t" };
+    const check = { state: new StateDir(stateDir).forDeployment("t") };
     expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({ stale: true });
     expect(staleLockVerdict(parseLockError(lockText(process.pid)), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/still holds the lock/) });
     expect(staleLockVerdict(parseLockError(lockText(deadPid(), "other-machine")), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/another machine/) });
     expect(staleLockVerdict([], check)).toMatchObject({ stale: false });
-    // The deployment's own lock (cli/state/lock.ts convention): held by another live run, or by us.
+    // The deployment's own lock (stacks/state/lock.ts): held by another live run, or by us.
     mkdirSync(join(stateDir, "deployments", "t"), { recursive: true });
     writeFileSync(join(stateDir, "deployments", "t", "lock"), String(process.ppid));
     expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/another drasyl-deploy run \(pid \d+\)/) });
@@ -488,7 +489,7 @@ describe("the hcloud provider over a replayed engine", () => {
     const stateDir = freshStateDir();
     const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVyrxjGx8zvrS0zDCIYAS0pO0Sc0FbxLGxjQxTkMXHX";
     const pinned: Server = { name: "old", region: "x", ssh: { host: "198.51.100.4", port: 22, user: "root" } };
-    verifyHostKey(stateDir, pinned, parseOpenSshKey(KEY));
+    verifyHostKey(join(stateDir, "known_hosts.json"), pinned, parseOpenSshKey(KEY));
     let setup: EngineSetup | undefined;
     const waited: string[] = [];
     const lines: string[] = [];
@@ -516,7 +517,7 @@ describe("the hcloud provider over a replayed engine", () => {
       workDir: join(stateDir, "deployments", "t", "pulumi-hcloud"),
     });
     expect(setup?.envVars).toEqual({ HCLOUD_TOKEN: TOKEN, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_SKIP_CONFIRMATIONS: "true" });
-    const key = deployKeyPath(stateDir, "t");
+    const key = new StateDir(stateDir).forDeployment("t").deployKeyFile;
     expect(servers).toEqual([
       { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
       { name: "t-ash", region: "ash", ipv4: "198.51.100.9", ipv6: "2001:db8:9::1", arch: "x64", ssh: { host: "198.51.100.9", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
@@ -525,7 +526,7 @@ describe("the hcloud provider over a replayed engine", () => {
     expect(statSync(join(stateDir, "deployments", "t", "ssh")).mode & 0o777).toBe(0o700);
     expect(readFileSync(`${key}.pub`, "utf8")).toMatch(/^ssh-ed25519 AAAA\S+ drasyl-deploy-t\n$/);
     expect(waited).toEqual([`drasyl-deploy@198.51.100.4 ${key}`, `drasyl-deploy@198.51.100.9 ${key}`]);
-    expect(readPins(stateDir)["198.51.100.4:22"]).toBeUndefined();
+    expect(readPins(join(stateDir, "known_hosts.json"))["198.51.100.4:22"]).toBeUndefined();
     expect(lines).toContain("[t-fsn1] new server at 198.51.100.4: forgot its old pinned host key");
     expect(lines).toContain("[t-ash] created server ash-server (18 s)");
     expect(lines.filter((l) => l.includes("SSH ready"))).toHaveLength(2);
@@ -565,12 +566,12 @@ describe("the hcloud provider over a replayed engine", () => {
     const dir = join(stateDir, "pulumi", ".pulumi", "stacks", "drasyl-deploy-hcloud");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "t.json.gz"), gzipSync(readFileSync(join(packageRoot(), "test", "fixtures", "pulumi", "checkpoint-hcloud.json"))));
-    const key = deployKeyPath(stateDir, "t");
+    const key = new StateDir(stateDir).forDeployment("t").deployKeyFile;
     expect(await p.list()).toEqual([
       { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
       { name: "t-nbg1", region: "nbg1", ipv4: "198.51.100.5", ipv6: "2001:db8:5::1", arch: "arm64", ssh: { host: "198.51.100.5", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
     ]);
-    expect(readFileBackendOutputs(stackLocation("aws", "t", stateDir))).toBeUndefined();
+    expect(readFileBackendOutputs(stackLocation(AWS_PROFILE, new StateDir(stateDir).forDeployment("t")))).toBeUndefined();
   });
 
   it("destroy without a recorded stack has nothing to do and needs nothing", async () => {

@@ -142,20 +142,21 @@ describe("DRASYL_SUPER_PEERS carries the DNS names", () => {
   it("every server gets <name>.<zone>; a name the config fixes for a server wins", () => {
     const named = withDnsNames(DNS, "t", [server("t-fsn1", "fsn1", "198.51.100.1", "2001:db8::1"), server("x", "home", "192.0.2.1", undefined, "sp.home.example.net")]);
     expect(named.map((s) => s.dnsName)).toEqual(["sp-fsn1.example.org", "sp.home.example.net"]);
-    expect(superPeerUrl({ server: named[0] as Server, publicKeyHex: "ab".repeat(32) }, 1, 22527, 443)).toBe(`udp://sp-fsn1.example.org:22527?publicKey=${"ab".repeat(32)}&networkId=1&tcpPort=443`);
+    expect(superPeerUrl({ server: named[0] as Server, publicKeyHex: "ab".repeat(32) }, { networkId: 1, udpPort: 22527, tcpPort: 443 })).toBe(`udp://sp-fsn1.example.org:22527?publicKey=${"ab".repeat(32)}&networkId=1&tcpPort=443`);
     expect(withDnsNames(undefined, "t", named)).toBe(named);
   });
 
   it("the zone-managing cloud gets records for the other targets' servers (existing here; the lab's private addresses are left out)", async () => {
-    const { providersFor } = await import("../cli/providers.ts");
-    const { dnsArgsFor } = await import("../stacks/dns/fleet.ts");
-    const config = parseConfig(
+    const file = join(tmp, "mixed.yaml");
+    writeFileSync(
+      file,
       "deployment: t\ndns: { zone: example.org, provider: hcloud, ttl: 600 }\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n  - kind: existing\n    servers:\n      - { name: home, region: ber, host: 192.0.2.1, ipv6: '2001:db8::5' }\n  - kind: local\n    regions: [lab]\n",
-      "t.yaml",
     );
-    const providers = providersFor(config, join(tmp, "state-mixed"));
-    // What providersFor hands the hcloud provider: the existing target's provider, not the lab's.
-    expect(await dnsArgsFor(config.dns!, "t", [{ server: "t-fsn1", region: "fsn1" }], [providers[1]!])).toEqual({
+    const d = openDeployment(file, join(tmp, "state-mixed"));
+    // The records the hcloud provider's program gets (read through its options: the program itself needs an engine).
+    const hcloud = d.providers[0] as unknown as { opts: { dns?: () => Promise<DnsProgramArgs> } };
+    expect((d.providers[1] as unknown as { opts: { dns?: unknown } }).opts?.dns).toBeUndefined();
+    expect(await hcloud.opts.dns?.()).toEqual({
       zone: "example.org",
       ttl: 600,
       createZone: false,

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../cli/config/load.ts";
-import { serverNames, type HcloudTargetConfig } from "../cli/config/schema.ts";
+import { serverNames } from "../cli/config/schema.ts";
+import type { HcloudTargetConfig } from "../stacks/hcloud/config.ts";
 import { checkServerType, defaultServerType, hcloudArch, hcloudServerSpecs } from "../stacks/hcloud/catalog.ts";
 import type { HcloudProgramArgs } from "../stacks/hcloud/program.ts";
 import { renderUserData } from "../stacks/pulumi/cloud-init.ts";
@@ -281,6 +282,6 @@ describe("hcloud program: an exposed metrics endpoint (pulumi mocks)", () => {
     expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }").superPeer)).toEqual({ port: 9100, sources: ["192.0.2.10/32"] });
     expect(() => parse("{ prometheusListen: '0.0.0.0:9898' }")).toThrow(/superPeer\.metricsFrom: superPeer\.prometheusListen 0\.0\.0\.0:9898 exposes the metrics endpoint/);
     expect(() => parse("{ prometheusListen: '0.0.0.0:9898', metricsFrom: [not-a-cidr] }")).toThrow(/superPeer\.metricsFrom\[0\]: must be an IPv4 or IPv6 network/);
-    expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(/superPeer\.prometheusListen: must be ip:port/);
+    expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(/superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/);
   });
 });

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { packageRoot } from "../paths.ts";
+import { packageRoot } from "../../stacks/package-files.ts";
 import { labAvailable } from "../../stacks/local/local-provider.ts";
 
 const cli = join(packageRoot(), "dist", "drasyl-deploy.mjs");

@@ -2,7 +2,8 @@ import { createInterface } from "node:readline/promises";
 import { forgetHostKey } from "../../stacks/install/host-keys.ts";
 import { openDeployment } from "../deployment.ts";
 import { Progress } from "../output/progress.ts";
-import { lockDeployment } from "../state/lock.ts";
+import { configOption, type Register } from "../options.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
 
 export interface DestroyOptions {
   config?: string;
@@ -28,18 +29,29 @@ export async function destroy(opts: DestroyOptions): Promise<number> {
     process.stderr.write(`Not confirmed: nothing removed. Without a terminal, pass --yes to destroy "${d.config.deployment}".\n`);
     return 1;
   }
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   try {
     const progress = new Progress([]);
     for (const p of d.providers) {
-      const removed = p.kind === "existing" ? [] : await p.list();
+      const removed = p.createsServers ? await p.list() : [];
       await p.destroy((name, msg) => progress.line(name, msg));
       // A server created again under the same address is a new machine with new host keys: its old pin must not block it.
-      for (const s of removed) forgetHostKey(d.stateDir, s.ssh.host, s.ssh.port);
+      for (const s of removed) forgetHostKey(d.state.knownHostsFile, s.ssh.host, s.ssh.port);
     }
-    progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.stateDir}.`);
+    progress.note(`Deployment "${d.config.deployment}" destroyed; its identities are still in ${d.state.root}.`);
     return 0;
   } finally {
     unlock();
   }
 }
+
+export const registerDestroy: Register = (program, globals) => {
+  program
+    .command("destroy")
+    .description("remove the servers drasyl-deploy created (lab or cloud); identities stay in the local state")
+    .addOption(configOption())
+    .option("-y, --yes", "do not ask for the deployment name", false)
+    .action(async (o: { config?: string; yes: boolean }) => {
+      process.exitCode = await destroy({ ...o, stateDir: globals().stateDir });
+    });
+};

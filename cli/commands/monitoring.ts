@@ -4,9 +4,10 @@ import { monitoringFiles, TOKEN_FILE } from "../../stacks/monitoring/files.ts";
 import { isExposed, metricsPort, requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
 import { TARGETS_DIR } from "../../stacks/monitoring/prometheus-config.ts";
 import { metricsHost } from "../../stacks/monitoring/targets.ts";
-import { deploymentDir } from "../state/dirs.ts";
+import { InvalidArgumentError } from "commander";
+import { loadIdentity } from "../../stacks/state/identities.ts";
 import { listServers, openDeployment } from "../deployment.ts";
-import { loadIdentity } from "../state/identities.ts";
+import { configOption, type Register } from "../options.ts";
 
 export interface MonitoringOptions {
   config?: string;
@@ -37,14 +38,14 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
     out(`Deployment "${d.config.deployment}" has no servers yet: run drasyl-deploy up\n`);
     return 1;
   }
-  const dir = resolve(opts.out ?? join(deploymentDir(d.stateDir, d.config.deployment), "monitoring"));
+  const dir = resolve(opts.out ?? d.state.ensureDir(join(d.state.dir, "monitoring")));
   const filesAt = opts.filesAt ?? dir;
   if (!isAbsolute(filesAt)) throw new Error(`--files-at must be an absolute path on the Prometheus host, got ${filesAt}`);
   const files = monitoringFiles({
     deployment: d.config.deployment,
     filesAt,
     targets: servers.map((s) => {
-      const publicKeyHex = loadIdentity(d.stateDir, d.config.deployment, s.name)?.publicKeyHex;
+      const publicKeyHex = loadIdentity(d.state, s.name)?.publicKeyHex;
       return { deployment: d.config.deployment, server: s.name, region: s.region, host: metricsHost(s), port, ...(publicKeyHex ? { publicKeyHex } : {}) };
     }),
     ...(d.settings.prometheusToken ? { token: d.settings.prometheusToken } : {}),
@@ -78,3 +79,20 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
   }
   return 0;
 }
+
+export const registerMonitoring: Register = (program, globals) => {
+  program
+    .command("monitoring")
+    .description("write Prometheus scrape targets (file_sd), alert rules and a Grafana dashboard for the deployment's super peers")
+    .addOption(configOption())
+    .option("-o, --out <dir>", "output directory (default: <state dir>/deployments/<deployment>/monitoring)")
+    .option("--files-at <dir>", "absolute path the files will have on the Prometheus host (default: the output directory)")
+    .option("--drop-rate <n>", "dropped packets/s per super peer that raise an alert (default 50)", (v: string) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError("must be a positive number");
+      return n;
+    })
+    .action(async (o: { config?: string; out?: string; filesAt?: string; dropRate?: number }) => {
+      process.exitCode = await monitoring({ ...o, stateDir: globals().stateDir });
+    });
+};

@@ -1,7 +1,9 @@
-import { probeBoth } from "../../stacks/install/health.ts";
+import { Option } from "commander";
+import { probeServer } from "../../stacks/install/health.ts";
+import { loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
 import { listServers, openDeployment } from "../deployment.ts";
-import { formatSuperPeers, type PeerFormat, superPeerUrl } from "../output/super-peers.ts";
-import { loadIdentity } from "../state/identities.ts";
+import { configOption, type Register } from "../options.ts";
+import { formatSuperPeers, PEER_FORMATS, type PeerFormat, superPeerUrl } from "../output/super-peers.ts";
 
 export interface PeersOptions {
   config?: string;
@@ -12,36 +14,45 @@ export interface PeersOptions {
 
 /**
  * The DRASYL_SUPER_PEERS value for clients, built from the backed-up identities. Only super peers
- * that answer a real drasyl HELLO over UDP and TCP are listed, unless --all: handing clients a
- * dead super peer costs them a timeout on every start.
+ * that answer a real drasyl HELLO over UDP and TCP at every address clients may use are listed,
+ * unless --all: handing clients a dead super peer costs them a timeout on every start.
  */
 export async function peers(opts: PeersOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const servers = await listServers(d);
-  const { networkId, udpPort, tcpPort } = d.settings;
-  const urls: string[] = [];
-  let left = 0;
-  for (const server of servers) {
-    const identity = loadIdentity(d.stateDir, d.config.deployment, server.name);
-    if (!identity) {
-      process.stderr.write(`${server.name}: no identity in the local state (not deployed yet?): left out\n`);
-      left++;
-      continue;
-    }
-    if (!opts.all) {
-      const { udp, tcp } = await probeBoth(server, identity.publicKeyHex, d.settings);
-      if (!udp.ok || !tcp.ok) {
-        process.stderr.write(`${server.name}: does not answer (${!udp.ok ? `udp: ${udp.error}` : `tcp: ${tcp.ok ? "" : tcp.error}`}): left out (--all lists it anyway)\n`);
-        left++;
-        continue;
+  const prober = opts.all ? undefined : await probeIdentity(d.state);
+  const checked = await Promise.all(
+    servers.map(async (server) => {
+      const identity = loadIdentity(d.state, server.name);
+      if (!identity) return { server, left: "no identity in the local state (not deployed yet?)" };
+      if (prober) {
+        const probe = await probeServer(server, identity.publicKeyHex, d.settings, { identity: prober });
+        if (!probe.ok) return { server, left: probe.error ?? "does not answer", hint: " (--all lists it anyway)" };
       }
-    }
-    urls.push(superPeerUrl({ server, publicKeyHex: identity.publicKeyHex }, networkId, udpPort, tcpPort));
+      return { server, url: superPeerUrl({ server, publicKeyHex: identity.publicKeyHex }, d.settings) };
+    }),
+  );
+  const urls: string[] = [];
+  for (const c of checked) {
+    if (c.url) urls.push(c.url);
+    else process.stderr.write(`${c.server.name}: ${c.left}: left out${c.hint ?? ""}\n`);
   }
   if (urls.length === 0) {
     process.stderr.write(`No super peer of deployment "${d.config.deployment}" to list.\n`);
     return 1;
   }
-  out(formatSuperPeers(urls, networkId, opts.format));
-  return left === 0 ? 0 : 1;
+  out(formatSuperPeers(urls, d.settings.networkId, opts.format));
+  return urls.length === checked.length ? 0 : 1;
 }
+
+export const registerPeers: Register = (program, globals) => {
+  program
+    .command("peers")
+    .description("print the DRASYL_SUPER_PEERS value for clients (only super peers that answer, unless --all)")
+    .addOption(configOption())
+    .option("--all", "include super peers that do not answer the probe", false)
+    .addOption(new Option("--format <format>", "env (comma-separated), whitespace, lines, toml or json").choices(PEER_FORMATS).default("env"))
+    .action(async (o: { config?: string; all: boolean; format: PeerFormat }) => {
+      process.exitCode = await peers({ ...o, stateDir: globals().stateDir });
+    });
+};

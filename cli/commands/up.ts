@@ -4,12 +4,14 @@ import { installServer, type InstallResult } from "../../stacks/install/installe
 import { requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
 import { withDnsNames } from "../../stacks/dns/fleet.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
+import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
+import { lockDeployment } from "../../stacks/state/lock.ts";
 import { serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
+import { collect, configOption, type Register } from "../options.ts";
+import { formatProbe } from "../output/probe.ts";
 import { Progress, table } from "../output/progress.ts";
 import { formatSuperPeers, superPeerUrl } from "../output/super-peers.ts";
-import { adoptIdentity, ensureIdentity, loadIdentity } from "../state/identities.ts";
-import { lockDeployment } from "../state/lock.ts";
 
 export interface UpOptions {
   config?: string;
@@ -27,19 +29,14 @@ function policyFor(server: string, opts: UpOptions): IdentityPolicy {
   return "refuse";
 }
 
-function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string } | undefined): string {
-  if (!r) return "-";
-  return r.ok ? `${r.rttMs.toFixed(1)} ms` : "FAIL";
-}
-
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
-    const identity = loadIdentity(d.stateDir, d.config.deployment, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { stateDir: d.stateDir, dryRun: true });
+    const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
+    const r = await installServer(server, { identity, settings: d.settings, identityPolicy: policyFor(server.name, opts) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -58,7 +55,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   const d = openDeployment(opts.config, opts.stateDir);
   requireMetricsToken(d.settings.prometheusListen, d.settings.prometheusToken);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
-  const unlock = lockDeployment(d.stateDir, d.config.deployment);
+  const unlock = lockDeployment(d.state);
   try {
     if (opts.dryRun) return await dryRun(d, opts, out);
     const progress = new Progress(serverNames(d.config));
@@ -66,7 +63,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
       for (const name of serverNames(d.config)) {
-        const { identity, created } = await ensureIdentity(d.stateDir, d.config.deployment, name);
+        const { identity, created } = await ensureIdentity(d.state, name);
         identities.set(name, identity);
         progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
       }
@@ -76,29 +73,30 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       identitiesReady,
     ]);
     for (const s of servers.filter((x) => !identities.has(x.name))) {
-      identities.set(s.name, (await ensureIdentity(d.stateDir, d.config.deployment, s.name)).identity);
+      identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
 
+    const prober = await probeIdentity(d.state);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(
           s,
           { identity: identities.get(s.name) as Identity, settings: d.settings, identityPolicy: policyFor(s.name, opts) },
-          { stateDir: d.stateDir, onProgress: (m) => progress.line(s.name, m) },
+          { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
     );
 
     for (const r of results) {
       if (r.adoptedIdentity) {
-        const kept = adoptIdentity(d.stateDir, d.config.deployment, r.server, r.adoptedIdentity);
+        const kept = adoptIdentity(d.state, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
         progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
       }
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];
-    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", rtt(r.health?.udp), rtt(r.health?.tcp)]);
+    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", formatProbe(r.health?.udp), formatProbe(r.health?.tcp)]);
     out(`\n${table(rows)}`);
     for (const r of results.filter((x) => !HEALTHY.has(x.status))) {
       out(`\n${r.server}: ${r.status}: ${r.error ?? ""}\n`);
@@ -108,10 +106,23 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const healthy = results.filter((r) => HEALTHY.has(r.status) && (r.health === undefined || r.health.ok));
     const urls = servers
       .filter((s) => healthy.some((r) => r.server === s.name))
-      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings.networkId, d.settings.udpPort, d.settings.tcpPort));
+      .map((s) => superPeerUrl({ server: s, publicKeyHex: (identities.get(s.name) as Identity).publicKeyHex }, d.settings));
     if (urls.length > 0) out(`\n${formatSuperPeers(urls, d.settings.networkId, "env")}`);
     return healthy.length === results.length ? 0 : 1;
   } finally {
     unlock();
   }
 }
+
+export const registerUp: Register = (program, globals) => {
+  program
+    .command("up")
+    .description("create the servers if needed, install or update a super peer on each, verify it, print DRASYL_SUPER_PEERS")
+    .addOption(configOption())
+    .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
+    .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
+    .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
+    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[] }) => {
+      process.exitCode = await up({ ...o, stateDir: globals().stateDir });
+    });
+};

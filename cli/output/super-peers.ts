@@ -1,4 +1,7 @@
+import type { Settings } from "../../stacks/install/settings.ts";
 import type { Server } from "../../stacks/provider.ts";
+import { formatSuperPeerUrl } from "../../sp-runtime/node/super-peer-url.ts";
+import { hexToBytes } from "../../sp-runtime/util/hex.ts";
 
 export const PEER_FORMATS = ["env", "lines", "whitespace", "toml", "json"] as const;
 export type PeerFormat = (typeof PEER_FORMATS)[number];
@@ -8,16 +11,13 @@ export interface DeployedSuperPeer {
   publicKeyHex: string;
 }
 
-/** A DNS name from the config beats an IP; IPv6 literals need brackets (protocol.md s4.2). */
+/** What clients are given: a DNS name from the config beats an IP, IPv4 beats IPv6. */
 export function superPeerHost(server: Server): string {
-  if (server.dnsName) return server.dnsName;
-  if (server.ipv4) return server.ipv4;
-  if (server.ipv6) return `[${server.ipv6}]`;
-  return server.ssh.host.includes(":") ? `[${server.ssh.host}]` : server.ssh.host;
+  return server.dnsName ?? server.ipv4 ?? server.ipv6 ?? server.ssh.host;
 }
 
-export function superPeerUrl(sp: DeployedSuperPeer, networkId: number, udpPort: number, tcpPort: number): string {
-  return `udp://${superPeerHost(sp.server)}:${udpPort}?publicKey=${sp.publicKeyHex}&networkId=${networkId}&tcpPort=${tcpPort}`;
+export function superPeerUrl(sp: DeployedSuperPeer, settings: Pick<Settings, "networkId" | "udpPort" | "tcpPort">): string {
+  return formatSuperPeerUrl({ host: superPeerHost(sp.server), port: settings.udpPort, tcpPort: settings.tcpPort, publicKey: hexToBytes(sp.publicKeyHex, 32), networkId: settings.networkId });
 }
 
 /**

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic-write.ts";
 import { bytesToHex, hexToBytes } from "../util/hex.ts";
 import { Identity } from "./identity.ts";
 
@@ -59,18 +58,7 @@ export function loadIdentityFile(file: string): Identity | undefined {
   return parseIdentityFile(text, file);
 }
 
-/** Temp file + fsync + rename, so a crash never leaves a half-written secret key behind. */
+/** Atomically (temp file, fsync, rename), so a crash never leaves a half-written secret key behind. */
 export function saveIdentityFile(file: string, identity: Identity): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "wx", 0o600);
-  try {
-    writeSync(fd, formatIdentityFile(identity));
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
+  writeFileAtomic(file, formatIdentityFile(identity));
 }

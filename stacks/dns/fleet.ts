@@ -24,11 +24,6 @@ export function withDnsNames(dns: DnsConfig | undefined, deployment: string, ser
   return servers.map((s) => (s.dnsName ? s : { ...s, dnsName: dnsName(dns, { deployment, server: s.name, region: s.region }) }));
 }
 
-/** Whether the cloud of this target kind manages the zone's records. */
-export function dnsManagedBy(dns: DnsConfig, kind: string): boolean {
-  return (dns.provider === "hcloud" && kind === "hcloud") || (dns.provider === "route53" && kind === "aws");
-}
-
 /** dnsProgramArgs with the other targets' servers as their providers list them now (cloud servers from their stack outputs). */
 export async function dnsArgsFor(dns: DnsConfig, deployment: string, own: Omit<NamedServer, "deployment">[], others: Provider[]): Promise<DnsProgramArgs> {
   const servers = (await Promise.all(others.map((p) => p.list()))).flat();

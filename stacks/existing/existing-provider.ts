@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import type { ExistingTargetConfig } from "../../cli/config/schema.ts";
+import type { ExistingTargetConfig } from "./config.ts";
 import type { Provider, Server } from "../provider.ts";
 
 function expandHome(path: string): string {
@@ -9,6 +9,8 @@ function expandHome(path: string): string {
 /** Servers the operator already has: nothing to create or destroy, only to describe. */
 export class ExistingProvider implements Provider {
   readonly kind = "existing";
+  /** Nothing to create or remove: destroy leaves these servers and their pinned host keys alone. */
+  readonly createsServers = false;
   private readonly servers: Server[];
 
   constructor(target: ExistingTargetConfig) {

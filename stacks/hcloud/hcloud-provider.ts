@@ -1,23 +1,19 @@
-import type { HcloudTargetConfig } from "../../cli/config/schema.ts";
+import type { HcloudTargetConfig } from "./config.ts";
 import { type CloudProviderOptions, type ProgramInputs, PulumiCloudProvider } from "../pulumi/cloud-provider.ts";
+import { HCLOUD_PROFILE } from "./profile.ts";
 import { type HcloudServerSpec, hcloudServerSpecs } from "./catalog.ts";
-
-export interface HcloudProviderOptions extends Omit<CloudProviderOptions, "sshUser" | "allowSsh" | "backend"> {
-  target: HcloudTargetConfig;
-}
 
 /**
  * Hetzner Cloud servers, one per location, created and updated by a Pulumi stack per deployment.
  * Credentials: HCLOUD_TOKEN in the environment, handed to the engine and nowhere else.
  */
-export class HcloudProvider extends PulumiCloudProvider {
-  readonly kind = "hcloud" as const;
+export class HcloudProvider extends PulumiCloudProvider<HcloudTargetConfig> {
+  readonly profile = HCLOUD_PROFILE;
   private readonly specs: HcloudServerSpec[];
 
-  constructor(opts: HcloudProviderOptions) {
-    const { target, ...rest } = opts;
-    super({ ...rest, sshUser: target.sshUser, ...(target.allowSsh ? { allowSsh: target.allowSsh } : {}), ...(target.backend ? { backend: target.backend } : {}) });
-    this.specs = hcloudServerSpecs(opts.deployment, target);
+  constructor(opts: CloudProviderOptions<HcloudTargetConfig>) {
+    super(opts);
+    this.specs = hcloudServerSpecs(opts.state.deployment, opts.target);
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
@@ -27,7 +23,7 @@ export class HcloudProvider extends PulumiCloudProvider {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { hcloudProgram } = await import("./program.ts");
-      return { ...hcloudProgram({ deployment: this.opts.deployment, servers: this.specs, sshUser: this.opts.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
+      return { ...hcloudProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
     };
   }
 }

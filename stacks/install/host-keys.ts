@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { hostPort } from "../../sp-runtime/wire/endpoints.ts";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { privateDir } from "../../cli/state/dirs.ts";
+import { privateDir } from "../state/state-dir.ts";
 import type { Server } from "../provider.ts";
 
 /**
@@ -21,8 +22,6 @@ export interface PinnedHostKey {
 export class HostKeyError extends Error {
   override readonly name = "HostKeyError";
 }
-
-const FILE = "known_hosts.json";
 
 /** Like OpenSSH's `ssh-keygen -l`: SHA256 over the key blob, base64 without padding. */
 export function fingerprint(blob: Uint8Array): string {
@@ -53,12 +52,8 @@ export function hostKeyId(host: string, port: number): string {
   return hostPort(host, port);
 }
 
-function storeFile(stateDir: string): string {
-  return join(stateDir, FILE);
-}
-
-export function readPins(stateDir: string): Record<string, PinnedHostKey> {
-  const file = storeFile(stateDir);
+/** `file`: the state dir's known_hosts.json (StateDir.knownHostsFile). */
+export function readPins(file: string): Record<string, PinnedHostKey> {
   if (!existsSync(file)) return {};
   try {
     return JSON.parse(readFileSync(file, "utf8")) as Record<string, PinnedHostKey>;
@@ -67,21 +62,18 @@ export function readPins(stateDir: string): Record<string, PinnedHostKey> {
   }
 }
 
-function writePins(stateDir: string, pins: Record<string, PinnedHostKey>): void {
-  privateDir(stateDir);
-  const file = storeFile(stateDir);
-  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  renameSync(tmp, file);
+function writePins(file: string, pins: Record<string, PinnedHostKey>): void {
+  privateDir(dirname(file));
+  writeFileAtomic(file, `${JSON.stringify(pins, null, 2)}\n`);
 }
 
 /** Forgets the pin, so the next connection pins the key the server offers then. Returns whether one existed. */
-export function forgetHostKey(stateDir: string, host: string, port: number): boolean {
-  const pins = readPins(stateDir);
+export function forgetHostKey(file: string, host: string, port: number): boolean {
+  const pins = readPins(file);
   const id = hostKeyId(host, port);
   if (!(id in pins)) return false;
   delete pins[id];
-  writePins(stateDir, pins);
+  writePins(file, pins);
   return true;
 }
 
@@ -94,8 +86,8 @@ export function algorithmsFor(type: string): string[] {
  * The key type to negotiate: the pinned one, else the provider's, so a server that also has keys
  * of other types is always asked for the one we can compare.
  */
-export function expectedKeyType(stateDir: string, server: Server): string | undefined {
-  const pin = readPins(stateDir)[hostKeyId(server.ssh.host, server.ssh.port)];
+export function expectedKeyType(file: string, server: Server): string | undefined {
+  const pin = readPins(file)[hostKeyId(server.ssh.host, server.ssh.port)];
   if (pin) return pin.key.split(" ")[0];
   return server.hostKey ? keyType(parseOpenSshKey(server.hostKey)) : undefined;
 }
@@ -104,10 +96,10 @@ export function expectedKeyType(stateDir: string, server: Server): string | unde
  * Accepts the offered key if it equals the pin; pins it on first contact (after comparing with
  * the provider's key when there is one); throws HostKeyError otherwise.
  */
-export function verifyHostKey(stateDir: string, server: Server, offered: Buffer): { pinnedNow: boolean } {
+export function verifyHostKey(file: string, server: Server, offered: Buffer): { pinnedNow: boolean } {
   const { host, port } = server.ssh;
   const id = hostKeyId(host, port);
-  const pins = readPins(stateDir);
+  const pins = readPins(file);
   const pin = pins[id];
   const got = formatOpenSshKey(offered);
   if (pin) {
@@ -129,6 +121,6 @@ export function verifyHostKey(stateDir: string, server: Server, offered: Buffer)
     }
   }
   pins[id] = { server: server.name, key: got, fingerprint: fingerprint(offered), pinnedAt: new Date().toISOString() };
-  writePins(stateDir, pins);
+  writePins(file, pins);
   return { pinnedNow: true };
 }

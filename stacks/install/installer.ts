@@ -1,23 +1,24 @@
 import type { Identity } from "../../sp-runtime/identity/identity.ts";
 import { parseIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
-import type { ProbeResult } from "../../sp-runtime/node/probe.ts";
+import type { ProbeResult } from "../../sp-runtime/node/prober.ts";
 import { bytesToHex } from "../../sp-runtime/util/hex.ts";
 import type { Server, ServerArch } from "../provider.ts";
 import { ExecutionError, executePlan } from "./executor.ts";
 import { type Facts, gatherFacts } from "./facts.ts";
-import { checkHealth, type HealthReport, journalTail, probeBoth, serviceState } from "./health.ts";
+import { checkDnsName, checkHealth, type EndpointProbe, type HealthReport, journalTail, probeServer, serviceState } from "./health.ts";
 import { CURRENT_LINK, ENV_FILE, IDENTITY_FILE, RUNTIMES_DIR, SERVICE_USER, UNIT_FILE } from "./layout.ts";
 import { type Action, type IdentityPolicy, type Owner, type Plan, planInstall, type Release, sha256Hex, switchBackActions } from "./plan.ts";
 import { resolveRelease, type RuntimeSource } from "./release.ts";
 import { redact, Secret } from "./secret.ts";
-import { resolveSettings, type Settings } from "./settings.ts";
+import { DEFAULT_SETTINGS, type Settings } from "./settings.ts";
 import { shq } from "./shell.ts";
 import { SshConnection } from "./ssh.ts";
 
 /** What to install: the identity and settings are the deployment's, bundle and runtime default to the shipped ones. */
 export interface DeploySpec {
   identity: Identity;
-  settings?: Partial<Settings>;
+  /** Resolved (resolveSettings); default DEFAULT_SETTINGS. */
+  settings?: Settings;
   /** Default: dist/drasyl-sp.mjs. */
   bundlePath?: string;
   /** Default: the pinned, integrity-checked Node runtime. */
@@ -26,7 +27,10 @@ export interface DeploySpec {
 }
 
 export interface InstallOptions {
-  stateDir: string;
+  /** The pinned SSH host keys (StateDir.knownHostsFile). */
+  knownHostsFile: string;
+  /** The health probe's own node identity (StateDir.probeIdentityFile). */
+  prober: Identity;
   /** Plan only: connects and reads facts, changes nothing. */
   dryRun?: boolean;
   /** Overrides spec.identityPolicy (the command layer sets it per server from --adopt/--replace-identity). */
@@ -94,7 +98,7 @@ class InstallRun {
 
   private health(publicKey: string, justStarted: boolean): Promise<HealthReport> {
     const timeoutMs = this.opts.healthTimeoutMs ?? (justStarted ? 20_000 : 10_000);
-    return checkHealth(this.conn, this.server, publicKey, this.settings, { timeoutMs, justStarted });
+    return checkHealth(this.conn, this.server, publicKey, this.settings, { identity: this.opts.prober }, { timeoutMs, justStarted });
   }
 
   async run(): Promise<void> {
@@ -113,6 +117,11 @@ class InstallRun {
       identity = await fetchRemoteIdentity(conn);
       if (identity.publicKeyHex !== remoteKey) throw new Error(`the identity file on ${server.name} changed while installing; run again`);
       result.adoptedIdentity = identity;
+    }
+    if (!opts.dryRun) {
+      // Before anything changes: a wrong DNS record is not the release's fault, so it must not cause a rollback.
+      const dns = await checkDnsName(server);
+      if (dns.problem) return this.fail(dns.problem);
     }
     const plan = planInstall(facts, { release, identity, settings, identityPolicy: policy }, { server: server.name, ...(opts.now ? { now: opts.now } : {}) });
     result.plan = plan;
@@ -221,9 +230,9 @@ export async function installServer(server: Server, spec: DeploySpec, opts: Inst
   let conn: SshConnection | undefined;
   let run: InstallRun | undefined;
   try {
-    const settings = resolveSettings(spec.settings);
+    const settings = spec.settings ?? DEFAULT_SETTINGS;
     opts.onProgress?.("connecting");
-    const connectOpts = { stateDir: opts.stateDir, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) };
+    const connectOpts = { knownHostsFile: opts.knownHostsFile, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) };
     conn = await timed(result.timings, "connectMs", () => SshConnection.open(server, connectOpts));
     run = new InstallRun(conn, spec, opts, settings, result);
     await run.run();
@@ -242,8 +251,11 @@ export async function installServer(server: Server, spec: DeploySpec, opts: Inst
 }
 
 export interface StatusOptions {
-  stateDir: string;
-  settings?: Partial<Settings>;
+  /** The pinned SSH host keys (StateDir.knownHostsFile). */
+  knownHostsFile: string;
+  /** The health probe's own node identity (StateDir.probeIdentityFile). */
+  prober: Identity;
+  settings: Settings;
   connectTimeoutMs?: number;
   probeTimeoutMs?: number;
 }
@@ -264,6 +276,8 @@ export interface ServerStatus {
   identityPublicKey?: string;
   udp?: ProbeResult;
   tcp?: ProbeResult;
+  /** Per address clients may use (the DNS name's, IPv4, IPv6). */
+  endpoints?: EndpointProbe[];
 }
 
 function nodeVersionOf(facts: Facts): string | undefined {
@@ -277,8 +291,7 @@ export async function serverStatus(server: Server, opts: StatusOptions): Promise
   const status: ServerStatus = { server: server.name, reachable: false };
   let conn: SshConnection | undefined;
   try {
-    const settings = resolveSettings(opts.settings);
-    conn = await SshConnection.open(server, { stateDir: opts.stateDir, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) });
+    conn = await SshConnection.open(server, { knownHostsFile: opts.knownHostsFile, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) });
     const facts = await gatherFacts(conn);
     const state = await serviceState(conn);
     const nodeVersion = nodeVersionOf(facts);
@@ -294,7 +307,9 @@ export async function serverStatus(server: Server, opts: StatusOptions): Promise
     });
     if (facts.identity.present && facts.identity.publicKey) {
       status.identityPublicKey = facts.identity.publicKey;
-      Object.assign(status, await probeBoth(server, facts.identity.publicKey, settings, opts.probeTimeoutMs ?? 3000));
+      const probe = await probeServer(server, facts.identity.publicKey, opts.settings, { identity: opts.prober, timeoutMs: opts.probeTimeoutMs ?? 3000 });
+      Object.assign(status, { udp: probe.udp, tcp: probe.tcp, endpoints: probe.endpoints });
+      if (!probe.ok) status.error = probe.error;
     } else if (facts.identity.present) {
       status.error = "the identity file on the server holds no well-formed SecretKey";
     }

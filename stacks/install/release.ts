@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
-import { superPeerBundle } from "../../cli/paths.ts";
+import { superPeerBundle } from "../package-files.ts";
 import type { ServerArch } from "../provider.ts";
 import { NODE_RUNTIME, nodeRuntime } from "./node-runtime.ts";
 import type { Release } from "./plan.ts";

@@ -1,4 +1,4 @@
-import { LOG_LEVELS, type LogLevel } from "../../sp-runtime/daemon/config.ts";
+import { ConfigError, LOG_LEVELS, type LogLevel, parseListen } from "../../sp-runtime/daemon/config.ts";
 
 /** The deployment-wide knobs of a super peer; everything else follows from the layout. */
 export interface Settings {
@@ -36,10 +36,21 @@ export class SettingsError extends Error {
 }
 
 // The token goes into an EnvironmentFile line; this alphabet needs no quoting there and cannot end the line.
-const TOKEN_ALPHABET = /^[A-Za-z0-9._~+/=-]*$/;
+export const TOKEN_ALPHABET = /^[A-Za-z0-9._~+/=-]*$/;
 
 function port(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 1 || value > 65535) throw new SettingsError(`${what} must be a port number 1-65535, got ${value}`);
+}
+
+/** Why `value` cannot be the daemon's DRASYL_PROMETHEUS_LISTEN (ip:port, or "" to disable), or undefined. */
+export function prometheusListenProblem(value: string): string | undefined {
+  try {
+    parseListen(value, "any", "prometheusListen");
+    return undefined;
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
 }
 
 /** Defaults filled in and the values checked that the templates cannot check themselves. */
@@ -48,6 +59,8 @@ export function resolveSettings(partial: Partial<Settings> = {}): Settings {
   port(s.udpPort, "udpPort");
   port(s.tcpPort, "tcpPort");
   if (!Number.isInteger(s.maxPeers) || s.maxPeers < 0) throw new SettingsError(`maxPeers must be an integer >= 0 (0 = unlimited), got ${s.maxPeers}`);
+  const listen = prometheusListenProblem(s.prometheusListen);
+  if (listen) throw new SettingsError(listen);
   if (!LOG_LEVELS.includes(s.logLevel)) throw new SettingsError(`logLevel must be one of ${LOG_LEVELS.join("|")}, got "${s.logLevel}"`);
   if (!TOKEN_ALPHABET.test(s.prometheusToken)) {
     // Deliberately without the value: it is a secret.

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { Duplex, Readable } from "node:stream";
-import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
-import type { Server } from "../provider.ts";
-import { algorithmsFor, expectedKeyType, verifyHostKey } from "./host-keys.ts";
+import ssh2, { type ConnectConfig } from "ssh2";
+import type { Server, SshAccess } from "../provider.ts";
+import { algorithmsFor, expectedKeyType, formatOpenSshKey, verifyHostKey } from "./host-keys.ts";
 import { octal, shq } from "./shell.ts";
 
 // ssh2 is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
@@ -38,10 +38,43 @@ export interface RunOptions {
 }
 
 export interface ConnectOptions {
-  /** Holds known_hosts.json, the pinned host keys. */
-  stateDir: string;
+  /** The pinned host keys (StateDir.knownHostsFile). */
+  knownHostsFile: string;
   /** For TCP connect plus SSH handshake and login. Default 20 s. */
   timeoutMs?: number;
+}
+
+/**
+ * What to do with the host key a server offers: throw to refuse the connection. `keyType` asks
+ * the server for that key type, so one we can compare is offered.
+ */
+export interface HostKeyPolicy {
+  check(key: Buffer): void;
+  keyType?: string;
+}
+
+/** The installer's policy: the pinned key, or pin on first contact (stacks/install/host-keys.ts). */
+export function pinnedHostKey(knownHostsFile: string, server: Server): HostKeyPolicy {
+  const keyType = expectedKeyType(knownHostsFile, server);
+  return { check: (key) => verifyHostKey(knownHostsFile, server, key), ...(keyType ? { keyType } : {}) };
+}
+
+/**
+ * Any key: only for logins that send nothing but the key's signature for this session and run no
+ * command that matters for trust (waiting for a fresh server to boot, the lab's own plumbing).
+ */
+export const anyHostKey: HostKeyPolicy = { check: () => {} };
+
+/** Who to log in to: a Server, or a lab host's access with a name for messages. */
+export interface SshTarget {
+  name: string;
+  ssh: SshAccess;
+}
+
+/** A logged-in ssh2 client and the host key the server presented, as an OpenSSH public key line. */
+export interface SshSession {
+  client: Client;
+  hostKey: string;
 }
 
 export interface UploadTarget {
@@ -55,7 +88,7 @@ function lastLines(text: string, n = 5): string {
   return text.trim().split("\n").slice(-n).join("\n");
 }
 
-function connectError(server: Server, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
+function connectError(server: SshTarget, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
   const where = `server "${server.name}" (${server.ssh.user}@${server.ssh.host}:${server.ssh.port})`;
   const code = e.code ?? "";
   if (code === "ECONNREFUSED") return new SshError(`cannot reach ${where} over SSH: connection refused (is sshd running, is the port right?)`);
@@ -69,7 +102,7 @@ function connectError(server: Server, e: Error & { code?: string; level?: string
   return new SshError(`SSH connection to ${where} failed: ${e.message}`);
 }
 
-function authConfig(server: Server): Pick<ConnectConfig, "privateKey" | "agent"> {
+function authConfig(server: SshTarget): Pick<ConnectConfig, "privateKey" | "agent"> {
   const { privateKeyPath } = server.ssh;
   if (privateKeyPath) {
     let key: Buffer;
@@ -90,6 +123,113 @@ function authConfig(server: Server): Pick<ConnectConfig, "privateKey" | "agent">
   return { agent };
 }
 
+/** The one ssh2 login of drasyl-deploy: key file or agent, keepalives, the host key checked by `policy`. */
+export async function sshConnect(target: SshTarget, policy: HostKeyPolicy, timeoutMs = 20_000): Promise<SshSession> {
+  const client = new Client();
+  let hostKeyProblem: Error | undefined;
+  let hostKey = "";
+  const config: ConnectConfig = {
+    host: target.ssh.host,
+    port: target.ssh.port,
+    username: target.ssh.user,
+    ...authConfig(target),
+    readyTimeout: timeoutMs,
+    keepaliveInterval: 10_000,
+    keepaliveCountMax: 3,
+    ...(policy.keyType ? { algorithms: { serverHostKey: algorithmsFor(policy.keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
+    hostVerifier: (key: Buffer): boolean => {
+      try {
+        policy.check(key);
+        hostKey = formatOpenSshKey(key);
+        return true;
+      } catch (e) {
+        hostKeyProblem = e as Error;
+        return false;
+      }
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    // ssh2 can emit more than one error (e.g. a timeout, then "connection lost"), and later ones
+    // arrive after we gave up: the listener stays, so none of them is ever unhandled.
+    client.on("error", (e: Error) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(hostKeyProblem ?? connectError(target, e, timeoutMs));
+    });
+    client.once("ready", () => {
+      settled = true;
+      resolve();
+    });
+    try {
+      client.connect(config);
+    } catch (e) {
+      client.emit("error", e);
+    }
+  });
+  return { client, hostKey };
+}
+
+/**
+ * Runs `command` in a new channel; resolves with its exit code (null when it died by a signal or
+ * the connection dropped), output and errors. The channel is closed when `timeoutMs` runs out.
+ */
+export function sshExec(client: Client, command: string, opts: RunOptions & { label: string }): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  return new Promise<ExecResult>((resolve, reject) => {
+    client.exec(command, (error, ch) => {
+      if (error) return reject(new SshError(`${opts.label}: cannot start a remote command: ${error.message}`));
+      // Listeners go on in this callback: a fast command's output, exit status and close can arrive
+      // in the same TCP read as the channel's confirmation, before an awaiting caller would resume.
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let code: number | null = null;
+      ch.on("data", (d: Buffer) => out.push(d));
+      ch.stderr.on("data", (d: Buffer) => err.push(d));
+      ch.on("exit", (c: number | null) => {
+        code = c;
+      });
+      const timer = setTimeout(() => {
+        ch.close();
+        reject(new SshError(`${opts.label}: remote command did not finish within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      ch.on("close", () => {
+        clearTimeout(timer);
+        // The remote end may stop reading early (a failed command): stop reading the source too.
+        if (opts.stdin !== undefined && typeof opts.stdin === "object" && !Buffer.isBuffer(opts.stdin)) opts.stdin.destroy();
+        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      if (opts.stdin === undefined || typeof opts.stdin === "string" || Buffer.isBuffer(opts.stdin)) {
+        ch.end(opts.stdin);
+      } else {
+        opts.stdin.on("error", (e) => {
+          ch.close();
+          reject(new SshError(`${opts.label}: reading the data to send failed: ${e.message}`));
+        });
+        opts.stdin.pipe(ch);
+      }
+    });
+  });
+}
+
+/** Logs in once and returns the host key the server presented; throws when the login fails. */
+export async function sshLogin(target: SshTarget, policy: HostKeyPolicy, timeoutMs?: number): Promise<string> {
+  const { client, hostKey } = await sshConnect(target, policy, timeoutMs);
+  client.end();
+  return hostKey;
+}
+
+/** One command over a fresh login, for callers that need no session (readiness checks, the lab's plumbing). */
+export async function sshRunOnce(target: SshTarget, policy: HostKeyPolicy, command: string, opts: { connectTimeoutMs?: number; timeoutMs?: number } = {}): Promise<ExecResult> {
+  const { client } = await sshConnect(target, policy, opts.connectTimeoutMs);
+  try {
+    return await sshExec(client, command, { label: target.name, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  } finally {
+    client.end();
+  }
+}
+
 /**
  * One SSH connection to one server, with every command run as root: directly when logged in as
  * root, else through `sudo -n` (passwordless sudo; a password prompt would hang an unattended install).
@@ -104,49 +244,7 @@ export class SshConnection {
   }
 
   static async open(server: Server, opts: ConnectOptions): Promise<SshConnection> {
-    const timeoutMs = opts.timeoutMs ?? 20_000;
-    const client = new Client();
-    let hostKeyProblem: Error | undefined;
-    const keyType = expectedKeyType(opts.stateDir, server);
-    const config: ConnectConfig = {
-      host: server.ssh.host,
-      port: server.ssh.port,
-      username: server.ssh.user,
-      ...authConfig(server),
-      readyTimeout: timeoutMs,
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 3,
-      ...(keyType ? { algorithms: { serverHostKey: algorithmsFor(keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
-      hostVerifier: (key: Buffer): boolean => {
-        try {
-          verifyHostKey(opts.stateDir, server, key);
-          return true;
-        } catch (e) {
-          hostKeyProblem = e as Error;
-          return false;
-        }
-      },
-    };
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      // ssh2 can emit more than one error (e.g. a timeout, then "connection lost"), and later ones
-      // arrive after we gave up: the listener stays, so none of them is ever unhandled.
-      client.on("error", (e: Error) => {
-        if (settled) return;
-        settled = true;
-        client.end();
-        reject(hostKeyProblem ?? connectError(server, e, timeoutMs));
-      });
-      client.once("ready", () => {
-        settled = true;
-        resolve();
-      });
-      try {
-        client.connect(config);
-      } catch (e) {
-        client.emit("error", e);
-      }
-    });
+    const { client } = await sshConnect(server, pinnedHostKey(opts.knownHostsFile, server), opts.timeoutMs);
     const conn = new SshConnection(server, client);
     if (server.ssh.user !== "root") {
       try {
@@ -165,46 +263,9 @@ export class SshConnection {
     return this.server.ssh.user === "root" ? sh : `sudo -n ${sh}`;
   }
 
-  private channel(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, ch) => (err ? reject(new SshError(`${this.server.name}: cannot start a remote command: ${err.message}`)) : resolve(ch)));
-    });
-  }
-
   /** Runs a shell script as root; resolves with its exit code, output and errors. */
   async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
-    const ch = await this.channel(this.command(script));
-    const timeoutMs = opts.timeoutMs ?? 120_000;
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    ch.on("data", (d: Buffer) => out.push(d));
-    ch.stderr.on("data", (d: Buffer) => err.push(d));
-    const result = new Promise<ExecResult>((resolve, reject) => {
-      let code: number | null = null;
-      const timer = setTimeout(() => {
-        ch.close();
-        reject(new SshError(`${this.server.name}: remote command did not finish within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      ch.on("exit", (c: number | null) => {
-        code = c;
-      });
-      ch.on("close", () => {
-        clearTimeout(timer);
-        // The remote end may stop reading early (a failed command): stop reading the source too.
-        if (opts.stdin !== undefined && typeof opts.stdin === "object" && !Buffer.isBuffer(opts.stdin)) opts.stdin.destroy();
-        resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-      });
-      if (opts.stdin === undefined || typeof opts.stdin === "string" || Buffer.isBuffer(opts.stdin)) {
-        ch.end(opts.stdin);
-      } else {
-        opts.stdin.on("error", (e) => {
-          ch.close();
-          reject(new SshError(`${this.server.name}: reading the data to send failed: ${e.message}`));
-        });
-        opts.stdin.pipe(ch);
-      }
-    });
-    const r = await result;
+    const r = await sshExec(this.client, this.command(script), { ...opts, label: this.server.name });
     if (this.server.ssh.user !== "root" && r.code === 1 && /^sudo: /m.test(r.stderr) && /password is required|terminal is required|not in the sudoers|not allowed to execute/.test(r.stderr)) {
       throw new SshError(
         `user ${this.server.ssh.user} on server "${this.server.name}" cannot run commands as root without a password (sudo -n): ` +

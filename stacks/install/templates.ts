@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../cli/paths.ts";
+import { packageRoot } from "../package-files.ts";
 import { ConfigError, loadConfig } from "../../sp-runtime/daemon/config.ts";
 import { CURRENT_LINK, ENV_FILE, IDENTITY_FILE, SERVICE_USER } from "./layout.ts";
 import type { Settings } from "./settings.ts";

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { processAlive, signal } from "./proc.ts";
+import { processAlive, signal } from "../util/process.ts";
 import { LabError, sleep } from "./run.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { LabError, tryRun } from "./run.ts";
 
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
@@ -31,18 +31,4 @@ export async function removeTree(dir: string): Promise<void> {
   const left = mountsUnder(dir);
   if (left.length > 0) throw new LabError(`refusing to delete ${dir}: still mounted at ${left.join(", ")}; unmount them and retry`);
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Writes through a temp file and rename, so a reader or an interruption never sees half a file. */
-export function writeFileAtomic(path: string, content: string, mode = 0o600): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, path);
-}
-
-/** Creates a directory (and parents) 0700: the lab's state holds the operator's private key. */
-export function privateDir(path: string): string {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
-  return path;
 }

@@ -3,12 +3,13 @@ import { randomUUID } from "node:crypto";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SshAccess } from "../provider.ts";
+import type { LabHostFiles } from "../state/state-dir.ts";
 import { DEPLOY_USER, userIds } from "./base-image.ts";
 import { cgroupPids, createCgroup, destroyCgroup } from "./cgroup.ts";
 import { mountsUnder, removeTree, unmountAll } from "./fs-util.ts";
-import { processName, signal } from "./proc.ts";
+import { processName, signal } from "../util/process.ts";
 import { LabError, run, sleep } from "./run.ts";
-import { sshLogin } from "./ssh.ts";
+import { anyHostKey, sshLogin } from "../install/ssh.ts";
 
 /** Everything needed to run one lab host; derived from the deployment's state, never stored. */
 export interface HostSpec {
@@ -19,14 +20,11 @@ export interface HostSpec {
   /** Shared read-only base image (the overlay's lower layer). */
   base: string;
   /** This host's directory: upper/ and work/ (its own changes, kept across restarts), root/, log. */
-  dir: string;
+  files: LabHostFiles;
   authorizedKey: string;
   /** How the lab reaches the host over SSH to see that it is up. */
   ssh: SshAccess;
 }
-
-const rootOf = (spec: HostSpec): string => join(spec.dir, "root");
-const logOf = (spec: HostSpec): string => join(spec.dir, "nspawn.log");
 
 function nspawnPids(spec: HostSpec): number[] {
   return cgroupPids(spec.tag).filter((pid) => processName(pid) === "systemd-nspawn");
@@ -47,9 +45,7 @@ export function hostHasProcesses(spec: HostSpec): boolean {
  * the upper layer; machine-id and host keys are kept there across restarts, as on a rebooted VM.
  */
 async function prepareRoot(spec: HostSpec): Promise<void> {
-  const upper = join(spec.dir, "upper");
-  const work = join(spec.dir, "work");
-  const root = rootOf(spec);
+  const { upper, work, root } = spec.files;
   for (const d of [upper, work, root]) mkdirSync(d, { recursive: true });
   // The upper directory's mode becomes the container's "/": it must be traversable by every user.
   chmodSync(upper, 0o755);
@@ -90,7 +86,7 @@ async function prepareRoot(spec: HostSpec): Promise<void> {
 export async function startHost(spec: HostSpec, timeoutMs = 90_000): Promise<void> {
   await prepareRoot(spec);
   const procs = createCgroup(spec.tag);
-  const log = openSync(logOf(spec), "a");
+  const log = openSync(spec.files.log, "a");
   try {
     writeFileSync(log, `--- ${new Date().toISOString()} starting ${spec.name}\n`);
     // The launcher joins the host's cgroup before exec'ing nspawn (see cgroup.ts); detached makes
@@ -106,7 +102,7 @@ export async function startHost(spec: HostSpec, timeoutMs = 90_000): Promise<voi
         "--",
         "systemd-nspawn",
         "--boot",
-        `--directory=${rootOf(spec)}`,
+        `--directory=${spec.files.root}`,
         `--machine=${spec.name}`,
         // Both required without systemd/dbus on the machine: no registration with machined.
         "--register=no",
@@ -136,13 +132,13 @@ async function waitForSsh(spec: HostSpec, timeoutMs: number): Promise<void> {
       throw new LabError(`lab host ${spec.name} stopped while booting; systemd-nspawn said:\n${logTail(spec)}`);
     }
     try {
-      await sshLogin(spec.ssh, 5000);
+      await sshLogin(spec, anyHostKey, 5000);
       return;
     } catch (e) {
       lastError = (e as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new LabError(`lab host ${spec.name} did not accept SSH at ${spec.ssh.host} within ${timeoutMs / 1000} s (${lastError}); its console log ${logOf(spec)} ends with:\n${logTail(spec)}`);
+      throw new LabError(`lab host ${spec.name} did not accept SSH at ${spec.ssh.host} within ${timeoutMs / 1000} s (${lastError}); its console log ${spec.files.log} ends with:\n${logTail(spec)}`);
     }
     await sleep(150);
   }
@@ -150,7 +146,7 @@ async function waitForSsh(spec: HostSpec, timeoutMs: number): Promise<void> {
 
 function logTail(spec: HostSpec, lines = 25): string {
   try {
-    return readFileSync(logOf(spec), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    return readFileSync(spec.files.log, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "(no log)";
   }
@@ -168,8 +164,8 @@ export async function stopHost(spec: HostSpec, graceMs = 15_000): Promise<void> 
   const deadline = Date.now() + (supervisors.length > 0 ? graceMs : 0);
   while (hostHasProcesses(spec) && Date.now() < deadline) await sleep(50);
   await destroyCgroup(spec.tag);
-  await unmountAll(rootOf(spec));
-  const left = mountsUnder(rootOf(spec));
+  await unmountAll(spec.files.root);
+  const left = mountsUnder(spec.files.root);
   if (left.length > 0) throw new LabError(`could not unmount ${left.join(", ")}`);
   // nspawn's mount propagation directory; it removes it itself only when it exits normally.
   rmSync(`/run/systemd/nspawn/propagate/${spec.name}`, { recursive: true, force: true });
@@ -177,12 +173,12 @@ export async function stopHost(spec: HostSpec, graceMs = 15_000): Promise<void> 
 
 /** Removes the host's SSH host keys so the next boot generates new ones (a "reinstalled" server). */
 export function wipeHostKeys(spec: HostSpec): void {
-  const dir = join(spec.dir, "upper", "etc", "ssh");
+  const dir = join(spec.files.upper, "etc", "ssh");
   if (!existsSync(dir)) return;
   for (const f of readdirSync(dir)) if (f.startsWith("ssh_host_")) rmSync(join(dir, f));
 }
 
 /** Deletes the host's directory (upper layer, log); the host must be stopped. */
 export async function removeHostFiles(spec: HostSpec): Promise<void> {
-  await removeTree(spec.dir);
+  await removeTree(spec.files.dir);
 }

@@ -2,24 +2,22 @@ import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Provider, Server } from "../provider.ts";
+import type { DeploymentState } from "../state/state-dir.ts";
 import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
-import { privateDir } from "./fs-util.ts";
 import { withLock } from "./lock.ts";
 import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHost, stopHost, wipeHostKeys } from "./host.ts";
 import { createHostNetwork, ensureBridge, hostAddresses, hostTag, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
 import { LabError } from "./run.ts";
-import { type ExecResult, sshExec, sshLogin } from "./ssh.ts";
-import { ensureLabKey, labKeyPath } from "./ssh-key.ts";
+import { anyHostKey, type ExecResult, sshLogin, sshRunOnce } from "../install/ssh.ts";
+import { ensureLabKey } from "./ssh-key.ts";
 import { type HostRecord, type LabState, readState, writeState } from "./state.ts";
 
 export interface LocalProviderOptions {
-  /** Deployment name; lab hosts are named `<deployment>-<region>`. */
-  deployment: string;
+  /** The deployment's state; lab hosts are named `<deployment>-<region>`. */
+  state: DeploymentState;
   /** Region names, e.g. ["lab-1", "lab-2"]: one host each. */
   regions: string[];
-  /** drasyl-deploy's state dir; the lab keeps its files under `<stateDir>/lab/`. */
-  stateDir: string;
   /** Where the base image is cached; default $XDG_CACHE_HOME/drasyl-deploy/lab. */
   cacheDir?: string;
   /** The user the returned servers log in as: root, or "deploy" (passwordless sudo). */
@@ -73,26 +71,27 @@ export function labAvailable(): { ok: boolean; reason?: string } {
  */
 export class LocalProvider implements Provider {
   readonly kind = "local";
+  readonly createsServers = true;
   private readonly deployment: string;
   private readonly regions: string[];
-  private readonly labDir: string;
+  private readonly paths: DeploymentState;
   private readonly deploymentDir: string;
   private readonly stateFile: string;
   private readonly cacheDir: string;
   private readonly sshUser: "root" | "deploy";
 
   constructor(opts: LocalProviderOptions) {
-    this.deployment = label(opts.deployment);
-    if (!this.deployment) throw new LabError(`deployment name "${opts.deployment}" needs at least one letter or digit`);
+    this.deployment = label(opts.state.deployment);
+    if (!this.deployment) throw new LabError(`deployment name "${opts.state.deployment}" needs at least one letter or digit`);
     this.regions = opts.regions.map((r) => {
       const l = label(r);
       if (!l) throw new LabError(`region name "${r}" needs at least one letter or digit`);
       return l;
     });
     if (new Set(this.regions).size !== this.regions.length) throw new LabError(`region names must be distinct: ${opts.regions.join(", ")}`);
-    this.labDir = join(opts.stateDir, "lab");
-    this.deploymentDir = join(this.labDir, this.deployment);
-    this.stateFile = join(this.deploymentDir, "state.json");
+    this.paths = opts.state;
+    this.deploymentDir = opts.state.labDeploymentDir(this.deployment);
+    this.stateFile = opts.state.labStateFile(this.deployment);
     this.cacheDir = opts.cacheDir ?? labCacheDir();
     this.sshUser = opts.sshUser ?? "root";
   }
@@ -110,7 +109,7 @@ export class LocalProvider implements Provider {
       name: h.name,
       tag: hostTag(h.id),
       base,
-      dir: join(this.deploymentDir, h.name),
+      files: this.paths.labHost(this.deployment, h.name),
       authorizedKey,
       // The lab checks readiness as root, whatever user the returned servers use.
       ssh: { host: hostAddresses(h.index).ipv4, port: 22, user: "root", privateKeyPath },
@@ -149,7 +148,7 @@ export class LocalProvider implements Provider {
     const available = labAvailable();
     if (!available.ok) throw new LabError(`cannot run the local lab: ${available.reason}`);
     const base = await ensureBaseImage(this.cacheDir, (m) => onProgress("lab", m));
-    privateDir(this.deploymentDir);
+    this.paths.ensureDir(this.deploymentDir);
     return this.exclusively(() => this.converge(base, onProgress));
   }
 
@@ -158,12 +157,11 @@ export class LocalProvider implements Provider {
    * sits beside the deployment's directory because destroy deletes that directory.
    */
   private exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    privateDir(this.labDir);
-    return withLock(join(this.labDir, `.${this.deployment}.lock`), `lab deployment ${this.deployment}`, fn);
+    return withLock(this.paths.prepare(this.paths.labLockFile(this.deployment)), `lab deployment ${this.deployment}`, fn);
   }
 
   private async converge(base: string, onProgress: Progress): Promise<Server[]> {
-    const key = ensureLabKey(this.labDir);
+    const key = ensureLabKey(this.paths);
 
     // Claim ids and addresses and record every host before creating anything, under the machine
     // lock, so a crash at any later point leaves hosts that destroy (or the next apply) can find.
@@ -193,7 +191,7 @@ export class LocalProvider implements Provider {
         const spec = this.spec(h, base, key.publicKey, key.privateKeyPath);
         if (hostRunning(spec) && netnsExists(spec.tag)) {
           try {
-            await sshLogin(spec.ssh, 10_000);
+            await sshLogin(spec, anyHostKey, 10_000);
             onProgress(h.name, `running at ${spec.ssh.host}`);
             return;
           } catch {
@@ -218,7 +216,7 @@ export class LocalProvider implements Provider {
   }
 
   async list(): Promise<Server[]> {
-    const privateKeyPath = labKeyPath(this.labDir);
+    const privateKeyPath = this.paths.labKeyFile;
     return this.state()
       .hosts.filter((h) => hostRunning(this.teardownSpec(h)))
       .map((h) => this.server(h, privateKeyPath));
@@ -282,7 +280,7 @@ export class LocalProvider implements Provider {
     if (!h) throw new LabError(`no lab host named ${serverName} in deployment ${this.deployment}`);
     const base = cachedBaseImage(this.cacheDir);
     if (!base) throw new LabError("the lab base image is missing; run apply first");
-    const key = ensureLabKey(this.labDir);
+    const key = ensureLabKey(this.paths);
     const spec = this.spec(h, base, key.publicKey, key.privateKeyPath);
     await stopHost(spec);
     wipeHostKeys(spec);
@@ -301,12 +299,15 @@ export function regenerateHostKeys(provider: LocalProvider, serverName: string):
   return provider.regenerateHostKeys(serverName);
 }
 
-/** Runs a shell command on a lab host over SSH, as the server's SSH user. */
-export function labExec(server: Server, command: string, timeoutMs?: number): Promise<ExecResult> {
-  return sshExec(server.ssh, command, timeoutMs);
+/**
+ * Runs a shell command on a lab host over SSH, as the server's SSH user. Host keys are not checked:
+ * this is the lab's own plumbing, and callers that care compare labHostKey() themselves.
+ */
+export function labExec(server: Server, command: string, timeoutMs = 60_000): Promise<ExecResult> {
+  return sshRunOnce(server, anyHostKey, command, { connectTimeoutMs: Math.min(timeoutMs, 20_000), timeoutMs });
 }
 
 /** The SSH host key the server presents now, as an OpenSSH public key line. */
 export function labHostKey(server: Server): Promise<string> {
-  return sshLogin(server.ssh);
+  return sshLogin(server, anyHostKey, 10_000);
 }

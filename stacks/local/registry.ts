@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { writeFileAtomic } from "./fs-util.ts";
+import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { withLock } from "./lock.ts";
 import { hostTag, netnsExists } from "./network.ts";
 import { LabError } from "./run.ts";

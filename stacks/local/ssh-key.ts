@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { ensureSshKeyPair } from "../ssh-keypair.ts";
+import type { StateDir } from "../state/state-dir.ts";
 import { LabError } from "./run.ts";
 
 export interface LabKey {
@@ -8,17 +8,13 @@ export interface LabKey {
   publicKey: string;
 }
 
-export function labKeyPath(labDir: string): string {
-  return join(labDir, "operator_ed25519");
-}
-
 /**
- * The operator key pair the lab puts into every host's authorized_keys, kept in `<stateDir>/lab`
+ * The operator key pair the lab puts into every host's authorized_keys, kept in the state dir
  * (shared by all lab deployments of that state dir, kept across destroy like other local state).
  */
-export function ensureLabKey(labDir: string): LabKey {
+export function ensureLabKey(state: StateDir): LabKey {
   try {
-    return ensureSshKeyPair(labKeyPath(labDir), "drasyl-deploy-lab");
+    return ensureSshKeyPair(state.prepare(state.labKeyFile), "drasyl-deploy-lab");
   } catch (e) {
     throw new LabError(`${(e as Error).message}; delete it to create a new one`, { cause: e });
   }

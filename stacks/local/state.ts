@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
-import { writeFileAtomic } from "./fs-util.ts";
+import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { LabError } from "./run.ts";
 
 const HostRecord = z.object({

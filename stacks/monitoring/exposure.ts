@@ -1,23 +1,12 @@
 import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { ConfigError, parseListen } from "../../sp-runtime/daemon/config.ts";
+import { parseListen } from "../../sp-runtime/daemon/config.ts";
 
 /** The environment variable an operator keeps the metrics bearer token in (never in the config file). */
 export const METRICS_TOKEN_ENV = "DRASYL_DEPLOY_METRICS_TOKEN";
 
 export class MetricsExposureError extends Error {
   override readonly name = "MetricsExposureError";
-}
-
-/** "" (disabled) or ip:port; the problem in words, or undefined when fine. */
-export function checkListen(listen: string): string | undefined {
-  try {
-    parseListen(listen, "any", "superPeer.prometheusListen");
-    return undefined;
-  } catch (e) {
-    if (e instanceof ConfigError) return `must be ip:port such as 127.0.0.1:9898 or [::]:9898, or "" to disable the metrics endpoint`;
-    throw e;
-  }
 }
 
 /** Whether the endpoint is reachable from other machines at all (not disabled, not loopback). */
@@ -33,13 +22,14 @@ export function metricsPort(listen: string): number | undefined {
 
 /**
  * The bearer token for the metrics endpoint: $DRASYL_DEPLOY_METRICS_TOKEN, else the file
- * superPeer.prometheusTokenFile names (which must not be readable by others), else "".
+ * superPeer.prometheusTokenFile names (which must not be readable by others), else
+ * superPeer.prometheusToken, else "".
  */
-export function metricsToken(sp: { prometheusTokenFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
+export function metricsToken(sp: { prometheusToken?: string | undefined; prometheusTokenFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env[METRICS_TOKEN_ENV]?.trim();
   if (fromEnv) return fromEnv;
   const configured = sp.prometheusTokenFile;
-  if (!configured) return "";
+  if (!configured) return sp.prometheusToken ?? "";
   const file = configured === "~" || configured.startsWith("~/") ? homedir() + configured.slice(1) : configured;
   let mode: number;
   let token: string;

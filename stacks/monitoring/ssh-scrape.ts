@@ -49,10 +49,10 @@ export async function scrapeOverSsh(conn: SshConnection, listen: string, token: 
 }
 
 /** One super peer's key figures through its own SSH connection; a failure is the row's error, not the command's. */
-export async function serverKeyFigures(server: Server, opts: { stateDir: string; listen: string; token: string }): Promise<{ figures?: KeyFigures; error?: string }> {
+export async function serverKeyFigures(server: Server, opts: { knownHostsFile: string; listen: string; token: string }): Promise<{ figures?: KeyFigures; error?: string }> {
   let conn: SshConnection | undefined;
   try {
-    conn = await SshConnection.open(server, { stateDir: opts.stateDir });
+    conn = await SshConnection.open(server, { knownHostsFile: opts.knownHostsFile });
     return { figures: keyFigures(await scrapeOverSsh(conn, opts.listen, opts.token), Date.now() / 1000) };
   } catch (e) {
     return { error: `metrics: ${(e as Error).message}` };

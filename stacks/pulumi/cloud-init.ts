@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../cli/paths.ts";
+import { packageRoot } from "../package-files.ts";
 import { renderTemplate } from "../install/templates.ts";
 
 export class UserDataError extends Error {

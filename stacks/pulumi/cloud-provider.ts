@@ -2,33 +2,38 @@ import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index
 import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { forgetHostKey } from "../install/host-keys.ts";
 import type { Provider, Server } from "../provider.ts";
-import { deploymentDir } from "../../cli/state/dirs.ts";
-import { deployKeyPath, ensureDeployKey } from "./deploy-key.ts";
-import { CloudError, type CloudName, DebugLog, redactor } from "./errors.ts";
+import type { DeploymentState } from "../state/state-dir.ts";
+import { ensureDeployKey } from "./deploy-key.ts";
+import { CloudError, DebugLog, redactor } from "./errors.ts";
 import type { InterruptSource } from "./interrupt.ts";
 import { type AddressDetector, sshSources } from "./operator-address.ts";
 import { serversFromOutput } from "./outputs.ts";
 import { engineEnv, findPulumiCli, missingCredentials, type PassphrasePrompt, passphraseEnv } from "./preflight.ts";
+import type { CloudProfile } from "./profile.ts";
 import { EngineProgress, ownerByRegionPrefix, parseUrn, previewLines } from "./progress.ts";
 import { automationEngine, type Engine, type EngineFactory, type OperationContext, readFileBackendOutputs, runOperation, type StackLocation, stackLocation } from "./stack.ts";
 import { waitForSshLogin } from "./ssh-ready.ts";
 
 type Progress = (server: string, message: string) => void;
 
-/** What every cloud target has, from the config, plus the seams tests use instead of a real engine. */
-export interface CloudProviderOptions {
-  deployment: string;
-  stateDir: string;
+/** The fields every cloud target's config has (stacks/config-fields.ts cloudFields). */
+export interface CloudTargetFields {
+  sshUser: string;
+  /** Default: this machine's public address, found at run time. */
+  allowSsh?: string[];
+  /** Pulumi backend URL; default: the file backend in the state dir. */
+  backend?: string;
+}
+
+/** A cloud target from the config, plus the seams tests use instead of a real engine. */
+export interface CloudProviderOptions<T extends CloudTargetFields = CloudTargetFields> {
+  state: DeploymentState;
   ports: { udp: number; tcp: number };
+  target: T;
   /** An exposed metrics endpoint and who may scrape it; absent: the firewall keeps the port closed. */
   metrics?: { port: number; sources: string[] } | undefined;
   /** When this cloud manages the deployment's DNS zone: the records, settled when the program runs. */
   dns?: (() => Promise<DnsProgramArgs>) | undefined;
-  sshUser: string;
-  /** Default: this machine's public address, found at run time. */
-  allowSsh?: string[];
-  /** Pulumi backend URL; default file://<stateDir>/pulumi. */
-  backend?: string;
   /** Where credentials and the passphrase come from; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Asked when PULUMI_CONFIG_PASSPHRASE(_FILE) is not set. */
@@ -53,20 +58,25 @@ export interface ProgramInputs {
  * API. Subclasses name the cloud, its servers and its program; everything about running the
  * engine (preflight, credentials, passphrase, progress, cancellation, locks, errors) is here.
  */
-export abstract class PulumiCloudProvider implements Provider {
-  abstract readonly kind: CloudName;
+export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTargetFields> implements Provider {
+  abstract readonly profile: CloudProfile;
+  readonly createsServers = true;
   protected abstract serverList(): { name: string; region: string; detail: string }[];
   /** The inline program; loads the cloud's SDK only when called. */
   protected abstract program(inputs: ProgramInputs): () => Promise<Record<string, unknown>>;
 
-  constructor(protected readonly opts: CloudProviderOptions) {}
+  constructor(protected readonly opts: CloudProviderOptions<T>) {}
+
+  get kind(): string {
+    return this.profile.kind;
+  }
 
   protected get env(): NodeJS.ProcessEnv {
     return this.opts.env ?? process.env;
   }
 
   protected location(): StackLocation {
-    return stackLocation(this.kind, this.opts.deployment, this.opts.stateDir, this.opts.backend);
+    return stackLocation(this.profile, this.opts.state, this.opts.target.backend);
   }
 
   private owner(): (logical: string) => string | undefined {
@@ -83,7 +93,7 @@ export abstract class PulumiCloudProvider implements Provider {
       if (!(e instanceof CloudError)) throw e;
       problems.push(e);
     }
-    const creds = missingCredentials(this.kind, this.env);
+    const creds = missingCredentials(this.profile, this.env);
     if (creds) problems.push(new CloudError("credentials-missing", creds));
     let passphrase: Record<string, string> = {};
     try {
@@ -97,7 +107,7 @@ export abstract class PulumiCloudProvider implements Provider {
       const lines = problems.map((p) => p.message);
       throw new CloudError(first?.kind ?? "cli-missing", lines.length === 1 ? (lines[0] ?? "") : `cannot run the ${this.kind} stack:\n- ${lines.join("\n- ")}`);
     }
-    return { command, envVars: engineEnv(this.kind, this.env, passphrase) };
+    return { command, envVars: engineEnv(this.profile, this.env, passphrase) };
   }
 
   /**
@@ -109,13 +119,13 @@ export abstract class PulumiCloudProvider implements Provider {
     const { command, envVars } = await this.preflight();
     const location = this.location();
     const inputs = async (): Promise<ProgramInputs> => ({
-      sshPublicKey: ensureDeployKey(this.opts.stateDir, this.opts.deployment).publicKey,
-      sshSources: await sshSources(this.opts.allowSsh, this.opts.detectAddresses),
+      sshPublicKey: ensureDeployKey(this.opts.state).publicKey,
+      sshSources: await sshSources(this.opts.target.allowSsh, this.opts.detectAddresses),
       dns: await this.opts.dns?.(),
     });
     const settled = runsProgram ? await inputs() : undefined;
     const program = async (): Promise<Record<string, unknown>> => this.program(settled ?? (await inputs()))();
-    deploymentDir(this.opts.stateDir, this.opts.deployment);
+    this.opts.state.prepare(location.debugLogPath);
     const log = new DebugLog(location.debugLogPath, redactor(this.env, envVars.PULUMI_CONFIG_PASSPHRASE ? { PULUMI_CONFIG_PASSPHRASE: envVars.PULUMI_CONFIG_PASSPHRASE } : {}));
     let engine: Engine | undefined;
     return {
@@ -151,12 +161,12 @@ export abstract class PulumiCloudProvider implements Provider {
     const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), true);
     onProgress(this.kind, `pulumi up: stack ${ctx.location.projectName}/${ctx.location.stackName} (${ctx.location.backendUrl})`);
     const { outputs } = await runOperation(ctx, "up", (engine, o) => engine.up(o));
-    const servers = serversFromOutput(outputs.servers?.value, deployKeyPath(this.opts.stateDir, this.opts.deployment));
+    const servers = serversFromOutput(outputs.servers?.value, this.opts.state.deployKeyFile);
     // A server the engine just created or replaced is a new machine, maybe at an address whose old
     // host key is pinned: forget that pin so the installer pins the new key on first contact.
     const fresh = new Set([...progress.newServers].map((urn) => this.owner()(parseUrn(urn).name)));
     for (const s of servers.filter((x) => fresh.has(x.name))) {
-      for (const host of [s.ipv4, s.ipv6]) if (host && forgetHostKey(this.opts.stateDir, host, 22)) onProgress(s.name, `new server at ${host}: forgot its old pinned host key`);
+      for (const host of [s.ipv4, s.ipv6]) if (host && forgetHostKey(this.opts.state.knownHostsFile, host, 22)) onProgress(s.name, `new server at ${host}: forgot its old pinned host key`);
     }
     const wait = this.opts.waitForSsh ?? ((server: Server, p: (m: string) => void) => waitForSshLogin(server, { onProgress: p }).then(() => undefined));
     await Promise.all(
@@ -171,7 +181,7 @@ export abstract class PulumiCloudProvider implements Provider {
 
   async list(): Promise<Server[]> {
     const location = this.location();
-    const keyPath = deployKeyPath(this.opts.stateDir, this.opts.deployment);
+    const keyPath = this.opts.state.deployKeyFile;
     if (location.backendUrl.startsWith("file://")) return serversFromOutput(readFileBackendOutputs(location)?.servers, keyPath);
     const ctx = await this.context(() => {}, () => {}, false);
     const engine = await ctx.openEngine();
@@ -187,6 +197,6 @@ export abstract class PulumiCloudProvider implements Provider {
     const progress = new EngineProgress({ owner: this.owner(), shared: this.kind, onProgress });
     const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), false);
     await runOperation(ctx, "destroy", (engine, o) => engine.destroy(o));
-    onProgress(this.kind, `removed the ${this.kind} resources; the deployment key ${deployKeyPath(this.opts.stateDir, this.opts.deployment)} and the identities stay in the local state`);
+    onProgress(this.kind, `removed the ${this.kind} resources; the deployment key ${this.opts.state.deployKeyFile} and the identities stay in the local state`);
   }
 }

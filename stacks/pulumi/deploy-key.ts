@@ -1,5 +1,4 @@
-import { join } from "node:path";
-import { deploymentDir, privateDir } from "../../cli/state/dirs.ts";
+import type { DeploymentState } from "../state/state-dir.ts";
 import { ensureSshKeyPair } from "../ssh-keypair.ts";
 
 export class DeployKeyError extends Error {
@@ -13,18 +12,13 @@ export interface DeployKey {
   publicKey: string;
 }
 
-export function deployKeyPath(stateDir: string, deployment: string): string {
-  return join(deploymentDir(stateDir, deployment), "ssh", "id_ed25519");
-}
-
 /**
  * The deployment's SSH key pair (ed25519), made once and kept in the local state like the
  * identities: every cloud server of the deployment trusts it.
  */
-export function ensureDeployKey(stateDir: string, deployment: string): DeployKey {
-  privateDir(join(deploymentDir(stateDir, deployment), "ssh"));
+export function ensureDeployKey(state: DeploymentState): DeployKey {
   try {
-    return ensureSshKeyPair(deployKeyPath(stateDir, deployment), `drasyl-deploy-${deployment}`);
+    return ensureSshKeyPair(state.prepare(state.deployKeyFile), `drasyl-deploy-${state.deployment}`);
   } catch (e) {
     throw new DeployKeyError((e as Error).message, { cause: e });
   }

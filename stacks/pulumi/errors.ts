@@ -1,6 +1,5 @@
+import type { CloudProfile } from "./profile.ts";
 import { appendFileSync, existsSync, renameSync, statSync } from "node:fs";
-
-export type CloudName = "hcloud" | "aws";
 
 export type CloudErrorKind =
   | "cli-missing"
@@ -29,8 +28,6 @@ export class CloudError extends Error {
     super(debugLog ? `${message}\n(full engine output: ${debugLog})` : message);
   }
 }
-
-const CLOUD_NAME: Record<CloudName, string> = { hcloud: "Hetzner Cloud", aws: "AWS" };
 
 /** Lines of the engine's text that say what failed, without the CLI's generic wrapper lines. */
 function errorLines(text: string, max = 3): string[] {
@@ -81,8 +78,8 @@ const PATTERNS: { kind: CloudErrorKind; re: RegExp }[] = [
 ];
 
 /** Recognizes the engine failures an operator can act on and says what to do. */
-export function explainEngineError(text: string, cloud: CloudName, stackName: string): { kind: CloudErrorKind; message: string } {
-  const name = CLOUD_NAME[cloud];
+export function explainEngineError(text: string, cloud: CloudProfile, stackName: string): { kind: CloudErrorKind; message: string } {
+  const name = cloud.displayName;
   const kind = PATTERNS.find((p) => p.re.test(text))?.kind ?? "engine";
   switch (kind) {
     case "passphrase-missing":
@@ -97,15 +94,12 @@ export function explainEngineError(text: string, cloud: CloudName, stackName: st
     case "plugin-download":
       return {
         kind,
-        message: `the Pulumi engine could not get the ${name} provider plugin (${firstMatch(text, /failed to download plugin|error fetching plugin|no resource plugin/i, 160, true) ?? firstMatch(text, /plugin/i, 160) ?? "download failed"}). It is downloaded once per machine into ~/.pulumi/plugins: allow this machine to reach github.com and get.pulumi.com, or run \`pulumi plugin install resource ${cloud === "aws" ? "aws" : "hcloud"} <version>\` where it can`,
+        message: `the Pulumi engine could not get the ${name} provider plugin (${firstMatch(text, /failed to download plugin|error fetching plugin|no resource plugin/i, 160, true) ?? firstMatch(text, /plugin/i, 160) ?? "download failed"}). It is downloaded once per machine into ~/.pulumi/plugins: allow this machine to reach github.com and get.pulumi.com, or run \`pulumi plugin install resource ${cloud.plugin} <version>\` where it can`,
       };
     case "auth":
       return {
         kind,
-        message:
-          cloud === "hcloud"
-            ? `Hetzner Cloud rejected the API token: set HCLOUD_TOKEN to a Read & Write token of the project (Cloud Console > Security > API tokens)`
-            : `AWS rejected the credentials (${firstMatch(text, PATTERNS.find((p) => p.kind === "auth")?.re ?? /auth/) ?? "authentication failed"}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or AWS_PROFILE; \`aws sts get-caller-identity\` shows which identity is used`,
+        message: cloud.credentialsRejected(firstMatch(text, PATTERNS.find((p) => p.kind === "auth")?.re ?? /auth/)),
       };
     case "region-disabled":
       return { kind, message: `${name}: a region of this deployment is not enabled for the account: ${firstMatch(text, /OptInRequired|not (enabled|subscribed)/i) ?? ""}`.trim() };

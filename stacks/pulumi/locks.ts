@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { deploymentLockHolder } from "../state/lock.ts";
+import type { DeploymentState } from "../state/state-dir.ts";
+import { processAlive } from "../util/process.ts";
 
 /** One lock file the engine named when it refused to run: who took it, where, when. */
 export interface PulumiLock {
@@ -24,36 +25,6 @@ export function parseLockError(text: string): PulumiLock[] {
   return locks;
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-  // A zombie answers kill(0) but is gone.
-  try {
-    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return true;
-  }
-}
-
-/**
- * The PID in drasyl-deploy's own lock of the deployment (cli/state/lock.ts:
- * `<stateDir>/deployments/<deployment>/lock`, the holder's PID as text), or undefined when nobody
- * holds it. Read only: the lock belongs to the command layer.
- */
-export function deploymentLockHolder(stateDir: string, deployment: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(stateDir, "deployments", deployment, "lock"), "utf8");
-  } catch {
-    return undefined;
-  }
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
-}
-
 export interface StaleVerdict {
   stale: boolean;
   /** Why the locks may or may not be cleared, for the operator. */
@@ -61,8 +32,7 @@ export interface StaleVerdict {
 }
 
 export interface StaleCheck {
-  stateDir: string;
-  deployment: string;
+  state: DeploymentState;
   /** Default: this machine's host name and process. */
   hostname?: string;
   selfPid?: number;
@@ -79,9 +49,9 @@ export function staleLockVerdict(locks: PulumiLock[], check: StaleCheck): StaleV
   const self = check.selfPid ?? process.pid;
   const alive = check.alive ?? processAlive;
   const host = check.hostname ?? hostname();
-  const holder = deploymentLockHolder(check.stateDir, check.deployment);
+  const holder = deploymentLockHolder(check.state);
   if (holder !== undefined && holder !== self && alive(holder)) {
-    return { stale: false, reason: `another drasyl-deploy run (pid ${holder}) is working on deployment "${check.deployment}"; wait for it to finish` };
+    return { stale: false, reason: `another drasyl-deploy run (pid ${holder}) is working on deployment "${check.state.deployment}"; wait for it to finish` };
   }
   if (locks.length === 0) {
     return { stale: false, reason: "the backend did not say who holds the lock (Pulumi Cloud or another backend): wait for the other update, or cancel it there" };
@@ -91,5 +61,5 @@ export function staleLockVerdict(locks: PulumiLock[], check: StaleCheck): StaleV
     if (alive(l.pid)) return { stale: false, reason: `process ${l.pid} on this machine still holds the lock (taken ${l.createdAt}); wait for it to finish` };
   }
   const which = locks.map((l) => `pid ${l.pid}, ${l.createdAt}`).join("; ");
-  return { stale: true, reason: `the lock was left by a run that is gone (${which}) and no other drasyl-deploy run holds deployment "${check.deployment}"` };
+  return { stale: true, reason: `the lock was left by a run that is gone (${which}) and no other drasyl-deploy run holds deployment "${check.state.deployment}"` };
 }

@@ -3,7 +3,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
-import { CloudError, type CloudName } from "./errors.ts";
+import { CloudError } from "./errors.ts";
+import type { CloudProfile } from "./profile.ts";
 import { automationSdk, pulumiSdkVersion, pulumiSemver } from "./sdk.ts";
 
 /**
@@ -79,17 +80,8 @@ export async function installPulumiCli(root?: string): Promise<PulumiCommand> {
  * Whether this machine has credentials for the cloud, read only from the standard environment
  * variables and files; returns what is missing, or undefined. Nothing is validated online here.
  */
-export function missingCredentials(cloud: CloudName, env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = existsSync): string | undefined {
-  if (cloud === "hcloud") {
-    if (env.HCLOUD_TOKEN && env.HCLOUD_TOKEN.trim() !== "") return undefined;
-    return "no Hetzner Cloud credentials: set HCLOUD_TOKEN to an API token of the project (Cloud Console > Security > API tokens, Read & Write). drasyl-deploy passes it to the engine only through the environment and never stores it";
-  }
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) return undefined;
-  if (env.AWS_PROFILE || env.AWS_DEFAULT_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) return undefined;
-  const home = env.HOME ?? homedir();
-  const files = [env.AWS_SHARED_CREDENTIALS_FILE ?? join(home, ".aws", "credentials"), env.AWS_CONFIG_FILE ?? join(home, ".aws", "config")];
-  if (files.some(exists)) return undefined;
-  return "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE with a profile from ~/.aws/config (e.g. after `aws sso login`). drasyl-deploy passes them to the engine only through the environment and never stores them";
+export function missingCredentials(cloud: CloudProfile, env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = existsSync): string | undefined {
+  return cloud.missingCredentials(env, exists);
 }
 
 /** Asks for the passphrase; resolves undefined when it cannot ask (no terminal). */
@@ -131,9 +123,8 @@ export async function passphraseEnv(env: NodeJS.ProcessEnv, prompt?: PassphraseP
 }
 
 /** The variables the engine gets: the cloud's credentials and Pulumi's own, nothing else of ours. */
-export function engineEnv(cloud: CloudName, env: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
+export function engineEnv(cloud: CloudProfile, env: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_SKIP_CONFIRMATIONS: "true" };
-  const keep = cloud === "hcloud" ? /^(HCLOUD_|PULUMI_HOME$)/ : /^(AWS_|PULUMI_HOME$)/;
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && keep.test(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && (k.startsWith(cloud.envPrefix) || k === "PULUMI_HOME")) out[k] = v;
   return { ...out, ...extra };
 }

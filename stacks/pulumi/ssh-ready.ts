@@ -1,55 +1,6 @@
-import { readFileSync } from "node:fs";
-import ssh2 from "ssh2";
+import { anyHostKey, sshLogin, sshRunOnce } from "../install/ssh.ts";
 import type { Server } from "../provider.ts";
 import { CloudError } from "./errors.ts";
-
-const { Client } = ssh2;
-
-/**
- * Logs in; with a command, runs it and resolves its exit code (null when it died by a signal or
- * the connection dropped), else resolves 0 once logged in.
- */
-function login(server: Server, timeoutMs: number, command?: string): Promise<number | null> {
-  const privateKey = server.ssh.privateKeyPath ? readFileSync(server.ssh.privateKeyPath) : undefined;
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    client
-      .on("ready", () => {
-        if (!command) {
-          client.end();
-          return resolve(0);
-        }
-        client.exec(command, (err, stream) => {
-          if (err) {
-            client.end();
-            return reject(err);
-          }
-          let code: number | null = null;
-          stream.on("exit", (c: number | null) => (code = c));
-          stream.on("close", () => {
-            client.end();
-            resolve(code);
-          });
-          stream.resume();
-          stream.stderr.resume();
-        });
-      })
-      .on("error", (e) => {
-        client.end();
-        reject(e);
-      })
-      .connect({
-        host: server.ssh.host,
-        port: server.ssh.port,
-        username: server.ssh.user,
-        ...(privateKey ? { privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
-        readyTimeout: timeoutMs,
-        // Readiness only: nothing is sent but the key's signature for this session. The installer
-        // pins the host key on its own first connection.
-        hostVerifier: () => true,
-      });
-  });
-}
 
 /** Blocks until every cloud-init stage has run; exit 0 done, 1 error, 2 degraded; 127 without cloud-init. */
 const CLOUD_INIT_DONE = "command -v cloud-init >/dev/null 2>&1 || exit 127; timeout 900 cloud-init status --wait >/dev/null 2>&1";
@@ -66,10 +17,12 @@ export async function waitForSshLogin(server: Server, opts: { timeoutMs?: number
   let reported = false;
   for (;;) {
     try {
-      const code = await login(server, Math.min(15_000, timeoutMs), CLOUD_INIT_DONE);
+      // Readiness only: nothing is sent but the key's signature for this session. The installer
+      // pins the host key on its own first connection.
+      const { code } = await sshRunOnce(server, anyHostKey, CLOUD_INIT_DONE, { connectTimeoutMs: Math.min(15_000, timeoutMs), timeoutMs: 960_000 });
       if (code === 1 || code === 2) opts.onProgress?.(`cloud-init reported ${code === 1 ? "errors" : "recoverable errors"} (see /var/log/cloud-init.log on the server); the login works, going on`);
       // sshd may have been restarted by cloud-init while we waited: one more login proves it is back.
-      await login(server, Math.min(15_000, timeoutMs));
+      await sshLogin(server, anyHostKey, Math.min(15_000, timeoutMs));
       return Date.now() - started;
     } catch (e) {
       last = (e as Error).message;

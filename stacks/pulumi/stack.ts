@@ -1,18 +1,18 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
-import { privateDir } from "../../cli/state/dirs.ts";
-import { CloudError, type CloudName, DebugLog, explainEngineError } from "./errors.ts";
+import { type DeploymentState, privateDir } from "../state/state-dir.ts";
+import { CloudError, DebugLog, explainEngineError } from "./errors.ts";
 import { Cancellation, type InterruptSource, processInterrupts } from "./interrupt.ts";
 import { parseLockError, staleLockVerdict } from "./locks.ts";
+import type { CloudProfile } from "./profile.ts";
 import { automationSdk } from "./sdk.ts";
 
 /** Where one deployment's stack for one cloud lives. */
 export interface StackLocation {
-  cloud: CloudName;
-  deployment: string;
-  stateDir: string;
+  cloud: CloudProfile;
+  state: DeploymentState;
   projectName: string;
   stackName: string;
   backendUrl: string;
@@ -21,22 +21,16 @@ export interface StackLocation {
   debugLogPath: string;
 }
 
-/** The default backend: Pulumi's file backend in drasyl-deploy's state dir; no Pulumi account needed. */
-export function defaultBackendUrl(stateDir: string): string {
-  return `file://${join(resolve(stateDir), "pulumi")}`;
-}
-
-export function stackLocation(cloud: CloudName, deployment: string, stateDir: string, backendUrl?: string): StackLocation {
-  const dir = join(resolve(stateDir), "deployments", deployment);
+/** The default backend is Pulumi's file backend in drasyl-deploy's state dir: no Pulumi account needed. */
+export function stackLocation(cloud: CloudProfile, state: DeploymentState, backendUrl?: string): StackLocation {
   return {
     cloud,
-    deployment,
-    stateDir: resolve(stateDir),
-    projectName: `drasyl-deploy-${cloud}`,
-    stackName: deployment,
-    backendUrl: backendUrl ?? defaultBackendUrl(stateDir),
-    workDir: join(dir, `pulumi-${cloud}`),
-    debugLogPath: join(dir, `pulumi-${cloud}.log`),
+    state,
+    projectName: `drasyl-deploy-${cloud.kind}`,
+    stackName: state.deployment,
+    backendUrl: backendUrl ?? state.pulumiBackendUrl,
+    workDir: state.pulumiWorkDir(cloud.kind),
+    debugLogPath: state.pulumiLogFile(cloud.kind),
   };
 }
 
@@ -71,7 +65,7 @@ export type EngineFactory = (setup: EngineSetup) => Promise<Engine>;
 /** The Automation API: an inline program in a LocalWorkspace, one stack per deployment and cloud. */
 export const automationEngine: EngineFactory = async ({ location, program, envVars, command }) => {
   const { LocalWorkspace } = automationSdk();
-  privateDir(location.workDir);
+  location.state.ensureDir(location.workDir);
   if (location.backendUrl.startsWith("file://")) privateDir(location.backendUrl.slice("file://".length));
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: location.stackName, projectName: location.projectName, program },
@@ -168,7 +162,7 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       if (cancellation.state === "killed") {
         throw new CloudError(
           "killed",
-          `${op} killed. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud === "hcloud" ? "Hetzner Cloud console" : "AWS console"}`,
+          `${op} killed. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.state.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud.consoleName}`,
           log.path,
         );
       }
@@ -181,7 +175,7 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       }
       const explained = explainEngineError(text, location.cloud, `${location.projectName}/${location.stackName}`);
       if (explained.kind === "lock-held") {
-        const verdict = staleLockVerdict(parseLockError(text), { stateDir: location.stateDir, deployment: location.deployment, ...ctx.lockCheck });
+        const verdict = staleLockVerdict(parseLockError(text), { state: location.state, ...ctx.lockCheck });
         if (verdict.stale && attempt === 0) {
           ctx.note(`clearing a stale Pulumi lock: ${verdict.reason}`);
           log.write(`--- clearing the stale lock (pulumi cancel): ${verdict.reason}\n`);

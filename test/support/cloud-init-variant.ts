@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import type { Server } from "../../stacks/provider.ts";
 import { ensureBaseImage, labCacheDir } from "../../stacks/local/base-image.ts";
-import { privateDir, removeTree, unmountAll } from "../../stacks/local/fs-util.ts";
+import { removeTree, unmountAll } from "../../stacks/local/fs-util.ts";
 import { type HostSpec, removeHostFiles, startHost, stopHost } from "../../stacks/local/host.ts";
 import { withLock } from "../../stacks/local/lock.ts";
 import { createHostNetwork, ensureBridge, hostAddresses, hostTag, removeBridgeIfUnused, removeHostNetwork } from "../../stacks/local/network.ts";
@@ -11,6 +11,7 @@ import { claimHost, liveClaims, releaseHost, withMachineLock } from "../../stack
 import { run } from "../../stacks/local/run.ts";
 import { ensureLabKey } from "../../stacks/local/ssh-key.ts";
 import { writeState } from "../../stacks/local/state.ts";
+import { type DeploymentState, StateDir } from "../../stacks/state/state-dir.ts";
 
 /*
  * A lab host variant that boots like a Debian cloud image: cloud-init installed, fed by the
@@ -91,21 +92,20 @@ export interface CloudInitHostOptions {
 export class CloudInitLabHost {
   private spec?: HostSpec;
   private readonly id: string;
-  private readonly dir: string;
+  private readonly state: DeploymentState;
   private readonly stateFile: string;
 
   constructor(private readonly opts: CloudInitHostOptions) {
     this.id = createHash("sha256").update(`cloud-init\0${opts.stateDir}\0${opts.name}`).digest("hex").slice(0, 8);
-    this.dir = join(opts.stateDir, "lab", opts.name);
-    this.stateFile = join(this.dir, "state.json");
+    this.state = new StateDir(opts.stateDir).forDeployment(opts.name);
+    this.stateFile = this.state.labStateFile(opts.name);
   }
 
   /** Boots the host and returns it as a Server logged into as root with the lab key. */
   async boot(onProgress: (message: string) => void = () => {}): Promise<Server> {
     const image = await ensureCloudInitImage(this.opts.cacheDir, onProgress);
-    const labDir = privateDir(join(this.opts.stateDir, "lab"));
-    privateDir(this.dir);
-    const key = ensureLabKey(labDir);
+    this.state.prepare(this.stateFile);
+    const key = ensureLabKey(this.state);
     const index = await withMachineLock(async () => {
       const i = claimHost(liveClaims(), this.id, this.opts.name, this.stateFile, undefined);
       writeState(this.stateFile, { version: 1, deployment: this.opts.name, hosts: [{ name: this.opts.name, region: "cloud-init", id: this.id, index: i }] });
@@ -116,13 +116,13 @@ export class CloudInitLabHost {
       name: this.opts.name,
       tag: hostTag(this.id),
       base: image,
-      dir: join(this.dir, this.opts.name),
+      files: this.state.labHost(this.opts.name, this.opts.name),
       authorizedKey: key.publicKey,
       ssh: { host: ipv4, port: 22, user: "root", privateKeyPath: key.privateKeyPath },
     };
     this.spec = spec;
     // The seed goes into the host's own overlay layer before the first boot, as a cloud's metadata service would serve it.
-    const seed = join(spec.dir, "upper", "var", "lib", "cloud", "seed", "nocloud");
+    const seed = join(spec.files.upper, "var", "lib", "cloud", "seed", "nocloud");
     mkdirSync(seed, { recursive: true, mode: 0o755 });
     const keys = this.opts.metadataKeys ?? [];
     writeFileSync(
@@ -142,7 +142,7 @@ export class CloudInitLabHost {
 
   /** Stops the host and removes everything it had; safe to call more than once. */
   async destroy(): Promise<void> {
-    const spec: HostSpec = this.spec ?? { name: this.opts.name, tag: hostTag(this.id), base: "", dir: join(this.dir, this.opts.name), authorizedKey: "", ssh: { host: "", port: 22, user: "root" } };
+    const spec: HostSpec = this.spec ?? { name: this.opts.name, tag: hostTag(this.id), base: "", files: this.state.labHost(this.opts.name, this.opts.name), authorizedKey: "", ssh: { host: "", port: 22, user: "root" } };
     await stopHost(spec);
     await withMachineLock(() => removeHostNetwork(spec.tag));
     await removeHostFiles(spec);

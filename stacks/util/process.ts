@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Whether a process really runs. `kill -0` alone is not enough: a PID 1 that is not systemd reaps
+ * orphaned nspawn children late, so dead processes linger as zombies that `kill -0` reports alive.
+ * When /proc cannot be read (hidepid, another mount namespace), the answer of kill(0) stands: a
+ * lock is then rather kept than taken over from a live holder.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  return state !== "Z" && state !== "X";
+}
+
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends a signal, ignoring processes that are already gone. */
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Exited in the meantime: nothing to signal.
+  }
+}
