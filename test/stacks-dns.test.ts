@@ -288,3 +288,36 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
     for (const r of ofType(one.resources, R53)) expect(r.inputs).toEqual(byName(two.resources, r.name).inputs);
   });
 });
+
+describe("waiting for freshly written records", () => {
+  it("waits until the name leads to the server (a real DNS server that learns the record after a moment), then stops", async () => {
+    const { TestDnsServer } = await import("./support/dns-server.ts");
+    const { waitForDnsNames } = await import("../stacks/dns/propagation.ts");
+    const dns = await TestDnsServer.start({});
+    const prev = process.env.DRASYL_DEPLOY_DNS_SERVER;
+    process.env.DRASYL_DEPLOY_DNS_SERVER = dns.address;
+    try {
+      const s = server("t-fsn1", "fsn1", "198.51.100.7", undefined, "sp-fsn1.example.org");
+      setTimeout(() => {
+        dns.zone["sp-fsn1.example.org"] = { A: ["198.51.100.7"] };
+      }, 600);
+      const lines: string[] = [];
+      const t = Date.now();
+      const left = await waitForDnsNames([s, server("no-name", "x", "192.0.2.1")], { intervalMs: 100, timeoutMs: 10_000, onProgress: (n, m) => lines.push(`${n}: ${m}`) });
+      expect(left.size).toBe(0);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(500);
+      expect(lines[0]).toMatch(/^t-fsn1: waiting for the DNS record of sp-fsn1\.example\.org to be visible: dnsName sp-fsn1\.example\.org does not resolve/);
+      expect(lines.at(-1)).toBe("t-fsn1: sp-fsn1.example.org now leads to the server");
+      expect(dns.queries.length).toBeGreaterThan(2);
+
+      // A record that keeps leading elsewhere: given up on after the timeout, with the reason.
+      dns.zone["sp-fsn1.example.org"] = { A: ["203.0.113.99"] };
+      const stale = await waitForDnsNames([s], { intervalMs: 100, timeoutMs: 500 });
+      expect(stale.get("t-fsn1")).toMatch(/resolves to 203\.0\.113\.99, but 203\.0\.113\.99 is not this server's/);
+    } finally {
+      if (prev === undefined) delete process.env.DRASYL_DEPLOY_DNS_SERVER;
+      else process.env.DRASYL_DEPLOY_DNS_SERVER = prev;
+      await dns.close();
+    }
+  });
+});

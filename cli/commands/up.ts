@@ -3,6 +3,8 @@ import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
 import { withDnsNames } from "../../stacks/dns/fleet.ts";
+import { waitForDnsNames } from "../../stacks/dns/propagation.ts";
+import { dnsManagingKind } from "../../stacks/kinds.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { adoptIdentity, ensureIdentity, loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
@@ -75,6 +77,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     for (const s of servers.filter((x) => !identities.has(x.name))) {
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
+    // Records the stack has just written may take a moment to be visible.
+    if (d.config.dns && dnsManagingKind(d.config.dns.provider)) await waitForDnsNames(servers, { onProgress: (n, m) => progress.line(n, m) });
 
     const prober = await probeIdentity(d.state);
     const results: InstallResult[] = await Promise.all(
