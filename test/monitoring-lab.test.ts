@@ -25,7 +25,7 @@ const runnable = (labAvailable().ok && prometheusPath !== undefined) || process.
  * peers gauge move when a drasyl node registers; `status --metrics` reads the same figures through
  * SSH port forwarding; the token never shows in any output.
  */
-describe.skipIf(!runnable)("monitoring a lab super peer: up, monitoring, Prometheus, status --metrics", () => {
+describe.skipIf(!runnable)("monitoring a lab super peer: up, monitoring, Prometheus, status --metrics, DNS names", () => {
   const dir = mkdtempSync(join(tmpdir(), "dd-mon-"));
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
@@ -37,8 +37,10 @@ describe.skipIf(!runnable)("monitoring a lab super peer: up, monitoring, Prometh
   let node: DrasylNode | undefined;
   const printed: string[] = [];
 
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = { ...process.env, DRASYL_DEPLOY_METRICS_TOKEN: TOKEN };
+  async function cli(...argv: (string | Record<string, string>)[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const extra = typeof argv[0] === "object" ? argv[0] : {};
+    const args = argv.filter((a): a is string => typeof a === "string");
+    const env = { ...process.env, DRASYL_DEPLOY_METRICS_TOKEN: TOKEN, ...extra };
     try {
       const r = await execRaw(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config], {
         timeout: 600_000,
@@ -130,6 +132,34 @@ describe.skipIf(!runnable)("monitoring a lab super peer: up, monitoring, Prometh
     const m = await statusMetrics();
     expect(m?.peers).toBe(2);
     expect(m?.hellosReceived).toBeGreaterThanOrEqual(3);
+  }, 180_000);
+
+  it("a dns section (provider none, records at a local DNS server): peers, status and monitoring use the name", async () => {
+    const { TestDnsServer } = await import("./support/dns-server.ts");
+    const ip = (JSON.parse(readFileSync(join(out, "targets", `${server}.json`), "utf8")) as { targets: string[] }[])[0]?.targets[0]?.replace(/:9898$/, "") ?? "";
+    const name = `${server}.lab.test`;
+    const dns = await TestDnsServer.start({ [name]: { A: [ip] } });
+    const withDns = { DRASYL_DEPLOY_DNS_SERVER: dns.address };
+    try {
+      writeFileSync(config, `${readFileSync(config, "utf8")}dns: { zone: lab.test, provider: none, name: "{server}" }\n`);
+      const upAgain = await cli(withDns, "up");
+      expect(upAgain.code, upAgain.stderr + upAgain.stdout).toBe(0);
+      expect(upAgain.stdout).toMatch(new RegExp(`^${server} +unchanged`, "m"));
+      expect(upAgain.stdout).toContain(`DRASYL_SUPER_PEERS="udp://${name}:22527?publicKey=`);
+      const peersOut = await cli(withDns, "peers", "--format", "lines");
+      expect(peersOut.stdout.trim()).toMatch(new RegExp(`^udp://${name.replaceAll(".", "\\.")}:22527\\?publicKey=[0-9a-f]{64}&networkId=1&tcpPort=443$`));
+      expect(dns.queries).toContain(`${name} A`);
+      expect((await cli(withDns, "monitoring", "--out", out)).code).toBe(0);
+      expect(JSON.parse(readFileSync(join(out, "targets", `${server}.json`), "utf8"))).toMatchObject([{ targets: [`${name}:9898`] }]);
+
+      // The record now leads elsewhere: status says so for that name.
+      dns.zone[name] = { A: ["192.0.2.77"] };
+      const bad = await cli(withDns, "status");
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain(`dnsName ${name} resolves to 192.0.2.77`);
+    } finally {
+      await dns.close();
+    }
   }, 180_000);
 
   it("the token never appears in what the CLI printed", () => {

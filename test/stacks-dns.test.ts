@@ -204,6 +204,14 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
     ]);
   });
 
+  it("a replaced server keeps its name: the A record and both PTRs hang on the primary IPs, which outlive the server", () => {
+    for (const name of ["fsn1-dns-a", "fsn1-rdns-ipv4", "fsn1-rdns-ipv6"]) {
+      const deps = byName(two.resources, name).options.dependencies;
+      expect(deps.some((u) => u.endsWith("::fsn1-ipv4") || u.endsWith("::fsn1-ipv6")), name).toBe(true);
+      if (name !== "fsn1-rdns-ipv6") expect(deps.some((u) => u.endsWith("::fsn1-server")), name).toBe(false);
+    }
+  });
+
   it("a TTL change updates the record sets in place (same resources, new ttl)", async () => {
     const r = await runHcloud(hcloudArgs(["fsn1", "nbg1"], { ...dnsArgs(["fsn1", "nbg1"]), ttl: 60 }));
     expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.ttl])).toEqual(ofType(two.resources, RRSET).map((x) => [x.name, 60]));
@@ -279,6 +287,16 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
       ["eu-central-1-dns-a", "sp-eu-central-1.example.org", "A", [`203.0.113.${octet("eu-central-1")}`]],
       ["eu-central-1-dns-aaaa", "sp-eu-central-1.example.org", "AAAA", [`2600:1f18:${octet("eu-central-1")}00::10`]],
     ]);
+  });
+
+  it("a replaced instance (architecture change): the AAAA record follows the new instance, which exists before the old one is deleted", async () => {
+    const arm = await runAws({ ...awsArgs([], undefined), servers: awsServerSpecs("t", { regions: [{ region: "eu-central-1", instanceType: "t4g.micro" }] }), dns: dnsArgs(["eu-central-1"]) });
+    const aaaa = byName(arm.resources, "eu-central-1-dns-aaaa");
+    // The old x64 instance is gone from the program, so the engine deletes it only after creating the
+    // new one and updating what depends on it: the name never points at a deleted server.
+    expect(arm.resources.map((r) => r.name)).not.toContain("eu-central-1-server");
+    expect(aaaa.options.dependencies.some((u) => u.endsWith("::eu-central-1-server-arm64"))).toBe(true);
+    expect(byName(arm.resources, "eu-central-1-dns-a").inputs).toEqual(byName(two.resources, "eu-central-1-dns-a").inputs);
   });
 
   it("removing a region removes only its records", async () => {
