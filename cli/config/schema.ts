@@ -52,7 +52,7 @@ export const configSchema = z
     if (c.dns) {
       const owner = dnsManagingKind(c.dns.provider);
       if (owner && !c.targets.some((t) => t.kind === owner)) {
-        ctx.addIssue({ code: "custom", path: ["dns", "provider"], message: `${c.dns.provider} records are managed by the ${owner} stack: add a ${owner} target, or use provider: none and publish the records yourself` });
+        ctx.addIssue({ code: "custom", path: ["dns", "provider"], message: `${c.dns.provider} records are managed by the ${owner} stack: add a target of kind ${owner}, or use provider: none and publish the records yourself` });
       }
       const named = c.targets.flatMap((t) => targetServerNames(c.deployment, t)).map((s) => ({ deployment: c.deployment, server: s.name, region: s.region }));
       for (const message of namingProblems(c.dns, named)) ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
