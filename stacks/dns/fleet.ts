@@ -1,5 +1,5 @@
 import type { Provider, Server } from "../provider.ts";
-import { type NamedServer, recordName, dnsName } from "./naming.ts";
+import { type NameParts, recordName, dnsName } from "./naming.ts";
 import type { DnsProgramArgs } from "./program-args.ts";
 import type { DnsConfig } from "./schema.ts";
 
@@ -9,7 +9,7 @@ import type { DnsConfig } from "./schema.ts";
  * last recorded in its stack), so one zone covers a mixed fleet. A server whose DNS name the
  * config fixes itself (an existing server's dnsName or host name) is left to its operator.
  */
-export function dnsProgramArgs(dns: DnsConfig, deployment: string, own: Omit<NamedServer, "deployment">[], others: Server[]): DnsProgramArgs {
+export function dnsProgramArgs(dns: DnsConfig, deployment: string, own: Omit<NameParts, "deployment">[], others: Server[]): DnsProgramArgs {
   const names: Record<string, string> = {};
   for (const s of own) names[s.server] = recordName(dns, { deployment, ...s });
   const foreign = others
@@ -25,7 +25,7 @@ export function withDnsNames(dns: DnsConfig | undefined, deployment: string, ser
 }
 
 /** dnsProgramArgs with the other targets' servers as their providers list them now (cloud servers from their stack outputs). */
-export async function dnsArgsFor(dns: DnsConfig, deployment: string, own: Omit<NamedServer, "deployment">[], others: Provider[]): Promise<DnsProgramArgs> {
+export async function dnsArgsFor(dns: DnsConfig, deployment: string, own: Omit<NameParts, "deployment">[], others: Provider[]): Promise<DnsProgramArgs> {
   const servers = (await Promise.all(others.map((p) => p.list()))).flat();
   return dnsProgramArgs(dns, deployment, own, servers);
 }

@@ -2,19 +2,19 @@ import type { DnsConfig } from "./schema.ts";
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export interface NamedServer {
+export interface NameParts {
   deployment: string;
   server: string;
   region: string;
 }
 
 /** The record's name relative to the zone, e.g. "sp-fsn1" for name "sp-{region}". */
-export function recordName(dns: Pick<DnsConfig, "name">, s: NamedServer): string {
+export function recordName(dns: Pick<DnsConfig, "name">, s: NameParts): string {
   return dns.name.replaceAll("{region}", s.region).replaceAll("{server}", s.server).replaceAll("{deployment}", s.deployment).toLowerCase();
 }
 
 /** The name clients get in DRASYL_SUPER_PEERS. */
-export function dnsName(dns: Pick<DnsConfig, "name" | "zone">, s: NamedServer): string {
+export function dnsName(dns: Pick<DnsConfig, "name" | "zone">, s: NameParts): string {
   return `${recordName(dns, s)}.${dns.zone}`;
 }
 
@@ -23,7 +23,7 @@ export function dnsName(dns: Pick<DnsConfig, "name" | "zone">, s: NamedServer): 
  * valid DNS name (a region with spaces, say), or two servers on one name (two targets sharing a
  * region under "sp-{region}").
  */
-export function namingProblems(dns: DnsConfig, servers: NamedServer[]): string[] {
+export function namingProblems(dns: DnsConfig, servers: NameParts[]): string[] {
   const problems: string[] = [];
   const owner = new Map<string, string>();
   for (const s of servers) {
@@ -36,13 +36,4 @@ export function namingProblems(dns: DnsConfig, servers: NamedServer[]): string[]
     owner.set(rel, s.server);
   }
   return problems;
-}
-
-/** A record set a DNS program manages for a server of another target kind (or another cloud). */
-export interface ForeignRecord {
-  server: string;
-  /** Relative to the zone. */
-  name: string;
-  ipv4?: string;
-  ipv6?: string;
 }

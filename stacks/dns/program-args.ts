@@ -1,4 +1,11 @@
-import type { ForeignRecord } from "./naming.ts";
+/** A record set a DNS program manages for a server of another target kind (or the other cloud). */
+export interface ForeignRecord {
+  server: string;
+  /** Relative to the zone. */
+  name: string;
+  ipv4?: string;
+  ipv6?: string;
+}
 
 /** What a cloud program needs to manage a zone's records: the zone, the TTL, the names, and the other servers' records. */
 export interface DnsProgramArgs {
