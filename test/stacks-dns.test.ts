@@ -339,3 +339,27 @@ describe("waiting for freshly written records", () => {
     }
   });
 });
+
+describe("up applies the zone's stack last", () => {
+  it("the other targets first (in parallel), then the stack that writes their records; servers in config order", async () => {
+    const { applyInDnsOrder } = await import("../stacks/dns/fleet.ts");
+    const events: string[] = [];
+    const fake = (kind: string, name: string, ms: number) =>
+      ({
+        kind,
+        apply: async () => {
+          events.push(`start ${name}`);
+          await new Promise((r) => setTimeout(r, ms));
+          events.push(`done ${name}`);
+          return [server(name, "r", "192.0.2.1")];
+        },
+      }) as unknown as import("../stacks/provider.ts").Provider;
+    const providers = [fake("hcloud", "h", 10), fake("existing", "e", 50), fake("aws", "a", 30)];
+    const servers = await applyInDnsOrder(providers, "hcloud", (p) => p.apply());
+    expect(servers.map((s) => s.name)).toEqual(["h", "e", "a"]);
+    expect(events).toEqual(["start e", "start a", "done a", "done e", "start h", "done h"]);
+    events.length = 0;
+    await applyInDnsOrder(providers, undefined, (p) => p.apply());
+    expect(events.slice(0, 3)).toEqual(["start h", "start e", "start a"]);
+  });
+});

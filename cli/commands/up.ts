@@ -2,7 +2,7 @@ import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
 import { requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
-import { withDnsNames } from "../../stacks/dns/fleet.ts";
+import { applyInDnsOrder, withDnsNames } from "../../stacks/dns/fleet.ts";
 import { waitForDnsNames } from "../../stacks/dns/propagation.ts";
 import { dnsManagingKind } from "../../stacks/kinds.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
@@ -71,7 +71,9 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       }
     })();
     const [servers] = await Promise.all([
-      Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => withDnsNames(d.config.dns, d.config.deployment, s.flat())),
+      applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) => p.apply((name, msg) => progress.line(name, msg))).then((s) =>
+        withDnsNames(d.config.dns, d.config.deployment, s),
+      ),
       identitiesReady,
     ]);
     for (const s of servers.filter((x) => !identities.has(x.name))) {

@@ -29,3 +29,16 @@ export async function dnsArgsFor(dns: DnsConfig, deployment: string, own: Omit<N
   const servers = (await Promise.all(others.map((p) => p.list()))).flat();
   return dnsProgramArgs(dns, deployment, own, servers);
 }
+
+/**
+ * Applies every provider in parallel, except that the stack managing the DNS zone (`zoneKind`)
+ * goes last: its records for the other targets' servers are then those servers' addresses after
+ * this run. The servers come back in the providers' order.
+ */
+export async function applyInDnsOrder(providers: Provider[], zoneKind: string | undefined, apply: (p: Provider) => Promise<Server[]>): Promise<Server[]> {
+  const results = new Map<Provider, Server[]>();
+  const run = (ps: Provider[]) => Promise.all(ps.map(async (p) => results.set(p, await apply(p))));
+  await run(providers.filter((p) => p.kind !== zoneKind));
+  await run(providers.filter((p) => p.kind === zoneKind));
+  return providers.flatMap((p) => results.get(p) ?? []);
+}
