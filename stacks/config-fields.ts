@@ -32,6 +32,13 @@ export const cidrField = z.string().refine(
   { message: "must be an IPv4 or IPv6 network in CIDR notation, e.g. 203.0.113.7/32 or 2001:db8::/48" },
 );
 
+/** A config field's path as a user writes it: `targets[0].servers[1].name`. */
+export function formatFieldPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+  return out || "(top level)";
+}
+
 /** The fields every cloud target shares. */
 export const cloudFields = {
   /** The user cloud-init creates with the deployment's SSH key and passwordless sudo; "root" logs in as root. */

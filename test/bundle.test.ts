@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { RawClient, vectorIdentity } from "./support/super-peer.ts";
 const running: Spawned[] = [];
 afterAll(async () => {
   for (const p of running) await p.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const dir = mkdtempSync(join(tmpdir(), "drasyl-bundle-"));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../stacks/package-files.ts";
 import { AWS_PROFILE } from "../stacks/aws/profile.ts";
 import { HCLOUD_PROFILE } from "../stacks/hcloud/profile.ts";
@@ -40,12 +40,18 @@ for (const cloud of clouds) {
   const missing = missingCredentials(cloud.profile);
   const why = !optIn ? "run it with `npm run test:cloud`" : missing ? `no credentials: ${missing.split(":")[0]}` : "";
   describe.skipIf(!optIn || missing !== undefined)(`real ${cloud.kind}: deploy one super peer, probe it, destroy it${why ? ` (skipped: ${why})` : ""}`, () => {
-    const dir = mkdtempSync(join(tmpdir(), `drasyl-smoke-${cloud.kind}-`));
-    const stateDir = join(dir, "state");
-    const config = join(dir, "drasyl-deploy.yaml");
+    // Made in beforeAll: vitest runs a skipped describe's body too, when it collects the tests.
+    let dir = "";
+    let stateDir = "";
+    let config = "";
     const deployment = `smoke-${randomBytes(3).toString("hex")}`;
     const env = { ...process.env, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? randomBytes(16).toString("hex") };
-    writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - ${cloud.target}\n`);
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), `drasyl-smoke-${cloud.kind}-`));
+      stateDir = join(dir, "state");
+      config = join(dir, "drasyl-deploy.yaml");
+      writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - ${cloud.target}\n`);
+    });
 
     async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
       try {

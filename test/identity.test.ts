@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ed25519PublicToX25519, ed25519SecretToX25519, KeyError } from "../sp-runtime/crypto/keys.ts";
 import { computeSessionKeys } from "../sp-runtime/crypto/session.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
@@ -97,6 +97,7 @@ describe("proof of work", () => {
 
 describe("identity file", () => {
   const dir = mkdtempSync(join(tmpdir(), "drasyl-id-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("loads the Rust identity file to the listed public key", () => {
     const identity = parseIdentityFile(drasyl.identityFile.text);

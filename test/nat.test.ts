@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,13 +73,16 @@ describe.skipIf(!runnable && !mustRun)("UNITE across NATs (network namespaces)",
     }
   });
 
+  const dirs: string[] = [];
   afterAll(async () => {
     for (const p of procs) await p.stop();
     ns.cleanup();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it("each UNITE carries the other node's NAT-mapped public address", async () => {
     const dir = mkdtempSync(join(tmpdir(), "drasyl-nat-"));
+    dirs.push(dir);
     const spId = vectorIdentity("id_1");
     const idFile = join(dir, "sp.identity");
     saveIdentityFile(idFile, spId);

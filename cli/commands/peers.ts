@@ -1,4 +1,5 @@
 import { Option } from "commander";
+import type { Identity } from "../../sp-runtime/identity/identity.ts";
 import { probeServer } from "../../stacks/install/health.ts";
 import { loadIdentity, probeIdentity } from "../../stacks/state/identities.ts";
 import { listServers, openDeployment } from "../deployment.ts";
@@ -20,13 +21,14 @@ export interface PeersOptions {
 export async function peers(opts: PeersOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const servers = await listServers(d);
-  const prober = opts.all ? undefined : await probeIdentity(d.state);
+  // Mined (once per state dir) only when there is something to probe.
+  let prober: Promise<Identity> | undefined;
   const checked = await Promise.all(
     servers.map(async (server) => {
       const identity = loadIdentity(d.state, server.name);
       if (!identity) return { server, left: "no identity in the local state (not deployed yet?)" };
-      if (prober) {
-        const probe = await probeServer(server, identity.publicKeyHex, d.settings, { identity: prober });
+      if (!opts.all) {
+        const probe = await probeServer(server, identity.publicKeyHex, d.settings, { identity: await (prober ??= probeIdentity(d.state)) });
         if (!probe.ok) return { server, left: probe.error ?? "does not answer", hint: " (--all lists it anyway)" };
       }
       return { server, url: superPeerUrl({ server, publicKeyHex: identity.publicKeyHex }, d.settings) };

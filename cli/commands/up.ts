@@ -69,8 +69,10 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         identities.set(name, identity);
         progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
       }
+      // The health probe's own identity, mined once per state dir.
+      return probeIdentity(d.state);
     })();
-    const [servers] = await Promise.all([
+    const [servers, prober] = await Promise.all([
       applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) => p.apply((name, msg) => progress.line(name, msg))).then((s) =>
         withDnsNames(d.config.dns, d.config.deployment, s),
       ),
@@ -82,7 +84,6 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     // Records the stack has just written may take a moment to be visible.
     if (d.config.dns && dnsManagingKind(d.config.dns.provider)) await waitForDnsNames(servers, { onProgress: (n, m) => progress.line(n, m) });
 
-    const prober = await probeIdentity(d.state);
     const results: InstallResult[] = await Promise.all(
       servers.map((s) =>
         installServer(

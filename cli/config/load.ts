@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { formatFieldPath } from "../../stacks/config-fields.ts";
 import { configSchema, type DeployConfig } from "./schema.ts";
 
 export const DEFAULT_CONFIG_FILE = "drasyl-deploy.yaml";
@@ -16,14 +17,8 @@ export const SANDBOX_CONFIG: DeployConfig = configSchema.parse({
   targets: [{ kind: "local", regions: ["lab-1", "lab-2", "lab-3"] }],
 });
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
-  return out || "(top level)";
-}
-
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
-  const lines = issues.map((i) => `  ${fieldPath(i.path)}: ${i.message}`);
+  const lines = issues.map((i) => `  ${formatFieldPath(i.path)}: ${i.message}`);
   return `${file} is not a valid drasyl-deploy configuration:\n${lines.join("\n")}`;
 }
 

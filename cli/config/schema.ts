@@ -1,13 +1,11 @@
 import { z } from "zod";
-import { cidrField, nameField, portField } from "../../stacks/config-fields.ts";
+import { cidrField, formatFieldPath, nameField, portField } from "../../stacks/config-fields.ts";
 import { namingProblems } from "../../stacks/dns/naming.ts";
 import { dnsSchema } from "../../stacks/dns/schema.ts";
 import { dnsManagingKind, hasManagedFirewall, targetSchema, targetServerNames } from "../../stacks/kinds.ts";
 import { isExposed } from "../../stacks/monitoring/exposure.ts";
 import { DEFAULT_SETTINGS, prometheusListenProblem, TOKEN_ALPHABET } from "../../stacks/install/settings.ts";
 import { LOG_LEVELS } from "../../sp-runtime/daemon/config.ts";
-
-const fieldPath = (path: (string | number)[]): string => path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("");
 
 /** The deployment config file: the deployment-wide settings and the targets, each checked by its own kind. */
 export const configSchema = z
@@ -62,7 +60,7 @@ export const configSchema = z
       for (const { name, path } of targetServerNames(c.deployment, t)) {
         const prev = seen.get(name);
         if (prev) ctx.addIssue({ code: "custom", path: ["targets", i, ...path], message: `server name "${name}" is already used at ${prev}` });
-        seen.set(name, `targets[${i}]${fieldPath(path)}`);
+        seen.set(name, formatFieldPath(["targets", i, ...path]));
       }
     });
   });

@@ -5,7 +5,8 @@ import { renderUserData } from "../pulumi/cloud-init.ts";
 import { ANYWHERE, cidrFamily, cidrSlug, type InboundRule, inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
 import type { ServerArch } from "../provider.ts";
-import { type Aws, awsSdk, pulumiSdk } from "../pulumi/sdk.ts";
+import { pulumiSdk } from "../pulumi/sdk.ts";
+import { type Aws, awsSdk } from "./sdk.ts";
 import { amiFilter, type AwsServerSpec, DEBIAN_AMI_OWNER } from "./catalog.ts";
 
 export interface AwsProgramArgs {

@@ -1,5 +1,5 @@
 import type { Output } from "@pulumi/pulumi";
-import type { Hcloud } from "../pulumi/sdk.ts";
+import type { Hcloud } from "../hcloud/sdk.ts";
 import { addressRecords, type DnsProgramArgs } from "./program-args.ts";
 
 /** One server the hcloud program creates, as its DNS records need it. */

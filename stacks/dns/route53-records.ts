@@ -1,5 +1,5 @@
 import type { Output, ProviderResource } from "@pulumi/pulumi";
-import type { Aws } from "../pulumi/sdk.ts";
+import type { Aws } from "../aws/sdk.ts";
 import { addressRecords, type DnsProgramArgs } from "./program-args.ts";
 
 /** One instance the AWS program creates, as its DNS records need it. */

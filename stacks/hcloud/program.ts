@@ -4,7 +4,8 @@ import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
-import { hcloudSdk, pulumiSdk } from "../pulumi/sdk.ts";
+import { pulumiSdk } from "../pulumi/sdk.ts";
+import { hcloudSdk } from "./sdk.ts";
 import type { HcloudServerSpec } from "./catalog.ts";
 
 export interface HcloudProgramArgs {

@@ -1,8 +1,6 @@
 import { createRequire } from "node:module";
 import type * as AutomationModule from "@pulumi/pulumi/automation/index.js";
 import type * as PulumiModule from "@pulumi/pulumi";
-import type * as HcloudModule from "@pulumi/hcloud";
-import type * as AwsModule from "@pulumi/aws";
 
 /*
  * The Pulumi SDKs are loaded on first use, through require():
@@ -10,7 +8,7 @@ import type * as AwsModule from "@pulumi/aws";
  *   which plain Node ESM refuses (ERR_UNSUPPORTED_DIR_IMPORT) although vitest accepts it;
  * - the CLI is one esbuild bundle with the packages external, and esbuild hoists every static
  *   import of an external package to the top of the bundle: a static import here would load
- *   @pulumi/pulumi and @pulumi/aws (about 1.3 s) on every `drasyl-deploy` run, even for the local lab.
+ *   @pulumi/pulumi and a cloud provider package (about 1.3 s) on every `drasyl-deploy` run, even for the local lab.
  * require() resolves from this file (or from dist/ in the bundle) to the package's node_modules,
  * and shares Node's module cache with `import "@pulumi/pulumi"` elsewhere (tests set mocks on it).
  */
@@ -18,8 +16,6 @@ const load = createRequire(import.meta.url);
 
 export type Pulumi = typeof PulumiModule;
 export type Automation = typeof AutomationModule;
-export type Hcloud = typeof HcloudModule;
-export type Aws = typeof AwsModule;
 
 export function pulumiSdk(): Pulumi {
   return load("@pulumi/pulumi") as Pulumi;
@@ -29,12 +25,9 @@ export function automationSdk(): Automation {
   return load("@pulumi/pulumi/automation/index.js") as Automation;
 }
 
-export function hcloudSdk(): Hcloud {
-  return load("@pulumi/hcloud") as Hcloud;
-}
-
-export function awsSdk(): Aws {
-  return load("@pulumi/aws") as Aws;
+/** A cloud's Pulumi provider package, loaded the same way (each cloud's sdk.ts names its own). */
+export function requirePackage(name: string): unknown {
+  return load(name);
 }
 
 /** The version of the Pulumi SDK drasyl-deploy ships (the CLI must be at least as new as MIN_PULUMI_CLI). */

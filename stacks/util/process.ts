@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /**
  * Whether a process really runs. `kill -0` alone is not enough: a PID 1 that is not systemd reaps
@@ -7,16 +7,20 @@ import { readFileSync } from "node:fs";
  * lock is then rather kept than taken over from a live holder.
  */
 export function processAlive(pid: number): boolean {
+  let signalled = true;
   try {
     process.kill(pid, 0);
   } catch (e) {
+    // EPERM: it exists, but belongs to someone else.
     if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+    signalled = false;
   }
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ENOENT";
+    // Missing from a mounted /proc after kill(0) reached it: it exited in between.
+    return !(signalled && (e as NodeJS.ErrnoException).code === "ENOENT" && existsSync("/proc/self"));
   }
   const state = /^State:\s+(\S)/m.exec(status)?.[1];
   return state !== "Z" && state !== "X";
