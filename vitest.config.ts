@@ -5,7 +5,7 @@ import { configDefaults, defineConfig } from "vitest/config";
  * (scripts/test-prereqs.sh builds it), or the bundles built into dist/. Everything else is the unit project: code and real loopback sockets, which any
  * user can run from a fresh clone without a build (`npm run test:unit`).
  */
-const E2E = ["bundle", "cli-bundle", "cloud-init", "cloud-smoke", "deploy-e2e", "first-run", "identity-e2e", "init-cli", "installer-lab", "lab", "nat", "pulumi-engine", "rollout-e2e"].map((name) => `test/${name}.test.ts`);
+const E2E = ["bundle", "cli-bundle", "cloud-init", "cloud-smoke", "deploy-e2e", "first-run", "identity-e2e", "init-cli", "installer-lab", "lab", "monitoring-lab", "monitoring-prometheus", "nat", "pulumi-engine", "rollout-e2e"].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({
   test: {

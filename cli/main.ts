@@ -5,8 +5,9 @@ import { registerForgetHost } from "./commands/forget-host.ts";
 import { registerInit } from "./commands/init.ts";
 import { registerIdentity } from "./commands/identity.ts";
 import { registerInstallPulumi } from "./commands/install-pulumi.ts";
-import { registerMove } from "./commands/move.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerMonitoring } from "./commands/monitoring.ts";
+import { registerMove } from "./commands/move.ts";
 import { registerPeers } from "./commands/peers.ts";
 import { registerRollout } from "./commands/rollout.ts";
 import { registerSandbox } from "./commands/sandbox.ts";
@@ -22,7 +23,7 @@ const program = new Command()
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-for (const register of [registerInit, registerUp, registerRollout, registerStatus, registerPeers, registerLogs, registerDestroy, registerIdentity, registerMove, registerForgetHost, registerInstallPulumi, registerSandbox]) register(program, globals);
+for (const register of [registerInit, registerUp, registerRollout, registerStatus, registerPeers, registerLogs, registerDestroy, registerIdentity, registerMove, registerForgetHost, registerInstallPulumi, registerSandbox, registerMonitoring]) register(program, globals);
 
 try {
   await program.parseAsync();

@@ -88,4 +88,34 @@ PLUGIN
   mv "$plugin.partial" "$plugin"
 fi
 
+# The monitoring tests check the generated rules and config with promtool and scrape a super peer
+# with a real Prometheus: Debian's prometheus package, unpacked into the cache rather than
+# installed, so no Prometheus service starts and no system user is created. The path must match
+# test/support/prometheus.ts.
+prom_dir="$cache/prometheus"
+if command -v promtool >/dev/null 2>&1 || [ -x "$prom_dir/usr/bin/promtool" ]; then
+  :
+elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+  echo "test-prereqs: unpacking Debian's prometheus package into $prom_dir"
+  tmp="$(mktemp -d)"
+  chmod 0755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || true
+  fi
+  if ls "$tmp"/prometheus_*.deb >/dev/null 2>&1; then
+    rm -rf "$prom_dir.partial"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$prom_dir.partial"
+    rm -rf "$prom_dir"
+    mv "$prom_dir.partial" "$prom_dir"
+  else
+    echo "test-prereqs: cannot download Debian's prometheus package; the Prometheus tests will be skipped" >&2
+    missing=1
+  fi
+  rm -rf "$tmp"
+else
+  echo "test-prereqs: no promtool and no apt-get to fetch it; the Prometheus tests will be skipped" >&2
+  missing=1
+fi
+
 if [ "$missing" -eq 1 ] && [ "${CI:-}" = "true" ]; then exit 1; fi

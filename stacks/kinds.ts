@@ -29,3 +29,13 @@ export function targetServerNames(deployment: string, target: TargetConfig): Nam
 export function providerFor(target: TargetConfig, ctx: ProviderContext): Provider {
   return kindOf(target).provider(target, ctx);
 }
+
+/** Whether the target's servers sit behind a firewall drasyl-deploy manages (the clouds). */
+export function hasManagedFirewall(target: TargetConfig): boolean {
+  return kindOf(target).profile !== undefined;
+}
+
+/** The kind whose stack manages the records of a `dns.provider`; undefined for "none". */
+export function dnsManagingKind(provider: string): string | undefined {
+  return KINDS.find((k) => "dnsProvider" in k && k.dnsProvider === provider)?.kind;
+}

@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import type { DnsProgramArgs } from "./dns/program-args.ts";
+import type { DnsProvider } from "./dns/schema.ts";
 import type { Provider } from "./provider.ts";
 import type { PassphrasePrompt } from "./pulumi/preflight.ts";
 import type { CloudProfile } from "./pulumi/profile.ts";
@@ -11,11 +13,17 @@ export interface ProviderContext {
   ports: { udp: number; tcp: number };
   /** Asked for the Pulumi passphrase when the environment has none. */
   passphrasePrompt?: PassphrasePrompt;
+  /** An exposed metrics endpoint and who may scrape it: the clouds' firewalls open its port to these only. */
+  metrics?: { port: number; sources: string[] } | undefined;
+  /** For the cloud that manages the deployment's DNS zone: its records, settled when its program runs. */
+  dns?: (() => Promise<DnsProgramArgs>) | undefined;
 }
 
 /** A server name a target yields, with the field of the target it comes from (for error messages). */
 export interface NamedServer {
   name: string;
+  /** Its region (location for Hetzner): part of its DNS name. */
+  region: string;
   path: (string | number)[];
 }
 
@@ -32,6 +40,8 @@ export interface TargetKind<S extends z.ZodType<{ kind: string }> = z.ZodType<{ 
   provider(target: z.infer<S>, ctx: ProviderContext): Provider;
   /** Clouds: credentials, environment, console and Pulumi plugin. */
   profile?: CloudProfile;
+  /** The `dns.provider` whose records this kind's stack manages (hcloud: Hetzner DNS, aws: Route 53). */
+  dnsProvider?: DnsProvider;
 }
 
 /** Ties a kind's functions to its own schema's type. */

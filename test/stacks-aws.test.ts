@@ -367,3 +367,23 @@ describe("aws program (pulumi mocks)", () => {
     expect(changed).toHaveLength(6);
   });
 });
+
+describe("aws program: an exposed metrics endpoint (pulumi mocks)", () => {
+  it("one ingress rule per metricsFrom source on the metrics port, v4 and v6; nothing else changes", async () => {
+    const base = await run(args(["eu-central-1"]));
+    const open = await run(args(["eu-central-1"], { metrics: { port: 9898, sources: ["192.0.2.10/32", "2001:db8:99::/64"] } }));
+    const key = (r: RecordedResource) => `${r.type}::${r.name}`;
+    const before = new Set(base.resources.map(key));
+    const added = open.resources.filter((r) => !before.has(key(r)));
+    expect(
+      added.map((r) => {
+        const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, description } = r.inputs as Record<string, unknown>;
+        return { name: r.name, type: r.type, ipProtocol, fromPort, toPort, source: cidrIpv4 ?? cidrIpv6, v6: cidrIpv6 !== undefined, description };
+      }),
+    ).toEqual([
+      { name: "eu-central-1-in-metrics-192-0-2-10-32", type: T.ingress, ipProtocol: "tcp", fromPort: 9898, toPort: 9898, source: "192.0.2.10/32", v6: false, description: "drasyl super peer metrics (Prometheus)" },
+      { name: "eu-central-1-in-metrics-2001-db8-99-64", type: T.ingress, ipProtocol: "tcp", fromPort: 9898, toPort: 9898, source: "2001:db8:99::/64", v6: true, description: "drasyl super peer metrics (Prometheus)" },
+    ]);
+    for (const r of base.resources) expect(byName(open.resources, r.name).inputs, r.name).toEqual(r.inputs);
+  });
+});

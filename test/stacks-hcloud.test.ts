@@ -259,3 +259,29 @@ describe("hcloud program (pulumi mocks)", () => {
     expect(r.outputs.servers[0]?.sshUser).toBe("root");
   });
 });
+
+describe("hcloud program: an exposed metrics endpoint (pulumi mocks)", () => {
+  const METRICS = { port: 9898, sources: ["192.0.2.10/32", "2001:db8:99::/64"] };
+
+  it("opens the metrics port to metricsFrom only, v4 and v6; without it the port stays closed", async () => {
+    const r = await run(args(["fsn1"], { metrics: METRICS }));
+    const rules = byName(r.resources, "firewall").inputs.rules as Record<string, unknown>[];
+    expect(rules.filter((x) => x.port === "9898")).toEqual([
+      { direction: "in", protocol: "tcp", port: "9898", sourceIps: ["192.0.2.10/32", "2001:db8:99::/64"], description: "drasyl super peer metrics (Prometheus)" },
+    ]);
+    expect(rules.flatMap((x) => (x.port === "9898" ? [] : (x.sourceIps as string[])))).not.toContain("192.0.2.10/32");
+    const closed = await run(args(["fsn1"]));
+    expect((byName(closed.resources, "firewall").inputs.rules as { port?: string }[]).map((x) => x.port)).toEqual(["22527", "443", "22", undefined]);
+  });
+
+  it("from the config: only an exposed endpoint with metricsFrom opens the port; exposing it to clouds without metricsFrom names the field", async () => {
+    const { metricsFirewall } = await import("../stacks/monitoring/exposure.ts");
+    const parse = (sp: string): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\nsuperPeer: ${sp}\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n`, "test.yaml");
+    expect(metricsFirewall(parse("{}").superPeer)).toBeUndefined();
+    expect(metricsFirewall(parse("{ prometheusListen: '127.0.0.1:9898', metricsFrom: [192.0.2.10/32] }").superPeer)).toBeUndefined();
+    expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }").superPeer)).toEqual({ port: 9100, sources: ["192.0.2.10/32"] });
+    expect(() => parse("{ prometheusListen: '0.0.0.0:9898' }")).toThrow(/superPeer\.metricsFrom: superPeer\.prometheusListen 0\.0\.0\.0:9898 exposes the metrics endpoint/);
+    expect(() => parse("{ prometheusListen: '0.0.0.0:9898', metricsFrom: [not-a-cidr] }")).toThrow(/superPeer\.metricsFrom\[0\]: must be an IPv4 or IPv6 network/);
+    expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(/superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/);
+  });
+});

@@ -2,6 +2,10 @@ import { createInterface } from "node:readline/promises";
 import { generateSecretKey } from "../../sp-runtime/crypto/keys.ts";
 import { Identity } from "../../sp-runtime/identity/identity.ts";
 import { installServer, type InstallResult } from "../../stacks/install/installer.ts";
+import { requireMetricsToken } from "../../stacks/monitoring/exposure.ts";
+import { applyInDnsOrder, withDnsNames } from "../../stacks/dns/fleet.ts";
+import { waitForDnsNames } from "../../stacks/dns/propagation.ts";
+import { dnsManagingKind } from "../../stacks/kinds.ts";
 import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { LabError } from "../../stacks/local/run.ts";
 import { appendAudit } from "../../stacks/state/audit.ts";
@@ -80,6 +84,7 @@ async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void):
  */
 export async function up(opts: UpOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
+  requireMetricsToken(d.settings.prometheusListen, d.settings.prometheusToken);
   process.stderr.write(`Deployment "${d.config.deployment}" (${d.source})\n`);
   // Everything that can stop the lab runs before an identity is made or anything is written.
   if (!opts.dryRun && d.config.targets.some((t) => t.kind === "local")) {
@@ -115,7 +120,9 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       return probeIdentity(d.state);
     })();
     const [servers, prober] = await Promise.all([
-      Promise.all(d.providers.map((p) => p.apply((name, msg) => progress.line(name, msg)))).then((s) => s.flat()),
+      applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) => p.apply((name, msg) => progress.line(name, msg))).then((s) =>
+        withDnsNames(d.config.dns, d.config.deployment, s),
+      ),
       identitiesReady,
     ]);
     updateRetired(d.state, retiring, serverNames(d.config));
@@ -123,6 +130,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     for (const s of servers.filter((x) => !identities.has(x.name))) {
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
+    // Records the stack has just written may take a moment to be visible.
+    if (d.config.dns && dnsManagingKind(d.config.dns.provider)) await waitForDnsNames(servers, { onProgress: (n, m) => progress.line(n, m) });
 
     await backUpNewIdentities(d, (line) => progress.note(line));
     const restored = pendingRestores(d.state);

@@ -1,6 +1,9 @@
 import { z } from "zod";
-import { formatFieldPath, nameField, portField } from "../../stacks/config-fields.ts";
-import { targetSchema, targetServerNames } from "../../stacks/kinds.ts";
+import { cidrField, formatFieldPath, nameField, portField } from "../../stacks/config-fields.ts";
+import { namingProblems } from "../../stacks/dns/naming.ts";
+import { dnsSchema } from "../../stacks/dns/schema.ts";
+import { dnsManagingKind, hasManagedFirewall, targetSchema, targetServerNames } from "../../stacks/kinds.ts";
+import { isExposed } from "../../stacks/monitoring/exposure.ts";
 import { DEFAULT_SETTINGS, prometheusListenProblem, TOKEN_ALPHABET } from "../../stacks/install/settings.ts";
 import { LOG_LEVELS } from "../../sp-runtime/daemon/config.ts";
 
@@ -26,8 +29,13 @@ export const configSchema = z
           .default(DEFAULT_SETTINGS.prometheusListen),
         /** Bearer token /metrics requires, "" for none. A secret: never printed or logged. */
         prometheusToken: z.string().regex(TOKEN_ALPHABET, "may only contain A-Z a-z 0-9 . _ ~ + / = -").default(DEFAULT_SETTINGS.prometheusToken),
+        /** The token's file (0600), kept out of the config; $DRASYL_DEPLOY_METRICS_TOKEN wins over both. */
+        prometheusTokenFile: z.string().min(1).optional(),
+        /** Who may reach an exposed metrics endpoint through the cloud firewalls. */
+        metricsFrom: z.array(cidrField).min(1).optional(),
       })
       .prefault({}),
+    dns: dnsSchema.optional(),
     targets: z.array(targetSchema).min(1),
     /** An identity backup `up` writes whenever it holds identities no backup has yet. */
     backup: z
@@ -39,6 +47,22 @@ export const configSchema = z
       .optional(),
   })
   .superRefine((c, ctx) => {
+    const listen = c.superPeer.prometheusListen;
+    if (c.targets.some(hasManagedFirewall) && prometheusListenProblem(listen) === undefined && isExposed(listen) && !c.superPeer.metricsFrom) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["superPeer", "metricsFrom"],
+        message: `superPeer.prometheusListen ${listen} exposes the metrics endpoint: list who may scrape it (your Prometheus, e.g. [203.0.113.9/32]); the cloud firewalls open the port to these sources only`,
+      });
+    }
+    if (c.dns) {
+      const owner = dnsManagingKind(c.dns.provider);
+      if (owner && !c.targets.some((t) => t.kind === owner)) {
+        ctx.addIssue({ code: "custom", path: ["dns", "provider"], message: `${c.dns.provider} records are managed by the ${owner} stack: add a target of kind ${owner}, or use provider: none and publish the records yourself` });
+      }
+      const named = c.targets.flatMap((t) => targetServerNames(c.deployment, t)).map((s) => ({ deployment: c.deployment, server: s.name, region: s.region }));
+      for (const message of namingProblems(c.dns, named)) ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
+    }
     const seen = new Map<string, string>();
     c.targets.forEach((t, i) => {
       for (const { name, path } of targetServerNames(c.deployment, t)) {

@@ -24,7 +24,7 @@ export class AwsProvider extends PulumiCloudProvider<AwsTargetConfig> {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { awsProgram } = await import("./program.ts");
-      return { ...awsProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...awsProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
     };
   }
 }

@@ -1,4 +1,6 @@
 import type { Input, Output, ProviderResource, Resource } from "@pulumi/pulumi";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
+import { type AwsDnsServer, route53Records } from "../dns/route53-records.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { ANYWHERE, cidrFamily, cidrSlug, type InboundRule, inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
@@ -15,6 +17,10 @@ export interface AwsProgramArgs {
   sshPublicKey: string;
   sshSources: string[];
   ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
+  /** A and AAAA records in a Route 53 hosted zone, when the config's dns.provider is route53. */
+  dns?: DnsProgramArgs | undefined;
 }
 
 export interface AwsProgramOutputs {
@@ -247,9 +253,10 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
   const pulumi = pulumiSdk();
   const aws = awsSdk();
   const provider = new aws.Provider("aws", { region: AWS_PROVIDER_REGION });
-  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources });
+  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics });
   const login = { sshPublicKey: args.sshPublicKey, userData: renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey }) };
 
+  const dnsServers: AwsDnsServer[] = [];
   const servers = args.servers.map((s) => {
     const region = s.region;
     const c: RegionContext = {
@@ -265,7 +272,7 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
     const sg = regionSecurityGroup(c, net.vpc.id, rules);
     const { instance, eip, association } = regionInstance(c, { subnetId: net.subnet.id, securityGroupId: sg.id, igw: net.igw }, login);
 
-    const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
+    const out = {
       name: s.name,
       region,
       // The address is the server's only once the association exists.
@@ -273,9 +280,12 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
       ipv6: instance.ipv6Addresses.apply((a) => a[0] ?? ""),
       arch: s.arch,
       sshUser: args.sshUser,
-    };
+    } satisfies { [K in keyof ServerOutput]: Input<ServerOutput[K]> };
+    // The Elastic IP, not the association: the A record does not change when the instance is replaced.
+    dnsServers.push({ name: s.name, region, ipv4: eip.publicIp, ipv6: out.ipv6 });
     return out;
   });
+  if (args.dns) route53Records(aws, provider, args.dns, dnsServers);
 
   return { servers: pulumi.output(servers) as Output<ServerOutput[]> };
 }

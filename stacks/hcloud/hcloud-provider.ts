@@ -23,7 +23,7 @@ export class HcloudProvider extends PulumiCloudProvider<HcloudTargetConfig> {
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { hcloudProgram } = await import("./program.ts");
-      return { ...hcloudProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, ...inputs }) };
+      return { ...hcloudProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
     };
   }
 }

@@ -1,4 +1,6 @@
 import type { Input, Output } from "@pulumi/pulumi";
+import { hcloudDnsRecords, type HcloudDnsServer } from "../dns/hcloud-records.ts";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { inboundRules } from "../pulumi/firewall.ts";
 import type { ServerOutput } from "../pulumi/outputs.ts";
@@ -16,6 +18,10 @@ export interface HcloudProgramArgs {
   /** CIDRs (v4 and v6) that may reach SSH. */
   sshSources: string[];
   ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
+  /** DNS records (and reverse DNS) in a Hetzner DNS zone, when the config's dns.provider is hcloud. */
+  dns?: DnsProgramArgs | undefined;
 }
 
 export interface HcloudProgramOutputs {
@@ -54,7 +60,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
   // old firewall still protects the servers (a firewall in use cannot be deleted first).
   const firewall = new hcloud.Firewall("firewall", {
     labels: common,
-    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources }).map((r) => ({
+    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics }).map((r) => ({
       direction: "in",
       protocol: r.protocol,
       ...(r.port === undefined ? {} : { port: String(r.port) }),
@@ -64,6 +70,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
   });
 
   const userData = renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey });
+  const dnsServers: HcloudDnsServer[] = [];
 
   const servers = args.servers.map((s) => {
     const labels = { ...common, region: s.location };
@@ -112,6 +119,7 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
         ignoreChanges: ["userData", "image"],
       },
     );
+    dnsServers.push({ name: s.name, location: s.location, ipv4: ipv4.ipAddress, ipv6: server.ipv6Address, ipv4Id: ipv4.id.apply(Number), ipv6Id: ipv6.id.apply(Number) });
     const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
       name: s.name,
       region: s.location,
@@ -122,6 +130,8 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
     };
     return out;
   });
+
+  if (args.dns) hcloudDnsRecords(hcloud, args.dns, dnsServers, common);
 
   return { servers: pulumi.output(servers) as Output<ServerOutput[]> };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import ssh2, { type ConnectConfig } from "ssh2";
 import type { Server, SshAccess } from "../provider.ts";
 import { algorithmsFor, expectedKeyType, formatOpenSshKey, verifyHostKey } from "./host-keys.ts";
@@ -330,6 +330,18 @@ mv -fT "$tmp" "$dst"
 trap - EXIT
 `;
     await this.check(script, `uploading ${target.path}`, { stdin: data, timeoutMs: opts.timeoutMs ?? 30 * 60_000 });
+  }
+
+  /**
+   * A TCP connection from the server to host:port on its side (SSH direct-tcpip), e.g. to an
+   * endpoint that listens on the server's loopback only.
+   */
+  forwardOut(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut("127.0.0.1", 0, host, port, (err, stream) =>
+        err ? reject(new SshError(`${this.server.name}: cannot open a forwarded connection to ${host}:${port}: ${err.message}`)) : resolve(stream),
+      );
+    });
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import type { EngineEvent, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { forgetHostKey } from "../install/host-keys.ts";
 import type { Provider, Server } from "../provider.ts";
 import type { DeploymentState } from "../state/state-dir.ts";
@@ -29,6 +30,10 @@ export interface CloudProviderOptions<T extends CloudTargetFields = CloudTargetF
   state: DeploymentState;
   ports: { udp: number; tcp: number };
   target: T;
+  /** An exposed metrics endpoint and who may scrape it; absent: the firewall keeps the port closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
+  /** When this cloud manages the deployment's DNS zone: the records, settled when the program runs. */
+  dns?: (() => Promise<DnsProgramArgs>) | undefined;
   /** Where credentials and the passphrase come from; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Asked when PULUMI_CONFIG_PASSPHRASE(_FILE) is not set. */
@@ -45,6 +50,7 @@ export interface CloudProviderOptions<T extends CloudTargetFields = CloudTargetF
 export interface ProgramInputs {
   sshPublicKey: string;
   sshSources: string[];
+  dns?: DnsProgramArgs | undefined;
 }
 
 /**
@@ -115,6 +121,7 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     const inputs = async (): Promise<ProgramInputs> => ({
       sshPublicKey: ensureDeployKey(this.opts.state).publicKey,
       sshSources: await sshSources(this.opts.target.allowSsh, this.opts.detectAddresses),
+      dns: await this.opts.dns?.(),
     });
     const settled = runsProgram ? await inputs() : undefined;
     const program = async (): Promise<Record<string, unknown>> => this.program(settled ?? (await inputs()))();

@@ -5,7 +5,7 @@ export const ANYWHERE = ["0.0.0.0/0", "::/0"] as const;
 
 export interface InboundRule {
   /** Stable short name, part of resource names (so a changed port updates the same rule). */
-  key: "drasyl-udp" | "drasyl-tcp" | "ssh" | "icmp";
+  key: "drasyl-udp" | "drasyl-tcp" | "ssh" | "icmp" | "metrics";
   protocol: "udp" | "tcp" | "icmp";
   /** Absent for ICMP. */
   port?: number;
@@ -19,21 +19,28 @@ export interface FirewallOptions {
   tcpPort: number;
   /** Who may reach SSH (port 22): the operator's address or the configured CIDRs. */
   sshSources: string[];
+  /** An exposed metrics endpoint: its TCP port, open to superPeer.metricsFrom only. */
+  metrics?: { port: number; sources: string[] } | undefined;
 }
 
 /**
  * The one inbound policy both clouds implement: drasyl over UDP and its TCP fallback from anywhere,
  * SSH only from the operator, ICMP (and ICMPv6, which IPv6 needs for path MTU discovery) from
- * anywhere. Outbound is open.
+ * anywhere, an exposed metrics endpoint only from the configured scrapers. Outbound is open.
  */
 export function inboundRules(o: FirewallOptions): InboundRule[] {
   if (o.sshSources.length === 0) throw new Error("SSH needs at least one allowed source address");
-  for (const s of o.sshSources) if (cidrFamily(s) === 0) throw new Error(`not a CIDR: ${s}`);
+  for (const s of [...o.sshSources, ...(o.metrics?.sources ?? [])]) if (cidrFamily(s) === 0) throw new Error(`not a CIDR: ${s}`);
+  const metrics: InboundRule[] =
+    o.metrics && o.metrics.sources.length > 0
+      ? [{ key: "metrics", protocol: "tcp", port: o.metrics.port, sources: [...o.metrics.sources], description: "drasyl super peer metrics (Prometheus)" }]
+      : [];
   return [
     { key: "drasyl-udp", protocol: "udp", port: o.udpPort, sources: [...ANYWHERE], description: "drasyl (UDP)" },
     { key: "drasyl-tcp", protocol: "tcp", port: o.tcpPort, sources: [...ANYWHERE], description: "drasyl TCP fallback" },
     { key: "ssh", protocol: "tcp", port: 22, sources: [...o.sshSources], description: "SSH from the operator (drasyl-deploy)" },
     { key: "icmp", protocol: "icmp", sources: [...ANYWHERE], description: "ICMP and ICMPv6 (ping, path MTU discovery)" },
+    ...metrics,
   ];
 }
 

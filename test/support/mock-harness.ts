@@ -20,6 +20,7 @@ export interface RecordedResource {
     dependencies: string[];
     /** Provider reference ("urn::id"), empty for the default provider. */
     provider: string;
+    retainOnDelete: boolean;
   };
 }
 
@@ -47,6 +48,7 @@ interface RegisterRequest {
   getReplaceonchangesList(): string[];
   getDependenciesList(): string[];
   getProvider(): string;
+  getRetainondelete(): boolean | undefined;
 }
 
 interface MonitorLike {
@@ -83,6 +85,7 @@ export async function installMocks(behaviour: MockBehaviour, record: Pick<MockRu
       replaceOnChanges: req.getReplaceonchangesList(),
       dependencies: req.getDependenciesList(),
       provider: req.getProvider(),
+      retainOnDelete: req.getRetainondelete() ?? false,
     });
     return register(req, (err, res) => {
       callback(err, res);
@@ -106,7 +109,7 @@ export async function runWithMocks<T extends Record<string, Output<unknown>>>(pr
     type: a.type,
     name: a.name,
     inputs: a.inputs as Record<string, unknown>,
-    options: record.options?.get(`${a.type}::${a.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], dependencies: [], provider: "" },
+    options: record.options?.get(`${a.type}::${a.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], dependencies: [], provider: "", retainOnDelete: false },
   }));
   return { resources, calls: record.calls, outputs: outputs as Resolved<T> };
 }
