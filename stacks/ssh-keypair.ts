@@ -5,6 +5,18 @@ import { writeFileAtomic } from "../sp-runtime/util/atomic-write.ts";
 // ssh2 is CommonJS: Node exposes only its default export to ESM.
 const { utils } = ssh2;
 
+/**
+ * An OpenSSH ed25519 private key that ssh2 can read back. ssh2 1.17 strips leading zero bytes off
+ * the public key it embeds, so about 1 key in 256 has a 31-byte public key that its own parseKey
+ * rejects as malformed (mscdex/ssh2#1513); such a key is thrown away and another one made.
+ */
+export function generateEd25519PrivateKey(comment: string): string {
+  for (;;) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment });
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair.private;
+  }
+}
+
 export interface SshKeyPair {
   /** OpenSSH private key, 0600. */
   privateKeyPath: string;
@@ -19,7 +31,7 @@ export interface SshKeyPair {
  * key cannot be read.
  */
 export function ensureSshKeyPair(privateKeyPath: string, comment: string): SshKeyPair {
-  if (!existsSync(privateKeyPath)) writeFileAtomic(privateKeyPath, utils.generateKeyPairSync("ed25519", { comment }).private, { exclusive: true });
+  if (!existsSync(privateKeyPath)) writeFileAtomic(privateKeyPath, generateEd25519PrivateKey(comment), { exclusive: true });
   const parsed = utils.parseKey(readFileSync(privateKeyPath));
   if (parsed instanceof Error) throw new Error(`cannot read the SSH key ${privateKeyPath}: ${parsed.message}`);
   const publicKey = `${parsed.type} ${parsed.getPublicSSH().toString("base64")} ${comment}`;
