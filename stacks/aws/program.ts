@@ -1,31 +1,15 @@
 import type { Input, Output, ProviderResource, Resource } from "@pulumi/pulumi";
-import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { type AwsDnsServer, route53Records } from "../dns/route53-records.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { ANYWHERE, cidrFamily, cidrSlug, type InboundRule, inboundRules } from "../pulumi/firewall.ts";
-import type { ServerOutput } from "../pulumi/outputs.ts";
+import type { CloudProgramArgs, CloudProgramOutputs, ServerOutput } from "../pulumi/outputs.ts";
 import type { ServerArch } from "../provider.ts";
 import { pulumiSdk } from "../pulumi/sdk.ts";
 import { type Aws, awsSdk } from "./sdk.ts";
 import { amiFilter, type AwsServerSpec, DEBIAN_AMI_OWNER } from "./catalog.ts";
 
-export interface AwsProgramArgs {
-  deployment: string;
-  /** One server per region. */
-  servers: AwsServerSpec[];
-  sshUser: string;
-  sshPublicKey: string;
-  sshSources: string[];
-  ports: { udp: number; tcp: number };
-  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
-  metrics?: { port: number; sources: string[] } | undefined;
-  /** A and AAAA records in a Route 53 hosted zone, when the config's dns.provider is route53. */
-  dns?: DnsProgramArgs | undefined;
-}
-
-export interface AwsProgramOutputs {
-  servers: Output<ServerOutput[]>;
-}
+export type AwsProgramArgs = CloudProgramArgs<AwsServerSpec>;
+export type AwsProgramOutputs = CloudProgramOutputs;
 
 /**
  * The region resources run under, which the AWS provider needs although every resource names its

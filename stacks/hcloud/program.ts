@@ -1,32 +1,14 @@
 import type { Input, Output } from "@pulumi/pulumi";
 import { hcloudDnsRecords, type HcloudDnsServer } from "../dns/hcloud-records.ts";
-import type { DnsProgramArgs } from "../dns/program-args.ts";
 import { renderUserData } from "../pulumi/cloud-init.ts";
 import { inboundRules } from "../pulumi/firewall.ts";
-import type { ServerOutput } from "../pulumi/outputs.ts";
+import type { CloudProgramArgs, CloudProgramOutputs, ServerOutput } from "../pulumi/outputs.ts";
 import { pulumiSdk } from "../pulumi/sdk.ts";
 import { hcloudSdk } from "./sdk.ts";
 import type { HcloudServerSpec } from "./catalog.ts";
 
-export interface HcloudProgramArgs {
-  deployment: string;
-  /** One server per location. */
-  servers: HcloudServerSpec[];
-  sshUser: string;
-  /** The deployment key's OpenSSH public key line. */
-  sshPublicKey: string;
-  /** CIDRs (v4 and v6) that may reach SSH. */
-  sshSources: string[];
-  ports: { udp: number; tcp: number };
-  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
-  metrics?: { port: number; sources: string[] } | undefined;
-  /** DNS records (and reverse DNS) in a Hetzner DNS zone, when the config's dns.provider is hcloud. */
-  dns?: DnsProgramArgs | undefined;
-}
-
-export interface HcloudProgramOutputs {
-  servers: Output<ServerOutput[]>;
-}
+export type HcloudProgramArgs = CloudProgramArgs<HcloudServerSpec>;
+export type HcloudProgramOutputs = CloudProgramOutputs;
 
 /** Logical names of the per-location resources start with the location: `<location>-server`. */
 export function hcloudResourceName(location: string, what: "server" | "ipv4" | "ipv6"): string {

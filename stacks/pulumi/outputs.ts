@@ -1,4 +1,27 @@
+import type { Output } from "@pulumi/pulumi";
+import type { DnsProgramArgs } from "../dns/program-args.ts";
 import type { Server, ServerArch } from "../provider.ts";
+
+/** What every cloud program is given; `Spec` is the cloud's own description of one server. */
+export interface CloudProgramArgs<Spec> {
+  deployment: string;
+  /** One server per location or region. */
+  servers: Spec[];
+  sshUser: string;
+  /** The deployment key's OpenSSH public key line. */
+  sshPublicKey: string;
+  /** CIDRs (v4 and v6) that may reach SSH. */
+  sshSources: string[];
+  ports: { udp: number; tcp: number };
+  /** An exposed metrics endpoint and who may scrape it; absent: the port stays closed. */
+  metrics?: { port: number; sources: string[] } | undefined;
+  /** DNS records in the zone this cloud manages, when the config's dns.provider names it. */
+  dns?: DnsProgramArgs | undefined;
+}
+
+export interface CloudProgramOutputs {
+  servers: Output<ServerOutput[]>;
+}
 
 /** What the installer needs about one cloud server; each program's stack output `servers` is a list of these. */
 export interface ServerOutput {
