@@ -5,7 +5,23 @@ import { configDefaults, defineConfig } from "vitest/config";
  * (scripts/test-prereqs.sh builds it), or the bundles built into dist/. Everything else is the unit project: code and real loopback sockets, which any
  * user can run from a fresh clone without a build (`npm run test:unit`).
  */
-const E2E = ["bundle", "cli-bundle", "cloud-init", "cloud-smoke", "deploy-e2e", "first-run", "identity-e2e", "init-cli", "installer-lab", "lab", "monitoring-lab", "monitoring-prometheus", "nat", "pulumi-engine", "rollout-e2e"].map((name) => `test/${name}.test.ts`);
+const E2E = [
+  "bundle",
+  "cli-bundle",
+  "cloud-init",
+  "cloud-smoke",
+  "deploy-e2e",
+  "first-run",
+  "identity-e2e",
+  "init-cli",
+  "installer-lab",
+  "lab",
+  "monitoring-lab",
+  "monitoring-prometheus",
+  "nat",
+  "pulumi-engine",
+  "rollout-e2e",
+].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -14,7 +30,10 @@ export default defineConfig({
     pool: "forks",
     reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...E2E] } },
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...E2E] },
+      },
       { extends: true, test: { name: "e2e", include: E2E, globalSetup: ["test/global-setup.ts"] } },
     ],
   },

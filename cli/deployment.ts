@@ -34,14 +34,20 @@ export function settingsFor(config: DeployConfig, env: NodeJS.ProcessEnv = proce
 export function openDeployment(configFile: string | undefined, stateDir: string): Deployment {
   const { config, source } = loadDeployConfig(configFile);
   const state = new StateDir(stateDir).forDeployment(config.deployment);
-  const ctx = { state, ports: config.ports, passphrasePrompt: ttyPassphrasePrompt, metrics: metricsFirewall(config.superPeer) };
+  const ctx = {
+    state,
+    ports: config.ports,
+    passphrasePrompt: ttyPassphrasePrompt,
+    metrics: metricsFirewall(config.superPeer),
+  };
   const dns = config.dns;
   const zoneKind = dns ? dnsManagingKind(dns.provider) : undefined;
   const providers: Provider[] = config.targets.map((t) => {
     if (!dns || t.kind !== zoneKind) return providerFor(t, ctx);
     // The zone's other servers are read when the program runs, from the other targets' providers
     // (the lab's private addresses stay out of public DNS).
-    const others = (): Provider[] => providers.filter((_, i) => config.targets[i] !== t && config.targets[i]?.kind !== "local");
+    const others = (): Provider[] =>
+      providers.filter((_, i) => config.targets[i] !== t && config.targets[i]?.kind !== "local");
     const own = targetServerNames(config.deployment, t).map((s) => ({ server: s.name, region: s.region }));
     return providerFor(t, { ...ctx, dns: () => dnsArgsFor(dns, config.deployment, own, others()) });
   });

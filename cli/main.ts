@@ -19,11 +19,30 @@ import { defaultStateDir } from "../stacks/state/state-dir.ts";
 const program = new Command()
   .name("drasyl-deploy")
   .description("Run your own drasyl super peers")
-  .option("--state-dir <dir>", "where identities, pinned host keys and deployment state are kept", process.env.DRASYL_DEPLOY_STATE_DIR ?? defaultStateDir())
+  .option(
+    "--state-dir <dir>",
+    "where identities, pinned host keys and deployment state are kept",
+    process.env.DRASYL_DEPLOY_STATE_DIR ?? defaultStateDir(),
+  )
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-for (const register of [registerInit, registerUp, registerRollout, registerStatus, registerPeers, registerLogs, registerDestroy, registerIdentity, registerMove, registerForgetHost, registerInstallPulumi, registerSandbox, registerMonitoring]) register(program, globals);
+for (const register of [
+  registerInit,
+  registerUp,
+  registerRollout,
+  registerStatus,
+  registerPeers,
+  registerLogs,
+  registerDestroy,
+  registerIdentity,
+  registerMove,
+  registerForgetHost,
+  registerInstallPulumi,
+  registerSandbox,
+  registerMonitoring,
+])
+  register(program, globals);
 
 try {
   await program.parseAsync();

@@ -9,7 +9,10 @@ export interface GlobalOptions {
 export type Register = (program: Command, globals: () => GlobalOptions) => void;
 
 export function configOption(): Option {
-  return new Option("-c, --config <file>", "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)");
+  return new Option(
+    "-c, --config <file>",
+    "deployment config (default: ./drasyl-deploy.yaml, else the built-in local sandbox)",
+  );
 }
 
 export function portArg(value: string): number {

@@ -10,7 +10,9 @@ const common = {
   legalComments: "none",
   logLevel: "warning",
   // CommonJS dependencies (prom-client) call require() for Node built-ins, which ESM output lacks.
-  banner: { js: 'import { createRequire as __drasylCreateRequire } from "node:module"; const require = __drasylCreateRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __drasylCreateRequire } from "node:module"; const require = __drasylCreateRequire(import.meta.url);',
+  },
 };
 
 await build({ ...common, entryPoints: ["sp-runtime/daemon/main.ts"], outfile: "dist/drasyl-sp.mjs" });

@@ -8,11 +8,14 @@ import { z } from "zod";
 const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
 export const nameField = (what: string) =>
-  z.string().regex(NAME, `${what} must be 1-32 characters of a-z, 0-9 and '-', starting and ending with a letter or digit`);
+  z
+    .string()
+    .regex(NAME, `${what} must be 1-32 characters of a-z, 0-9 and '-', starting and ending with a letter or digit`);
 
 export const portField = z.number().int().min(1).max(65535);
 
-const DNS_NAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
 export const hostnameField = z
   .string()
@@ -45,12 +48,20 @@ export const cloudFields = {
   sshUser: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
-    .refine((u) => u !== "drasyl-sp", { message: "drasyl-sp is the super peer's own service user; pick another login user" })
+    .refine((u) => u !== "drasyl-sp", {
+      message: "drasyl-sp is the super peer's own service user; pick another login user",
+    })
     .default("drasyl-deploy"),
   /** Who may connect to SSH; default: this machine's current public address. */
   allowSsh: z.array(cidrField).min(1).optional(),
   /** Pulumi state backend URL (file://, s3://, https://api.pulumi.com, ...); default file://<state dir>/pulumi. */
-  backend: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, "must be a Pulumi backend URL such as file:///path, s3://bucket or https://api.pulumi.com").optional(),
+  backend: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9+.-]*:\/\//,
+      "must be a Pulumi backend URL such as file:///path, s3://bucket or https://api.pulumi.com",
+    )
+    .optional(),
 };
 
 /**
@@ -72,7 +83,8 @@ export function checkPlaces<E extends string | Record<string, unknown>>(
     const at = typeof entry === "string" ? [field, i] : [field, i, key];
     const bad = check(name);
     if (bad) ctx.addIssue({ code: "custom", path: at, message: bad });
-    else if (seen.has(name)) ctx.addIssue({ code: "custom", path: at, message: `${key} ${name} is listed twice (one server per ${key})` });
+    else if (seen.has(name))
+      ctx.addIssue({ code: "custom", path: at, message: `${key} ${name} is listed twice (one server per ${key})` });
     seen.add(name);
     each(entry, name, [field, i]);
   });

@@ -9,7 +9,9 @@ import type { NamedServer, ProviderContext, TargetKind } from "./target-kind.ts"
 /** Every target kind drasyl-deploy knows. Adding one: its folder (stacks/README.md) and one entry here. */
 const KINDS = [localKind, existingKind, hcloudKind, awsKind] as const;
 
-type SchemasOf<T extends readonly unknown[]> = { -readonly [K in keyof T]: T[K] extends TargetKind<infer S> ? S : never };
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [K in keyof T]: T[K] extends TargetKind<infer S> ? S : never;
+};
 type Schemas = SchemasOf<typeof KINDS>;
 
 /** One entry of `targets:` in the config. */

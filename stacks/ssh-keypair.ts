@@ -13,7 +13,8 @@ const { utils } = ssh2;
 export function generateEd25519PrivateKey(comment: string): string {
   for (;;) {
     const pair = utils.generateKeyPairSync("ed25519", { comment });
-    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair.private;
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error))
+      return pair.private;
   }
 }
 
@@ -31,12 +32,14 @@ export interface SshKeyPair {
  * key cannot be read.
  */
 export function ensureSshKeyPair(privateKeyPath: string, comment: string): SshKeyPair {
-  if (!existsSync(privateKeyPath)) writeFileAtomic(privateKeyPath, generateEd25519PrivateKey(comment), { exclusive: true });
+  if (!existsSync(privateKeyPath))
+    writeFileAtomic(privateKeyPath, generateEd25519PrivateKey(comment), { exclusive: true });
   const parsed = utils.parseKey(readFileSync(privateKeyPath));
   if (parsed instanceof Error) throw new Error(`cannot read the SSH key ${privateKeyPath}: ${parsed.message}`);
   const publicKey = `${parsed.type} ${parsed.getPublicSSH().toString("base64")} ${comment}`;
   const pubPath = `${privateKeyPath}.pub`;
   // The .pub file is for humans (ssh -i); it is rewritten from the private key, never trusted.
-  if (!existsSync(pubPath) || readFileSync(pubPath, "utf8") !== `${publicKey}\n`) writeFileAtomic(pubPath, `${publicKey}\n`, { mode: 0o644 });
+  if (!existsSync(pubPath) || readFileSync(pubPath, "utf8") !== `${publicKey}\n`)
+    writeFileAtomic(pubPath, `${publicKey}\n`, { mode: 0o644 });
   return { privateKeyPath, publicKey };
 }

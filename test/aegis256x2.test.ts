@@ -10,8 +10,19 @@ import {
 } from "../sp-runtime/crypto/aegis256x2.ts";
 import { loadVector } from "./support/vectors.ts";
 
-interface AesRoundVector { in: string; rk: string; out: string }
-interface ExtraVector { key: string; nonce: string; ad: string; msg: string; ct: string; tag128: string }
+interface AesRoundVector {
+  in: string;
+  rk: string;
+  out: string;
+}
+interface ExtraVector {
+  key: string;
+  nonce: string;
+  ad: string;
+  msg: string;
+  ct: string;
+  tag128: string;
+}
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "hex"));
 const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
@@ -32,7 +43,12 @@ function field(v: Record<string, string>, k: string): string {
   return s;
 }
 
-function seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, msg: Uint8Array): { ct: Uint8Array; tag: Uint8Array } {
+function seal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  msg: Uint8Array,
+): { ct: Uint8Array; tag: Uint8Array } {
   const ct = msg.slice();
   const tag = new Uint8Array(AEGIS_TAG_LEN);
   aegis256x2Seal(key, nonce, ad, ct, tag);
@@ -59,7 +75,9 @@ describe("AEGIS-256X2 draft vectors", () => {
   for (const name of ["Test Vector 1", "Test Vector 2"]) {
     it(`${name}: seal and open`, () => {
       const v = draftVector(name);
-      const key = hex(field(v, "key")), nonce = hex(field(v, "nonce")), ad = hex(field(v, "ad"));
+      const key = hex(field(v, "key")),
+        nonce = hex(field(v, "nonce")),
+        ad = hex(field(v, "ad"));
       const { ct, tag } = seal(key, nonce, ad, hex(field(v, "msg")));
       expect(toHex(ct)).toBe(field(v, "ct"));
       expect(toHex(tag)).toBe(field(v, "tag128"));
@@ -76,7 +94,10 @@ describe("AEGIS-256X2 extra vectors", () => {
 
   for (const [i, v] of extra.entries()) {
     const label = `#${i} ad=${v.ad.length / 2} msg=${v.msg.length / 2}`;
-    const key = hex(v.key), nonce = hex(v.nonce), ad = hex(v.ad), msg = hex(v.msg);
+    const key = hex(v.key),
+      nonce = hex(v.nonce),
+      ad = hex(v.ad),
+      msg = hex(v.msg);
 
     it(`${label}: seal, open, reject tampering`, () => {
       const { ct, tag } = seal(key, nonce, ad, msg);
@@ -126,7 +147,8 @@ describe("AEGIS-256X2 buffers and arguments", () => {
     expect(cases.length).toBeGreaterThan(10);
     for (const v of cases) {
       for (const shift of [1, 2, 3, 5]) {
-        const adLen = v.ad.length / 2, msgLen = v.msg.length / 2;
+        const adLen = v.ad.length / 2,
+          msgLen = v.msg.length / 2;
         const base = new Uint8Array(shift + 32 + 32 + adLen + msgLen + 16 + 7).fill(0xa5);
         const w = views(base, shift, adLen, msgLen);
         w.key.set(hex(v.key));
@@ -151,8 +173,10 @@ describe("AEGIS-256X2 buffers and arguments", () => {
 
   it("accepts Buffer slices from Node's pool", () => {
     const v = cases[cases.length - 1]!;
-    const key = Buffer.from(v.key, "hex"), nonce = Buffer.from(v.nonce, "hex");
-    const ad = Buffer.from(v.ad, "hex"), msg = Buffer.from(v.msg, "hex");
+    const key = Buffer.from(v.key, "hex"),
+      nonce = Buffer.from(v.nonce, "hex");
+    const ad = Buffer.from(v.ad, "hex"),
+      msg = Buffer.from(v.msg, "hex");
     const tag = Buffer.alloc(16);
     aegis256x2Seal(key, nonce, ad, msg, tag);
     expect(msg.toString("hex")).toBe(v.ct);
@@ -160,7 +184,8 @@ describe("AEGIS-256X2 buffers and arguments", () => {
   });
 
   it("gives the same result on repeated and interleaved calls (no state leaks between calls)", () => {
-    const a = extra[extra.length - 1]!, b = extra[3]!;
+    const a = extra[extra.length - 1]!,
+      b = extra[3]!;
     for (let round = 0; round < 3; round++) {
       for (const v of [a, b]) {
         const { ct, tag } = seal(hex(v.key), hex(v.nonce), hex(v.ad), hex(v.msg));
@@ -171,7 +196,8 @@ describe("AEGIS-256X2 buffers and arguments", () => {
   });
 
   it("round-trips random inputs of many lengths", () => {
-    const key = new Uint8Array(32).map((_, i) => i * 13 + 1), nonce = new Uint8Array(32).map((_, i) => i * 29 + 7);
+    const key = new Uint8Array(32).map((_, i) => i * 13 + 1),
+      nonce = new Uint8Array(32).map((_, i) => i * 29 + 7);
     for (let len = 0; len < 200; len++) {
       const ad = new Uint8Array(len % 80).map((_, i) => i ^ len);
       const msg = new Uint8Array(len).map((_, i) => (i * 31 + len) & 0xff);
@@ -182,7 +208,9 @@ describe("AEGIS-256X2 buffers and arguments", () => {
   });
 
   it("throws RangeError on wrong key, nonce or tag length", () => {
-    const k = new Uint8Array(AEGIS_KEY_LEN), n = new Uint8Array(AEGIS_NONCE_LEN), none = new Uint8Array(0);
+    const k = new Uint8Array(AEGIS_KEY_LEN),
+      n = new Uint8Array(AEGIS_NONCE_LEN),
+      none = new Uint8Array(0);
     const tag = new Uint8Array(AEGIS_TAG_LEN);
     for (const bad of [0, 16, 31, 33, 64]) {
       const x = new Uint8Array(bad);
@@ -200,7 +228,9 @@ describe("AEGIS-256X2 buffers and arguments", () => {
 
   it("leaves the message untouched when a length check throws", () => {
     const msg = Uint8Array.of(1, 2, 3, 4);
-    expect(() => aegis256x2Seal(new Uint8Array(31), new Uint8Array(32), new Uint8Array(0), msg, new Uint8Array(16))).toThrow(RangeError);
+    expect(() =>
+      aegis256x2Seal(new Uint8Array(31), new Uint8Array(32), new Uint8Array(0), msg, new Uint8Array(16)),
+    ).toThrow(RangeError);
     expect(Array.from(msg)).toEqual([1, 2, 3, 4]);
   });
 });

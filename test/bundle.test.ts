@@ -70,7 +70,11 @@ describe("the single-file bundle dist/drasyl-sp.mjs", () => {
   }, 300_000);
 
   it("refuses to start without its identity file when DRASYL_IDENTITY_REQUIRED=true", async () => {
-    const p = spawnProcess(process.execPath, [superPeerBundle()], env({ DRASYL_IDENTITY_FILE: join(dir, "gone.identity") }));
+    const p = spawnProcess(
+      process.execPath,
+      [superPeerBundle()],
+      env({ DRASYL_IDENTITY_FILE: join(dir, "gone.identity") }),
+    );
     running.push(p);
     expect(await p.exit).toBe(1);
     expect(p.stderr()).toMatch(/gone\.identity does not exist and DRASYL_IDENTITY_REQUIRED=true/);

@@ -35,14 +35,24 @@ describe("the built CLI", () => {
 
   it("`up --dry-run` of a cloud config runs the preflight through the bundled Automation API", async () => {
     const dir = mkdtempSync(join(tmp, "cli-"));
-    writeFileSync(join(dir, "drasyl-deploy.yaml"), "deployment: t\ntargets:\n  - kind: hcloud\n    locations: [fsn1, { location: nbg1, serverType: cax11 }]\n    allowSsh: [203.0.113.7/32]\n");
+    writeFileSync(
+      join(dir, "drasyl-deploy.yaml"),
+      "deployment: t\ntargets:\n  - kind: hcloud\n    locations: [fsn1, { location: nbg1, serverType: cax11 }]\n    allowSsh: [203.0.113.7/32]\n",
+    );
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir };
-    const { stdout } = await exec(process.execPath, [dist, "--state-dir", join(dir, "state"), "up", "--dry-run"], { cwd: dir, env });
+    const { stdout } = await exec(process.execPath, [dist, "--state-dir", join(dir, "state"), "up", "--dry-run"], {
+      cwd: dir,
+      env,
+    });
     const lines = stdout.trim().split("\n");
-    expect(lines.slice(0, 2)).toEqual(["t-fsn1: hcloud server cx23 (x64), debian-12, in fsn1 (created if missing)", "t-nbg1: hcloud server cax11 (arm64), debian-12, in nbg1 (created if missing)"]);
+    expect(lines.slice(0, 2)).toEqual([
+      "t-fsn1: hcloud server cx23 (x64), debian-12, in fsn1 (created if missing)",
+      "t-nbg1: hcloud server cax11 (arm64), debian-12, in nbg1 (created if missing)",
+    ]);
     expect(stdout).toMatch(/hcloud: no Pulumi preview: cannot run the hcloud stack:/);
     expect(stdout).toMatch(/no Hetzner Cloud credentials: set HCLOUD_TOKEN/);
     expect(stdout).toMatch(/set PULUMI_CONFIG_PASSPHRASE/);
-    if (spawnSync("sh", ["-c", "command -v pulumi"]).status !== 0) expect(stdout).toMatch(/the Pulumi CLI is not installed/);
+    if (spawnSync("sh", ["-c", "command -v pulumi"]).status !== 0)
+      expect(stdout).toMatch(/the Pulumi CLI is not installed/);
   });
 });

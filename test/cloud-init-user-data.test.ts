@@ -11,7 +11,16 @@ describe("cloud-init user data (templates/cloud-init.yaml)", () => {
     const text = renderUserData({ user: "drasyl-deploy", authorizedKey: KEY });
     expect(text.split("\n")[0]).toBe("#cloud-config");
     expect(parse(text)).toEqual({
-      users: [{ name: "drasyl-deploy", gecos: "drasyl-deploy operator login", shell: "/bin/bash", lock_passwd: true, sudo: "ALL=(ALL) NOPASSWD:ALL", ssh_authorized_keys: [KEY] }],
+      users: [
+        {
+          name: "drasyl-deploy",
+          gecos: "drasyl-deploy operator login",
+          shell: "/bin/bash",
+          lock_passwd: true,
+          sudo: "ALL=(ALL) NOPASSWD:ALL",
+          ssh_authorized_keys: [KEY],
+        },
+      ],
       disable_root: true,
       ssh_pwauth: false,
       package_update: false,
@@ -20,7 +29,10 @@ describe("cloud-init user data (templates/cloud-init.yaml)", () => {
   });
 
   it("root as login user: root stays open for the key", () => {
-    const doc = parse(renderUserData({ user: "root", authorizedKey: KEY })) as { users: { name: string }[]; disable_root: boolean };
+    const doc = parse(renderUserData({ user: "root", authorizedKey: KEY })) as {
+      users: { name: string }[];
+      disable_root: boolean;
+    };
     expect(doc.users[0]?.name).toBe("root");
     expect(doc.disable_root).toBe(false);
   });
@@ -32,6 +44,9 @@ describe("cloud-init user data (templates/cloud-init.yaml)", () => {
     expect(() => renderUserData({ user: "ok", authorizedKey: "not a key" })).toThrow(UserDataError);
     // A comment with YAML syntax in it stays a comment.
     const odd = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVyrxjGx8zvrS0zDCIYAS0pO0Sc0FbxLGxjQxTkMXHX a: b # c";
-    expect((parse(renderUserData({ user: "ok", authorizedKey: odd })) as { users: { ssh_authorized_keys: string[] }[] }).users[0]?.ssh_authorized_keys).toEqual([odd]);
+    expect(
+      (parse(renderUserData({ user: "ok", authorizedKey: odd })) as { users: { ssh_authorized_keys: string[] }[] })
+        .users[0]?.ssh_authorized_keys,
+    ).toEqual([odd]);
   });
 });

@@ -46,7 +46,10 @@ describe("configuration from DRASYL_* variables", () => {
     [{ DRASYL_TCP4_LISTEN: "0.0.0.0:70000" }, /DRASYL_TCP4_LISTEN/],
     [{ DRASYL_PROMETHEUS_LISTEN: "localhost:9898" }, /DRASYL_PROMETHEUS_LISTEN/],
     [{ RUST_LOG: "verbose" }, /RUST_LOG="verbose"/],
-    [{ DRASYL_UDP4_LISTEN: "", DRASYL_UDP6_LISTEN: "", DRASYL_TCP4_LISTEN: "", DRASYL_TCP6_LISTEN: "" }, /nothing to listen on/],
+    [
+      { DRASYL_UDP4_LISTEN: "", DRASYL_UDP6_LISTEN: "", DRASYL_TCP4_LISTEN: "", DRASYL_TCP6_LISTEN: "" },
+      /nothing to listen on/,
+    ],
   ];
   for (const [env, message] of bad) {
     it(`stops on ${JSON.stringify(env)} naming the variable`, () => {
@@ -75,9 +78,15 @@ describe("listening URLs", () => {
   });
 
   it("takes tcpPort from TCP6, else TCP4, else leaves it out", () => {
-    expect(listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "0.0.0.0:1", DRASYL_TCP6_LISTEN: "[::]:443" }), pk, addrs)[0]).toContain("&tcpPort=443");
-    expect(listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "0.0.0.0:1", DRASYL_TCP6_LISTEN: "" }), pk, addrs)[0]).toContain("&tcpPort=1");
-    expect(listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "", DRASYL_TCP6_LISTEN: "" }), pk, addrs)[0]).toMatch(/networkId=1$/);
+    expect(
+      listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "0.0.0.0:1", DRASYL_TCP6_LISTEN: "[::]:443" }), pk, addrs)[0],
+    ).toContain("&tcpPort=443");
+    expect(
+      listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "0.0.0.0:1", DRASYL_TCP6_LISTEN: "" }), pk, addrs)[0],
+    ).toContain("&tcpPort=1");
+    expect(listeningUrls(loadConfig({ DRASYL_TCP4_LISTEN: "", DRASYL_TCP6_LISTEN: "" }), pk, addrs)[0]).toMatch(
+      /networkId=1$/,
+    );
   });
 });
 
@@ -87,7 +96,10 @@ describe("peers table", () => {
     const slot = table.insert(new Uint8Array(32).fill(0xcd), 0, true, undefined);
     table.helloAt[slot] = 1000;
     table.setUdpSource(slot, { name: "udp4", send: () => undefined }, "203.0.113.9", 40000);
-    const eps = encodeEndpoints([{ address: "10.0.0.9", port: 22528 }, { address: "10.0.0.9", port: 0 }]);
+    const eps = encodeEndpoints([
+      { address: "10.0.0.9", port: 22528 },
+      { address: "10.0.0.9", port: 0 },
+    ]);
     table.setEndpoints(slot, eps, 0, eps.length);
     const text = formatPeers(table.values(), 1250);
     expect(text).toBe(

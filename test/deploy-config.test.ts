@@ -17,7 +17,12 @@ const pk = (c: string) => c.repeat(64);
 describe("the deploy configuration file", () => {
   it("fills in defaults", () => {
     const c = parseConfig("deployment: prod\ntargets:\n  - kind: local\n    regions: [a]\n", "f.yaml");
-    expect(c).toMatchObject({ deployment: "prod", networkId: 1, ports: { udp: 22527, tcp: 443 }, superPeer: { armMessages: true, maxPeers: 8192 } });
+    expect(c).toMatchObject({
+      deployment: "prod",
+      networkId: 1,
+      ports: { udp: 22527, tcp: 443 },
+      superPeer: { armMessages: true, maxPeers: 8192 },
+    });
   });
 
   const bad: [string, RegExp][] = [
@@ -28,18 +33,35 @@ describe("the deploy configuration file", () => {
       "deployment: p\ntargets:\n  - kind: existing\n    servers:\n      - {name: a, region: r, host: 'bad host', sshPort: 0, colour: red}\n",
       /targets\[0\]\.servers\[0\]\.host: must be an IP address or a DNS name[\s\S]*servers\[0\]\.sshPort: [\s\S]*Unrecognized key: "colour"/,
     ],
-    ["deployment: p\ntargets: [{kind: local, regions: [a, a]}]\n", /targets\[0\]\.regions\[1\]: server name "p-a" is already used/],
+    [
+      "deployment: p\ntargets: [{kind: local, regions: [a, a]}]\n",
+      /targets\[0\]\.regions\[1\]: server name "p-a" is already used/,
+    ],
     ["deployment: [\n", /f\.yaml is not valid YAML/],
-    ["deployment: p\nsuperPeer: {prometheusListen: 'localhost:9898'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/],
-    ["deployment: p\nsuperPeer: {prometheusToken: 'a b'}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.prometheusToken: may only contain/],
+    [
+      "deployment: p\nsuperPeer: {prometheusListen: 'localhost:9898'}\ntargets: [{kind: local, regions: [a]}]\n",
+      /superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/,
+    ],
+    [
+      "deployment: p\nsuperPeer: {prometheusToken: 'a b'}\ntargets: [{kind: local, regions: [a]}]\n",
+      /superPeer\.prometheusToken: may only contain/,
+    ],
     ["deployment: p\nsuperPeer: {logLevel: loud}\ntargets: [{kind: local, regions: [a]}]\n", /superPeer\.logLevel: /],
   ];
   it("derives its defaults from the super peer's settings, and takes the metrics token and listener", () => {
     const c = parseConfig("deployment: p\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
     expect(settingsFor(c)).toEqual(DEFAULT_SETTINGS);
-    const t = parseConfig("deployment: p\nsuperPeer: {prometheusListen: '[::]:9100', prometheusToken: s3cret.T0ken}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml");
+    const t = parseConfig(
+      "deployment: p\nsuperPeer: {prometheusListen: '[::]:9100', prometheusToken: s3cret.T0ken}\ntargets: [{kind: local, regions: [a]}]\n",
+      "f.yaml",
+    );
     expect(settingsFor(t)).toMatchObject({ prometheusListen: "[::]:9100", prometheusToken: "s3cret.T0ken" });
-    expect(parseConfig("deployment: p\nsuperPeer: {prometheusListen: ''}\ntargets: [{kind: local, regions: [a]}]\n", "f.yaml").superPeer.prometheusListen).toBe("");
+    expect(
+      parseConfig(
+        "deployment: p\nsuperPeer: {prometheusListen: ''}\ntargets: [{kind: local, regions: [a]}]\n",
+        "f.yaml",
+      ).superPeer.prometheusListen,
+    ).toBe("");
   });
 
   for (const [text, message] of bad) {
@@ -82,8 +104,20 @@ describe("existing servers", () => {
 
 describe("DRASYL_SUPER_PEERS output", () => {
   const servers = [
-    { server: { name: "a", region: "eu", ipv4: "203.0.113.1", dnsName: "sp1.example.org", ssh: { host: "x", port: 22, user: "root" } }, publicKeyHex: pk("a") },
-    { server: { name: "b", region: "us", ipv6: "2001:db8::2", ssh: { host: "2001:db8::2", port: 22, user: "root" } }, publicKeyHex: pk("b") },
+    {
+      server: {
+        name: "a",
+        region: "eu",
+        ipv4: "203.0.113.1",
+        dnsName: "sp1.example.org",
+        ssh: { host: "x", port: 22, user: "root" },
+      },
+      publicKeyHex: pk("a"),
+    },
+    {
+      server: { name: "b", region: "us", ipv6: "2001:db8::2", ssh: { host: "2001:db8::2", port: 22, user: "root" } },
+      publicKeyHex: pk("b"),
+    },
   ];
   const urls = servers.map((s) => superPeerUrl(s, { networkId: 7, udpPort: 22527, tcpPort: 443 }));
 
@@ -119,7 +153,12 @@ describe("local state", () => {
     expect(first.created).toBe(true);
     const file = state.identityFile("srv");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    for (const d of [root, join(root, "deployments"), join(root, "deployments", "dep"), join(root, "deployments", "dep", "identities")]) {
+    for (const d of [
+      root,
+      join(root, "deployments"),
+      join(root, "deployments", "dep"),
+      join(root, "deployments", "dep", "identities"),
+    ]) {
       expect(statSync(d).mode & 0o777).toBe(0o700);
     }
     const again = await ensureIdentity(state, "srv");

@@ -19,7 +19,11 @@ import { vectorIdentity } from "./support/super-peer.ts";
 const execRaw = promisify(execFile);
 
 /** execFile that, on failure, shows what the command printed: its summary goes to stdout. */
-async function exec(cmd: string, args: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+async function exec(
+  cmd: string,
+  args: string[],
+  opts: { timeout?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
   try {
     return await execRaw(cmd, args, { maxBuffer: 16 * 1024 * 1024, ...opts });
   } catch (e) {
@@ -53,10 +57,14 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
 
   async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const r = await execRaw(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config], {
-        timeout: 600_000,
-        maxBuffer: 16 * 1024 * 1024,
-      });
+      const r = await execRaw(
+        process.execPath,
+        [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config],
+        {
+          timeout: 600_000,
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
       return { code: 0, ...r };
     } catch (e) {
       const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -70,7 +78,10 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
   }
 
   beforeAll(() => {
-    writeFileSync(config, `deployment: ${deployment}\nnetworkId: 1\ntargets:\n  - kind: local\n    regions: [${regions.join(", ")}]\n`);
+    writeFileSync(
+      config,
+      `deployment: ${deployment}\nnetworkId: 1\ntargets:\n  - kind: local\n    regions: [${regions.join(", ")}]\n`,
+    );
   });
 
   afterAll(async () => {
@@ -85,7 +96,10 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     expect(r.code, r.stderr + r.stdout).toBe(0);
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} +installed +\\S+ +[\\d.]+ ms +[\\d.]+ ms$`, "m"));
     // Progress lines of the three servers interleave: they were handled at the same time.
-    const order = r.stderr.split("\n").map((l) => names.findIndex((n) => l.includes(`[${n}]`))).filter((i) => i >= 0);
+    const order = r.stderr
+      .split("\n")
+      .map((l) => names.findIndex((n) => l.includes(`[${n}]`)))
+      .filter((i) => i >= 0);
     const firstDone = order.lastIndexOf(0);
     expect(order.slice(0, firstDone).some((i) => i !== 0)).toBe(true);
     expect(r.stdout).toMatch(/^DRASYL_SUPER_PEERS="udp:\/\/.*"$/m);
@@ -96,20 +110,34 @@ describe.skipIf(!runnable)("drasyl-deploy up / status / peers / destroy on three
     expect(rows.map((r) => r.server).sort()).toEqual([...names].sort());
     for (const row of rows) {
       expect(row).toMatchObject({ healthy: true, active: "active", udp: { ok: true }, tcp: { ok: true } });
-      expect(row.identityPublicKey).toBe(loadIdentity(new StateDir(stateDir).forDeployment(deployment), row.server)?.publicKeyHex);
+      expect(row.identityPublicKey).toBe(
+        loadIdentity(new StateDir(stateDir).forDeployment(deployment), row.server)?.publicKeyHex,
+      );
     }
     firstPids = Object.fromEntries(rows.map((r) => [r.server, r.mainPid]));
   }, 120_000);
 
   it("peers prints a line that parses back to the deployed keys, in every format", async () => {
-    const keys = names.map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex).sort();
+    const keys = names
+      .map((n) => loadIdentity(new StateDir(stateDir).forDeployment(deployment), n)?.publicKeyHex)
+      .sort();
     const env = await cli("peers");
     expect(env.code, env.stderr).toBe(0);
     const value = /^DRASYL_SUPER_PEERS="([^"]+)"$/m.exec(env.stdout)?.[1] ?? "";
     expect(env.stdout).toMatch(/^DRASYL_NETWORK_ID=1$/m);
-    expect(parseSuperPeerList(value).superPeers.map((s) => bytesToHex(s.publicKey)).sort()).toEqual(keys);
+    expect(
+      parseSuperPeerList(value)
+        .superPeers.map((s) => bytesToHex(s.publicKey))
+        .sort(),
+    ).toEqual(keys);
     const lines = await cli("peers", "--format", "lines");
-    expect(lines.stdout.trim().split("\n").map((u) => bytesToHex(parseSuperPeerUrl(u).publicKey)).sort()).toEqual(keys);
+    expect(
+      lines.stdout
+        .trim()
+        .split("\n")
+        .map((u) => bytesToHex(parseSuperPeerUrl(u).publicKey))
+        .sort(),
+    ).toEqual(keys);
     const json = JSON.parse((await cli("peers", "--format", "json")).stdout) as { superPeers: string[] };
     expect(json.superPeers.length).toBe(3);
   }, 120_000);
@@ -174,7 +202,14 @@ describe.skipIf(!runnable)("an interrupted up", () => {
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
   const deployment = `int${process.pid % 10000}`;
-  const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
+  const cliArgs = (...args: string[]) => [
+    join(packageRoot(), "dist", "drasyl-deploy.mjs"),
+    "--state-dir",
+    stateDir,
+    ...args,
+    "--config",
+    config,
+  ];
 
   beforeAll(() => writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - kind: local\n    regions: [r1]\n`));
   afterAll(async () => {
@@ -194,7 +229,10 @@ describe.skipIf(!runnable)("an interrupted up", () => {
     const status = JSON.parse((await exec(process.execPath, cliArgs("status", "--json"))).stdout) as StatusRow[];
     expect(status[0]?.healthy).toBe(true);
     // Nothing half-uploaded stays behind on the server.
-    const [server] = await new LocalProvider({ state: new StateDir(stateDir).forDeployment(deployment), regions: ["r1"] }).list();
+    const [server] = await new LocalProvider({
+      state: new StateDir(stateDir).forDeployment(deployment),
+      regions: ["r1"],
+    }).list();
     if (!server) throw new Error("the lab server is gone");
     const leftovers = await labExec(server, "find /opt/drasyl-sp /etc/drasyl-sp /etc/systemd/system -name '.*.??????'");
     expect(leftovers.stdout.trim()).toBe("");
@@ -205,8 +243,19 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
   const dir = mkdtempSync(join(tmpdir(), "dd-ex-"));
   const stateDir = join(dir, "state");
   const config = join(dir, "drasyl-deploy.yaml");
-  const lab = new LocalProvider({ state: new StateDir(join(dir, "lab-state")).forDeployment(`host${process.pid % 10000}`), regions: ["x"], sshUser: "deploy" });
-  const cliArgs = (...args: string[]) => [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config];
+  const lab = new LocalProvider({
+    state: new StateDir(join(dir, "lab-state")).forDeployment(`host${process.pid % 10000}`),
+    regions: ["x"],
+    sshUser: "deploy",
+  });
+  const cliArgs = (...args: string[]) => [
+    join(packageRoot(), "dist", "drasyl-deploy.mjs"),
+    "--state-dir",
+    stateDir,
+    ...args,
+    "--config",
+    config,
+  ];
 
   let server: Server;
   let hostKey: string;
@@ -233,7 +282,10 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
   /** The built CLI with the DNS server the checks ask; resolves with the exit code instead of throwing. */
   async function cli(dnsServer: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const r = await execRaw(process.execPath, cliArgs(...args), { timeout: 600_000, env: { ...process.env, DRASYL_DEPLOY_DNS_SERVER: dnsServer } });
+      const r = await execRaw(process.execPath, cliArgs(...args), {
+        timeout: 600_000,
+        env: { ...process.env, DRASYL_DEPLOY_DNS_SERVER: dnsServer },
+      });
       return { code: 0, ...r };
     } catch (e) {
       const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -255,7 +307,9 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
     const r = await exec(process.execPath, cliArgs("up"), { timeout: 600_000 });
     expect(r.stdout).toMatch(/^mine +installed /m);
     const peersOut = (await exec(process.execPath, cliArgs("peers", "--format", "lines"))).stdout.trim();
-    expect(peersOut).toBe(`udp://${server.ipv4}:22527?publicKey=${loadIdentity(new StateDir(stateDir).forDeployment("existing-e2e"), "mine")?.publicKeyHex}&networkId=1&tcpPort=443`);
+    expect(peersOut).toBe(
+      `udp://${server.ipv4}:22527?publicKey=${loadIdentity(new StateDir(stateDir).forDeployment("existing-e2e"), "mine")?.publicKeyHex}&networkId=1&tcpPort=443`,
+    );
   }, 600_000);
 
   it("status, peers and up fail a dnsName that resolves elsewhere, with the addresses it resolved to; pass it once it leads to the server", async () => {
@@ -281,7 +335,9 @@ describe.skipIf(!runnable)("up onto an existing server through a sudo user", () 
       dns.zone["sp.e2e.test"] = { A: [server.ipv4 as string] };
       const fixed = await cli(dns.address, "status", "--json");
       expect(fixed.code, fixed.stdout).toBe(0);
-      expect((await cli(dns.address, "peers", "--format", "lines")).stdout).toMatch(/^udp:\/\/sp\.e2e\.test:22527\?publicKey=/);
+      expect((await cli(dns.address, "peers", "--format", "lines")).stdout).toMatch(
+        /^udp:\/\/sp\.e2e\.test:22527\?publicKey=/,
+      );
     } finally {
       await dns.close();
     }

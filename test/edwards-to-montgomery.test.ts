@@ -25,7 +25,8 @@ describe("edwardsToMontgomery", () => {
     const inputs: Uint8Array[] = [];
     for (let i = 0; i < 300; i++) inputs.push(ed25519.getPublicKey(randomBytes(32)));
     for (let i = 0; i < 700; i++) inputs.push(new Uint8Array(randomBytes(32)));
-    for (const y of [0n, 1n, 2n, P - 2n, P - 1n, P, P + 1n, (1n << 255n) - 1n]) for (const sign of [0, 1]) inputs.push(le(y, sign));
+    for (const y of [0n, 1n, 2n, P - 2n, P - 1n, P, P + 1n, (1n << 255n) - 1n])
+      for (const sign of [0, 1]) inputs.push(le(y, sign));
     let valid = 0;
     for (const pk of inputs) {
       const mine = edwardsToMontgomery(pk);

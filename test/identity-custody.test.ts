@@ -32,7 +32,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): string => mkdtempSync(join(root, `t${n++}-`));
 const ds = (stateRoot: string, deployment: string) => new StateDir(stateRoot).forDeployment(deployment);
-const put = (stateRoot: string, deployment: string, server: string, id: Identity): void => saveIdentity(ds(stateRoot, deployment), ds(stateRoot, deployment).identityFile(server), id);
+const put = (stateRoot: string, deployment: string, server: string, id: Identity): void =>
+  saveIdentity(ds(stateRoot, deployment), ds(stateRoot, deployment).identityFile(server), id);
 
 const id1 = vectorIdentity("id_1");
 const id2 = vectorIdentity("id_2");
@@ -63,7 +64,12 @@ function snapshot(dir: string): Record<string, string> {
 
 function secretForms(id: Identity): string[] {
   const sk = Buffer.from(id.secretKey);
-  return [bytesToHex(id.secretKey), sk.toString("base64"), sk.subarray(0, 32).toString("hex"), sk.subarray(0, 32).toString("base64")];
+  return [
+    bytesToHex(id.secretKey),
+    sk.toString("base64"),
+    sk.subarray(0, 32).toString("hex"),
+    sk.subarray(0, 32).toString("base64"),
+  ];
 }
 
 describe("backup archive format", () => {
@@ -80,11 +86,16 @@ describe("backup archive format", () => {
 
   it("refuses an entry whose public key is not the secret key's", () => {
     const text = serializeArchive(sampleArchive()).replace(id1.publicKeyHex, id3.publicKeyHex);
-    expect(() => parseArchive(text)).toThrow(/identities\[0\] \(dep-r1\): the public key .* is not the one its secret key derives/);
+    expect(() => parseArchive(text)).toThrow(
+      /identities\[0\] \(dep-r1\): the public key .* is not the one its secret key derives/,
+    );
   });
 
   it("refuses a proof of work below its difficulty, and names no secret", () => {
-    const text = serializeArchive(sampleArchive()).replace(`"proofOfWork": ${id2.pow}`, `"proofOfWork": ${id2.pow + 1}`);
+    const text = serializeArchive(sampleArchive()).replace(
+      `"proofOfWork": ${id2.pow}`,
+      `"proofOfWork": ${id2.pow + 1}`,
+    );
     let message = "";
     try {
       parseArchive(text);
@@ -104,7 +115,9 @@ describe("backup archive format", () => {
   it("refuses other JSON and other versions", () => {
     expect(() => parseArchive("{}")).toThrow(/not a drasyl-deploy identity backup/);
     expect(() => parseArchive("nonsense")).toThrow(/not JSON/);
-    expect(() => parseArchive(serializeArchive(sampleArchive()).replace('"version": 1', '"version": 9'))).toThrow(/version 9 is not supported/);
+    expect(() => parseArchive(serializeArchive(sampleArchive()).replace('"version": 1', '"version": 9'))).toThrow(
+      /version 9 is not supported/,
+    );
   });
 });
 
@@ -122,7 +135,9 @@ describe("backup encryption (age)", () => {
   it("refuses to encrypt without a passphrase or recipient", async () => {
     await expect(encryptBackup("x", { passphrase: "" })).rejects.toThrow(/empty passphrase/);
     await expect(encryptBackup("x", { recipients: [] })).rejects.toThrow(/without a passphrase or recipient/);
-    await expect(encryptBackup("x", { recipients: ["age1nope"] })).rejects.toThrow(/--recipient age1nope is not an age recipient/);
+    await expect(encryptBackup("x", { recipients: ["age1nope"] })).rejects.toThrow(
+      /--recipient age1nope is not an age recipient/,
+    );
   });
 
   it("says 'wrong passphrase' for a wrong passphrase", async () => {
@@ -132,22 +147,30 @@ describe("backup encryption (age)", () => {
 
   it("says 'damaged' for a truncated or a tampered archive", async () => {
     const ct = await encryptBackup(serializeArchive(sampleArchive()), fast("pw"));
-    await expect(decryptBackup(ct.subarray(0, ct.length - 20), { passphrase: "pw" }, "b.age")).rejects.toThrow(/b\.age is damaged: it was truncated or modified/);
+    await expect(decryptBackup(ct.subarray(0, ct.length - 20), { passphrase: "pw" }, "b.age")).rejects.toThrow(
+      /b\.age is damaged: it was truncated or modified/,
+    );
     const tampered = Uint8Array.from(ct);
     tampered[tampered.length - 30] = (tampered[tampered.length - 30] as number) ^ 0x01;
     await expect(decryptBackup(tampered, { passphrase: "pw" }, "b.age")).rejects.toThrow(/b\.age is damaged/);
   });
 
   it("refuses an unencrypted or empty file", async () => {
-    await expect(decryptBackup(Buffer.from(serializeArchive(sampleArchive())), { passphrase: "pw" }, "plain.json")).rejects.toThrow(/not an age-encrypted backup/);
+    await expect(
+      decryptBackup(Buffer.from(serializeArchive(sampleArchive())), { passphrase: "pw" }, "plain.json"),
+    ).rejects.toThrow(/not an age-encrypted backup/);
     await expect(decryptBackup(new Uint8Array(0), { passphrase: "pw" }, "e.age")).rejects.toThrow(BackupCryptoError);
   });
 
   it("encrypts to an age recipient, opened only with its identity", async () => {
     const ageId = await generateX25519Identity();
-    const ct = await encryptBackup(serializeArchive(sampleArchive()), { recipients: [await identityToRecipient(ageId)] });
+    const ct = await encryptBackup(serializeArchive(sampleArchive()), {
+      recipients: [await identityToRecipient(ageId)],
+    });
     expect(parseArchive(await decryptBackup(ct, { identities: [ageId] }, "r.age")).entries.length).toBe(2);
-    await expect(decryptBackup(ct, { passphrase: "pw" }, "r.age")).rejects.toThrow(/encrypted to an age recipient, not a passphrase: pass the matching age identity file with --identity/);
+    await expect(decryptBackup(ct, { passphrase: "pw" }, "r.age")).rejects.toThrow(
+      /encrypted to an age recipient, not a passphrase: pass the matching age identity file with --identity/,
+    );
   });
 });
 
@@ -155,13 +178,19 @@ describe("backup passphrase sources", () => {
   it("prefers --passphrase-file, then the environment, then asks twice", async () => {
     const f = join(fresh(), "pass");
     writeFileSync(f, "from-file\n");
-    expect(await backupPassphrase("encrypt", { passphraseFile: f, env: { [PASSPHRASE_ENV]: "env" } })).toBe("from-file");
+    expect(await backupPassphrase("encrypt", { passphraseFile: f, env: { [PASSPHRASE_ENV]: "env" } })).toBe(
+      "from-file",
+    );
     expect(await backupPassphrase("encrypt", { env: { [PASSPHRASE_ENV]: "env" } })).toBe("env");
     const answers = ["typed", "typed"];
     expect(await backupPassphrase("encrypt", { env: {}, ask: async () => answers.shift() })).toBe("typed");
     const differing = ["one", "two"];
-    await expect(backupPassphrase("encrypt", { env: {}, ask: async () => differing.shift() })).rejects.toThrow(/the two passphrases differ; nothing written/);
-    await expect(backupPassphrase("decrypt", { env: {}, ask: async () => undefined })).rejects.toThrow(/no passphrase: run in a terminal, set DRASYL_DEPLOY_BACKUP_PASSPHRASE/);
+    await expect(backupPassphrase("encrypt", { env: {}, ask: async () => differing.shift() })).rejects.toThrow(
+      /the two passphrases differ; nothing written/,
+    );
+    await expect(backupPassphrase("decrypt", { env: {}, ask: async () => undefined })).rejects.toThrow(
+      /no passphrase: run in a terminal, set DRASYL_DEPLOY_BACKUP_PASSPHRASE/,
+    );
     await expect(backupPassphrase("encrypt", { env: { [PASSPHRASE_ENV]: "" } })).rejects.toThrow(/set but empty/);
   });
 });
@@ -187,13 +216,20 @@ describe("the local identity store keeps what it replaces", () => {
 describe("restore planning", () => {
   it("tells missing, same and differing identities apart, and maps server names to another deployment", () => {
     const a = sampleArchive();
-    const local = new Map([["dep-r1", id1], ["dep-r2", id3]]);
+    const local = new Map([
+      ["dep-r1", id1],
+      ["dep-r2", id3],
+    ]);
     expect(planRestore(a, {}, (s) => local.get(s)).map((i) => [i.server, i.state])).toEqual([
       ["dep-r1", "same"],
       ["dep-r2", "differs"],
     ]);
-    expect(planRestore(a, { toDeployment: "new", servers: ["new-r2"] }, () => undefined).map((i) => [i.server, i.state])).toEqual([["new-r2", "missing"]]);
-    expect(() => planRestore(a, { servers: ["nope"] }, () => undefined)).toThrow(/the backup holds no identity for nope \(it holds dep-r1, dep-r2\)/);
+    expect(
+      planRestore(a, { toDeployment: "new", servers: ["new-r2"] }, () => undefined).map((i) => [i.server, i.state]),
+    ).toEqual([["new-r2", "missing"]]);
+    expect(() => planRestore(a, { servers: ["nope"] }, () => undefined)).toThrow(
+      /the backup holds no identity for nope \(it holds dep-r1, dep-r2\)/,
+    );
   });
 });
 
@@ -239,18 +275,24 @@ describe("identity commands on a local state", () => {
     const before = snapshot(target);
     const wrong = join(dir, "wrong");
     writeFileSync(wrong, "not-it\n");
-    await expect(restore(out, { stateDir: target, server: [], force: true, passphraseFile: wrong })).rejects.toThrow(/wrong passphrase/);
+    await expect(restore(out, { stateDir: target, server: [], force: true, passphraseFile: wrong })).rejects.toThrow(
+      /wrong passphrase/,
+    );
     const bytes = readFileSync(out);
     const truncated = join(dir, "t.age");
     writeFileSync(truncated, bytes.subarray(0, bytes.length - 10));
     const pf = join(dir, "pass");
     writeFileSync(pf, "pw\n");
-    await expect(restore(truncated, { stateDir: target, server: [], force: true, passphraseFile: pf })).rejects.toThrow(/is damaged/);
+    await expect(restore(truncated, { stateDir: target, server: [], force: true, passphraseFile: pf })).rejects.toThrow(
+      /is damaged/,
+    );
     const tampered = join(dir, "x.age");
     const t = Buffer.from(bytes);
     t[t.length - 40] = (t[t.length - 40] as number) ^ 0x80;
     writeFileSync(tampered, t);
-    await expect(restore(tampered, { stateDir: target, server: [], force: true, passphraseFile: pf })).rejects.toThrow(/is damaged/);
+    await expect(restore(tampered, { stateDir: target, server: [], force: true, passphraseFile: pf })).rejects.toThrow(
+      /is damaged/,
+    );
     expect(await verify(tampered, { passphraseFile: pf }, () => {})).toBe(1);
     expect(snapshot(target)).toEqual(before);
   });
@@ -263,10 +305,18 @@ describe("identity commands on a local state", () => {
     const pf = join(dir, "pass");
     writeFileSync(pf, "pw\n");
     const questions: string[] = [];
-    expect(await restore(out, { stateDir: state, server: ["a"], force: false, passphraseFile: pf }, async (q) => (questions.push(q), false))).toBe(1);
+    expect(
+      await restore(
+        out,
+        { stateDir: state, server: ["a"], force: false, passphraseFile: pf },
+        async (q) => (questions.push(q), false),
+      ),
+    ).toBe(1);
     expect(loadIdentity(ds(state, "cust"), "a")?.publicKeyHex).toBe(id3.publicKeyHex);
     expect(questions[0]).toContain(id3.publicKeyHex);
-    expect(await restore(out, { stateDir: state, server: ["a"], force: false, passphraseFile: pf }, async () => true)).toBe(0);
+    expect(
+      await restore(out, { stateDir: state, server: ["a"], force: false, passphraseFile: pf }, async () => true),
+    ).toBe(0);
     expect(loadIdentity(ds(state, "cust"), "a")?.publicKeyHex).toBe(id1.publicKeyHex);
     expect(previousIdentities(ds(state, "cust"), "a").map((p) => p.publicKey)).toContain(id3.publicKeyHex);
   });
@@ -275,7 +325,9 @@ describe("identity commands on a local state", () => {
     const { dir, state, config } = setup();
     const rust = join(dir, "drasyl-sp.identity");
     writeFileSync(rust, drasyl.identityFile.text);
-    expect(await importIdentity(rust, { config, stateDir: state, server: "b", fromServer: false, force: true })).toBe(0);
+    expect(await importIdentity(rust, { config, stateDir: state, server: "b", fromServer: false, force: true })).toBe(
+      0,
+    );
     expect(loadIdentity(ds(state, "cust"), "b")?.publicKeyHex).toBe(drasyl.identityFile.publicKey);
     const out = join(dir, "exported.identity");
     expect(exportIdentity({ config, stateDir: state, server: "b", out, force: false })).toBe(0);
@@ -289,8 +341,12 @@ describe("identity commands on a local state", () => {
     const { dir, state, config } = setup();
     const weak = join(dir, "weak.identity");
     writeFileSync(weak, formatIdentityFile(new Identity(id1.secretKey, id1.pow + 1)));
-    await expect(importIdentity(weak, { config, stateDir: state, server: "a", fromServer: false, force: true })).rejects.toThrow(/proof of work has \d+ bits, drasyl needs 24/);
-    await expect(importIdentity(weak, { config, stateDir: state, server: "zz", fromServer: false, force: true })).rejects.toThrow(/--server zz is not a server of "cust"/);
+    await expect(
+      importIdentity(weak, { config, stateDir: state, server: "a", fromServer: false, force: true }),
+    ).rejects.toThrow(/proof of work has \d+ bits, drasyl needs 24/);
+    await expect(
+      importIdentity(weak, { config, stateDir: state, server: "zz", fromServer: false, force: true }),
+    ).rejects.toThrow(/--server zz is not a server of "cust"/);
   });
 });
 
@@ -299,13 +355,16 @@ describe("the backup up writes or asks for", () => {
     const dir = fresh();
     const state = join(dir, "state");
     const ageId = await generateX25519Identity();
-    const base = "deployment: auto\ntargets:\n  - kind: existing\n    servers:\n      - { name: a, region: eu, host: 192.0.2.1 }\n";
+    const base =
+      "deployment: auto\ntargets:\n  - kind: existing\n    servers:\n      - { name: a, region: eu, host: 192.0.2.1 }\n";
     const plain = join(dir, "plain.yaml");
     writeFileSync(plain, base);
     put(state, "auto", "a", id1);
     const notes: string[] = [];
     await backUpNewIdentities(openDeployment(plain, state), (l) => notes.push(l));
-    expect(notes).toEqual([expect.stringMatching(/^No backup holds the identity of a yet: .*Run: drasyl-deploy identity backup --out FILE$/)]);
+    expect(notes).toEqual([
+      expect.stringMatching(/^No backup holds the identity of a yet: .*Run: drasyl-deploy identity backup --out FILE$/),
+    ]);
 
     const file = join(dir, "auto.age");
     const withBackup = join(dir, "backup.yaml");
@@ -314,7 +373,9 @@ describe("the backup up writes or asks for", () => {
     await backUpNewIdentities(openDeployment(withBackup, state), (l) => notes.push(l));
     expect(notes[0]).toContain(`to ${file}`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect((await readBackup(file, { identities: [ageId] })).entries.map((e) => e.publicKey)).toEqual([id1.publicKeyHex]);
+    expect((await readBackup(file, { identities: [ageId] })).entries.map((e) => e.publicKey)).toEqual([
+      id1.publicKeyHex,
+    ]);
     notes.length = 0;
     await backUpNewIdentities(openDeployment(plain, state), (l) => notes.push(l));
     expect(notes).toEqual([]);

@@ -59,7 +59,15 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   async function cli(state: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     let r: { code: number; stdout: string; stderr: string };
     try {
-      r = { code: 0, ...(await execRaw(process.execPath, [CLI, "--state-dir", state, ...args], { env, timeout: 600_000, maxBuffer: 16 << 20, cwd: dir })) };
+      r = {
+        code: 0,
+        ...(await execRaw(process.execPath, [CLI, "--state-dir", state, ...args], {
+          env,
+          timeout: 600_000,
+          maxBuffer: 16 << 20,
+          cwd: dir,
+        })),
+      };
     } catch (e) {
       const err = e as { code?: number; stdout?: string; stderr?: string };
       r = { code: typeof err.code === "number" ? err.code : 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
@@ -74,11 +82,18 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
    */
   async function killAfter(state: string, args: string[], ms: number): Promise<boolean> {
     const p = spawnProcess(process.execPath, [CLI, "--state-dir", state, ...args], env);
-    const exitedEarly = await Promise.race([p.exit.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms))]);
+    const exitedEarly = await Promise.race([
+      p.exit.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), ms)),
+    ]);
     if (!exitedEarly) p.child.kill("SIGKILL");
     const code = await p.exit;
     transcript.push(p.stdout(), p.stderr());
-    if (exitedEarly) expect(code, `${args.join(" ")} ended before its kill point at ${ms} ms, failing:\n${p.stderr()}\n${p.stdout()}`).toBe(0);
+    if (exitedEarly)
+      expect(
+        code,
+        `${args.join(" ")} ended before its kill point at ${ms} ms, failing:\n${p.stderr()}\n${p.stdout()}`,
+      ).toBe(0);
     return !exitedEarly;
   }
 
@@ -118,7 +133,12 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
         const r = await labExec(server, "cat /etc/drasyl-sp/drasyl-sp.identity 2>/dev/null || true");
         return r.stdout.trim() === "" ? undefined : parseIdentityFile(r.stdout, `${server.name}:identity`).publicKeyHex;
       } catch (e) {
-        if (!/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|connection refused|cannot reach|timed out/i.test((e as Error).message)) throw e;
+        if (
+          !/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|connection refused|cannot reach|timed out/i.test(
+            (e as Error).message,
+          )
+        )
+          throw e;
         if (Date.now() > deadline) return undefined;
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -150,7 +170,8 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   });
 
   afterAll(async () => {
-    for (const state of [stateB, stateA]) if (existsSync(state)) await cli(state, "destroy", "--yes", "--config", config);
+    for (const state of [stateB, stateA])
+      if (existsSync(state)) await cli(state, "destroy", "--yes", "--config", config);
     rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
@@ -159,24 +180,40 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     writeFileSync(rust, drasyl.identityFile.text);
     expect((await cli(stateA, "identity", "import", "--server", name("r1"), rust, "--config", config)).code).toBe(0);
     writeFileSync(join(dir, "r2.identity"), formatIdentityFile(keys.r2 as Identity));
-    expect((await cli(stateA, "identity", "import", "--server", name("r2"), join(dir, "r2.identity"), "--config", config)).code).toBe(0);
+    expect(
+      (await cli(stateA, "identity", "import", "--server", name("r2"), join(dir, "r2.identity"), "--config", config))
+        .code,
+    ).toBe(0);
     expect(drasyl.identityFile.publicKey).toBe(keys.r1?.publicKeyHex);
 
     const up = await cli(stateA, "up", "--config", config);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/No backup holds the identities of .*-r1, .*-r2 yet/);
     const exported = join(dir, "exported.identity");
-    expect((await cli(stateA, "identity", "export", "--server", name("r1"), "--out", exported, "--config", config)).code).toBe(0);
+    expect(
+      (await cli(stateA, "identity", "export", "--server", name("r1"), "--out", exported, "--config", config)).code,
+    ).toBe(0);
     expect(readFileSync(exported, "utf8")).toBe(drasyl.identityFile.text);
     const onServer = (await labServers(stateA)).find((s) => s.name === name("r1")) as Server;
     expect((await labExec(onServer, "cat /etc/drasyl-sp/drasyl-sp.identity")).stdout).toBe(drasyl.identityFile.text);
     // Taking over a running super peer's identity over SSH: here the one it already has, so nothing changes.
-    const fetched = await cli(stateA, "identity", "import", "--server", name("r1"), "--from-server", "--config", config);
+    const fetched = await cli(
+      stateA,
+      "identity",
+      "import",
+      "--server",
+      name("r1"),
+      "--from-server",
+      "--config",
+      config,
+    );
     expect(fetched.code, fetched.stderr).toBe(0);
     expect(fetched.stderr).toContain(`the local state already holds ${keys.r1?.publicKeyHex}`);
     const list = await cli(stateA, "identity", "list", "--config", config);
     expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`^${name("r1")} +r1 +${keys.r1?.publicKeyHex} +\\d+ +local\\+server +never$`, "m"));
+    expect(list.stdout).toMatch(
+      new RegExp(`^${name("r1")} +r1 +${keys.r1?.publicKeyHex} +\\d+ +local\\+server +never$`, "m"),
+    );
   }, 600_000);
 
   it("backs up; verify accepts it, and refuses a wrong passphrase, a truncated and a tampered copy", async () => {
@@ -193,11 +230,23 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     // The same to an age recipient (an offline key): opened with its identity file, and no scrypt to wait for below.
     const ageId = await generateX25519Identity();
     writeFileSync(ageKeyFile, `${ageId}\n`, { mode: 0o600 });
-    const rb = await cli(stateA, "identity", "backup", "--recipient", await identityToRecipient(ageId), "--out", recipientBackup, "--config", config);
+    const rb = await cli(
+      stateA,
+      "identity",
+      "backup",
+      "--recipient",
+      await identityToRecipient(ageId),
+      "--out",
+      recipientBackup,
+      "--config",
+      config,
+    );
     expect(rb.code, rb.stderr).toBe(0);
     const rv = await cli(stateA, "identity", "verify", recipientBackup, "--identity", ageKeyFile);
     expect(rv.code, rv.stderr).toBe(0);
-    expect((await cli(stateA, "identity", "verify", recipientBackup)).stderr).toMatch(/encrypted to an age recipient, not a passphrase: pass the matching age identity file with --identity FILE/);
+    expect((await cli(stateA, "identity", "verify", recipientBackup)).stderr).toMatch(
+      /encrypted to an age recipient, not a passphrase: pass the matching age identity file with --identity FILE/,
+    );
     const bytes = readFileSync(recipientBackup);
     writeFileSync(join(dir, "truncated.age"), bytes.subarray(0, bytes.length - 17));
     const t = Buffer.from(bytes);
@@ -225,9 +274,23 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     for (const region of ["r1", "r2"]) expect(up.stdout).toMatch(new RegExp(`^${name(region)} +installed `, "m"));
     expect(up.stderr).not.toMatch(/No backup holds/);
     const rows = await statusRows(stateB);
-    for (const region of ["r1", "r2"]) expect(rows.find((x) => x.server === name(region))).toMatchObject({ healthy: true, identityPublicKey: keys[region]?.publicKeyHex });
+    for (const region of ["r1", "r2"])
+      expect(rows.find((x) => x.server === name(region))).toMatchObject({
+        healthy: true,
+        identityPublicKey: keys[region]?.publicKeyHex,
+      });
     const peers = await cli(stateB, "peers", "--format", "lines", "--config", config);
-    expect(peers.stdout.trim().split("\n").map((u) => bytesToHex(parseSuperPeerUrl(u).publicKey)).sort()).toEqual(Object.values(keys).map((k) => k.publicKeyHex).sort());
+    expect(
+      peers.stdout
+        .trim()
+        .split("\n")
+        .map((u) => bytesToHex(parseSuperPeerUrl(u).publicKey))
+        .sort(),
+    ).toEqual(
+      Object.values(keys)
+        .map((k) => k.publicKeyHex)
+        .sort(),
+    );
   }, 600_000);
 
   /** The local state and every running server hold the one identity each super peer always had. */
@@ -255,7 +318,10 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     const wipe = async (): Promise<void> => {
       await Promise.all(
         (await servers()).map((s) =>
-          labExec(s, "systemctl disable --now drasyl-sp >/dev/null 2>&1; rm -rf /opt/drasyl-sp/releases /opt/drasyl-sp/current /etc/drasyl-sp /etc/systemd/system/drasyl-sp.service; systemctl daemon-reload"),
+          labExec(
+            s,
+            "systemctl disable --now drasyl-sp >/dev/null 2>&1; rm -rf /opt/drasyl-sp/releases /opt/drasyl-sp/current /etc/drasyl-sp /etc/systemd/system/drasyl-sp.service; systemctl daemon-reload",
+          ),
         ),
       );
     };
@@ -275,7 +341,8 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     const last = await cli(stateB, "up", "--config", config);
     expect(last.code, `${last.stderr}\n${last.stdout}`).toBe(0);
     for (const row of await statusRows(stateB)) expect(row.healthy).toBe(true);
-    for (const s of await servers()) expect((await labExec(s, "find /opt/drasyl-sp /etc/drasyl-sp -name '.*.??????'")).stdout.trim()).toBe("");
+    for (const s of await servers())
+      expect((await labExec(s, "find /opt/drasyl-sp /etc/drasyl-sp -name '.*.??????'")).stdout.trim()).toBe("");
   }, 900_000);
 
   it(`identity restore killed at ${KILLS} points leaves the old or the restored identity, never neither`, async () => {
@@ -296,8 +363,16 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
       const now = loadIdentity(ds(stateB), r1)?.publicKeyHex;
       expect([other.publicKeyHex, keys.r1?.publicKeyHex], `restore killed after ${ms} ms`).toContain(now);
       expect(loadIdentity(ds(stateB), name("r2"))?.publicKeyHex).toBe(keys.r2?.publicKeyHex);
-      const kept = readdirSync(join(stateB, "deployments", deployment, "identities")).filter((f) => f.startsWith(`${r1}.identity.replaced-`));
-      expect(kept.some((f) => parseIdentityFile(readFileSync(join(stateB, "deployments", deployment, "identities", f), "utf8")).publicKeyHex === other.publicKeyHex)).toBe(true);
+      const kept = readdirSync(join(stateB, "deployments", deployment, "identities")).filter((f) =>
+        f.startsWith(`${r1}.identity.replaced-`),
+      );
+      expect(
+        kept.some(
+          (f) =>
+            parseIdentityFile(readFileSync(join(stateB, "deployments", deployment, "identities", f), "utf8"))
+              .publicKeyHex === other.publicKeyHex,
+        ),
+      ).toBe(true);
       return hit;
     });
     expect(kills).toBe(KILLS);
@@ -323,7 +398,9 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
     const nextMove = (): string[] => {
       const j = readMoveJournal(ds(stateB));
       if (j) return ["move", j.server, "--to", j.to, "--config", config];
-      return configRegions().includes("r3") ? ["move", name("r3"), "--to", "r1", "--config", config] : ["move", name("r1"), "--to", "r3", "--config", config];
+      return configRegions().includes("r3")
+        ? ["move", name("r3"), "--to", "r1", "--config", config]
+        : ["move", name("r1"), "--to", "r3", "--config", config];
     };
     const kills = await killAt(total, async (ms) => {
       const hit = await killAfter(stateB, nextMove(), ms);
@@ -345,16 +422,26 @@ describe.skipIf(!runnable)("identity custody on lab servers", () => {
   }, 900_000);
 
   it("no secret key appears in anything the CLI printed or logged", () => {
-    const logs = [stateA, stateB].flatMap((s) => (existsSync(s) ? findLogs(s) : [])).map((f) => readFileSync(f, "latin1"));
+    const logs = [stateA, stateB]
+      .flatMap((s) => (existsSync(s) ? findLogs(s) : []))
+      .map((f) => readFileSync(f, "latin1"));
     const text = [...transcript, ...logs].join("\n");
     const lower = text.toLowerCase();
     expect(transcript.length).toBeGreaterThan(100);
     for (const id of [...Object.values(keys), other]) {
       const sk = Buffer.from(id.secretKey);
       const seed = sk.subarray(0, 32);
-      for (const hex of [sk.toString("hex"), seed.toString("hex")]) expect(lower.includes(hex), `a secret key in hex (${hex.length} chars) was printed`).toBe(false);
-      for (const b64 of [sk.toString("base64"), seed.toString("base64"), sk.toString("base64url"), seed.toString("base64url")]) {
-        expect(text.includes(b64.replace(/=+$/, "")), `a secret key in base64 (${b64.length} chars) was printed`).toBe(false);
+      for (const hex of [sk.toString("hex"), seed.toString("hex")])
+        expect(lower.includes(hex), `a secret key in hex (${hex.length} chars) was printed`).toBe(false);
+      for (const b64 of [
+        sk.toString("base64"),
+        seed.toString("base64"),
+        sk.toString("base64url"),
+        seed.toString("base64url"),
+      ]) {
+        expect(text.includes(b64.replace(/=+$/, "")), `a secret key in base64 (${b64.length} chars) was printed`).toBe(
+          false,
+        );
       }
     }
   });

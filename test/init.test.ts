@@ -1,9 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { parseConfig } from "../cli/config/load.ts";
-import { answersFromConfig, configFromAnswers, type InitAnswers, randomNetworkId, serverNameFromHost } from "../cli/init/answers.ts";
+import {
+  answersFromConfig,
+  configFromAnswers,
+  type InitAnswers,
+  randomNetworkId,
+  serverNameFromHost,
+} from "../cli/init/answers.ts";
 import { checkAwsCredentials } from "../c../../stacks/aws/credentials-check.ts";
-import { fetchHcloudCatalog, HcloudApiError, monthlyPrice, typesForLocations } from "../c../../stacks/hcloud/live-catalog.ts";
+import {
+  fetchHcloudCatalog,
+  HcloudApiError,
+  monthlyPrice,
+  typesForLocations,
+} from "../c../../stacks/hcloud/live-catalog.ts";
 import { renderConfig } from "../cli/init/render.ts";
 import { boundPorts, evaluateServer } from "../cli/init/server-check.ts";
 import { labReadiness, type LabHostFacts } from "../stacks/local/requirements.ts";
@@ -19,7 +30,16 @@ const everything: InitAnswers = {
   aws: { regions: ["eu-central-1", "us-east-1"], instanceType: "t4g.micro" },
   existing: {
     servers: [
-      { name: "fra1", region: "eu", host: "203.0.113.10", sshPort: 2222, user: "deploy", privateKey: "~/.ssh/id_ed25519", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAb", dnsName: "sp.example.org" },
+      {
+        name: "fra1",
+        region: "eu",
+        host: "203.0.113.10",
+        sshPort: 2222,
+        user: "deploy",
+        privateKey: "~/.ssh/id_ed25519",
+        hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAb",
+        dnsName: "sp.example.org",
+      },
       { name: "v6", region: "v6", host: "2001:db8::1", sshPort: 22, user: "root" },
     ],
   },
@@ -67,12 +87,18 @@ describe("init: answers to drasyl-deploy.yaml", () => {
       "",
     ].join("\n");
     const a = answersFromConfig(parseConfig(text, "x"), parseDocument(text).toJS() as Record<string, unknown>);
-    expect(a.hcloud).toEqual({ locations: ["fsn1", "ash"], serverType: undefined, kept: { image: "debian-13", allowSsh: ["198.51.100.0/24"] } });
+    expect(a.hcloud).toEqual({
+      locations: ["fsn1", "ash"],
+      serverType: undefined,
+      kept: { image: "debian-13", allowSsh: ["198.51.100.0/24"] },
+    });
     const again = parseConfig(renderConfig(a), "y");
     expect(again.superPeer.maxPeers).toBe(100);
     expect(again.targets[0]).toMatchObject({ kind: "hcloud", image: "debian-13", allowSsh: ["198.51.100.0/24"] });
     const round = renderConfig(everything);
-    expect(renderConfig(answersFromConfig(parseConfig(round, "r"), parseDocument(round).toJS() as Record<string, unknown>))).toBe(round);
+    expect(
+      renderConfig(answersFromConfig(parseConfig(round, "r"), parseDocument(round).toJS() as Record<string, unknown>)),
+    ).toBe(round);
   });
 
   it("derives server names and random network ids that the schema accepts", () => {
@@ -103,7 +129,11 @@ describe("init: checks of an existing server", () => {
   });
 
   it("names what to fix: no sudo, unsupported architecture, ports in use", () => {
-    const r = evaluateServer(`uid=1000\nsudo=no\nmachine=armv7l\nos=debian\nversion=12\npretty=Debian 12\nsystemd=yes\nservice=inactive\n${proc}`, "alice", { udp: 22527, tcp: 443 });
+    const r = evaluateServer(
+      `uid=1000\nsudo=no\nmachine=armv7l\nos=debian\nversion=12\npretty=Debian 12\nsystemd=yes\nservice=inactive\n${proc}`,
+      "alice",
+      { udp: 22527, tcp: 443 },
+    );
     expect(r.problems).toEqual([
       expect.stringContaining('alice ALL=(ALL) NOPASSWD:ALL" to /etc/sudoers.d/alice'),
       expect.stringContaining('architecture "armv7l" is not supported'),
@@ -113,12 +143,30 @@ describe("init: checks of an existing server", () => {
   });
 
   it("accepts a sudo user on Debian with free ports, and a server drasyl-sp already runs on", () => {
-    const ok = evaluateServer("uid=1000\nsudo=yes\nmachine=aarch64\nos=debian\nversion=12\npretty=Debian GNU/Linux 12 (bookworm)\nsystemd=yes\nservice=inactive\n== udp\n== tcp\n", "deploy", { udp: 22527, tcp: 443 });
-    expect(ok).toEqual({ facts: ["deploy has passwordless sudo", "architecture aarch64", "Debian GNU/Linux 12 (bookworm)", "UDP 22527 and TCP 443 are free"], problems: [] });
-    const ours = evaluateServer(`uid=0\nmachine=x86_64\nos=ubuntu\nversion=24.04\npretty=Ubuntu 24.04\nsystemd=yes\nservice=active\n${proc}`, "root", { udp: 22527, tcp: 443 });
+    const ok = evaluateServer(
+      "uid=1000\nsudo=yes\nmachine=aarch64\nos=debian\nversion=12\npretty=Debian GNU/Linux 12 (bookworm)\nsystemd=yes\nservice=inactive\n== udp\n== tcp\n",
+      "deploy",
+      { udp: 22527, tcp: 443 },
+    );
+    expect(ok).toEqual({
+      facts: [
+        "deploy has passwordless sudo",
+        "architecture aarch64",
+        "Debian GNU/Linux 12 (bookworm)",
+        "UDP 22527 and TCP 443 are free",
+      ],
+      problems: [],
+    });
+    const ours = evaluateServer(
+      `uid=0\nmachine=x86_64\nos=ubuntu\nversion=24.04\npretty=Ubuntu 24.04\nsystemd=yes\nservice=active\n${proc}`,
+      "root",
+      { udp: 22527, tcp: 443 },
+    );
     expect(ours.problems).toEqual([]);
     expect(ours.facts).toContain("drasyl-sp already runs here: up updates it in place");
-    expect(evaluateServer("uid=0\nmachine=x86_64\nsystemd=no\n", "root", { udp: 1, tcp: 2 }).problems).toEqual([expect.stringContaining("systemd is not running")]);
+    expect(evaluateServer("uid=0\nmachine=x86_64\nsystemd=no\n", "root", { udp: 1, tcp: 2 }).problems).toEqual([
+      expect.stringContaining("systemd is not running"),
+    ]);
   });
 });
 
@@ -164,11 +212,20 @@ describe("first run: can the lab run here", () => {
       { program: "systemd-nspawn", package: "systemd-container" },
       { program: "debootstrap", package: "debootstrap" },
     ];
-    expect(labReadiness({ ...ready, missing })).toEqual({ ready: false, install: ["systemd-container", "debootstrap"] });
-    expect(labReadiness({ ...ready, missing, apt: false })).toMatchObject({ reason: expect.stringContaining("systemd-nspawn (Debian package systemd-container)") });
-    expect(labReadiness({ ...ready, missing, root: false })).toMatchObject({ reason: expect.stringContaining("needs root") });
+    expect(labReadiness({ ...ready, missing })).toEqual({
+      ready: false,
+      install: ["systemd-container", "debootstrap"],
+    });
+    expect(labReadiness({ ...ready, missing, apt: false })).toMatchObject({
+      reason: expect.stringContaining("systemd-nspawn (Debian package systemd-container)"),
+    });
+    expect(labReadiness({ ...ready, missing, root: false })).toMatchObject({
+      reason: expect.stringContaining("needs root"),
+    });
     expect(labReadiness({ ...ready, cgroups: false })).toMatchObject({ reason: expect.stringContaining("cgroup") });
-    expect(labReadiness({ ...ready, platform: "darwin" })).toMatchObject({ reason: expect.stringContaining("needs Linux") });
+    expect(labReadiness({ ...ready, platform: "darwin" })).toMatchObject({
+      reason: expect.stringContaining("needs Linux"),
+    });
   });
 });
 
@@ -178,20 +235,42 @@ describe("init: AWS credentials", () => {
     sts = await startFakeSts("AKIDGOOD");
   });
   afterAll(() => sts.close());
-  const env = (key: string): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: key, AWS_SECRET_ACCESS_KEY: "secret", AWS_ENDPOINT_URL_STS: sts.url });
+  const env = (key: string): NodeJS.ProcessEnv => ({
+    AWS_ACCESS_KEY_ID: key,
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_ENDPOINT_URL_STS: sts.url,
+  });
 
   it("are checked with STS GetCallerIdentity at the overridden endpoint", async () => {
-    expect(await checkAwsCredentials("eu-central-1", env("AKIDGOOD"))).toEqual({ status: "ok", account: "123456789012", arn: "arn:aws:iam::123456789012:user/ci" });
+    expect(await checkAwsCredentials("eu-central-1", env("AKIDGOOD"))).toEqual({
+      status: "ok",
+      account: "123456789012",
+      arn: "arn:aws:iam::123456789012:user/ci",
+    });
   });
 
   it("a rejected key says where to create one", async () => {
     const r = await checkAwsCredentials("eu-central-1", env("AKIDBAD"));
-    expect(r).toEqual({ status: "rejected", message: expect.stringMatching(/AWS rejected the credentials \(InvalidClientTokenId: .*\): create an access key in the AWS console/) });
+    expect(r).toEqual({
+      status: "rejected",
+      message: expect.stringMatching(
+        /AWS rejected the credentials \(InvalidClientTokenId: .*\): create an access key in the AWS console/,
+      ),
+    });
   });
 
   it("are reported as not checked without credentials or without an answer", async () => {
-    expect(await checkAwsCredentials("eu-central-1", {})).toEqual({ status: "not checked", reason: "no AWS_ACCESS_KEY_ID or AWS_PROFILE in the environment" });
-    const r = await checkAwsCredentials("eu-central-1", { ...env("AKIDGOOD"), AWS_ENDPOINT_URL_STS: "http://127.0.0.1:1" });
-    expect(r).toMatchObject({ status: "not checked", reason: expect.stringContaining("cannot reach AWS STS at http://127.0.0.1:1") });
+    expect(await checkAwsCredentials("eu-central-1", {})).toEqual({
+      status: "not checked",
+      reason: "no AWS_ACCESS_KEY_ID or AWS_PROFILE in the environment",
+    });
+    const r = await checkAwsCredentials("eu-central-1", {
+      ...env("AKIDGOOD"),
+      AWS_ENDPOINT_URL_STS: "http://127.0.0.1:1",
+    });
+    expect(r).toMatchObject({
+      status: "not checked",
+      reason: expect.stringContaining("cannot reach AWS STS at http://127.0.0.1:1"),
+    });
   });
 });

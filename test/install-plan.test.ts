@@ -8,9 +8,27 @@ import { parseIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 import type { Identity } from "../sp-runtime/identity/identity.ts";
 import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { FACTS_SCRIPT, type Facts, FactsError, parseFacts } from "../stacks/install/facts.ts";
-import { expectedKeyType, fingerprint, forgetHostKey, HostKeyError, parseOpenSshKey, readPins, verifyHostKey } from "../stacks/install/host-keys.ts";
+import {
+  expectedKeyType,
+  fingerprint,
+  forgetHostKey,
+  HostKeyError,
+  parseOpenSshKey,
+  readPins,
+  verifyHostKey,
+} from "../stacks/install/host-keys.ts";
 import { CURRENT_LINK, ENV_FILE, ETC_DIR, IDENTITY_FILE, UNIT_FILE } from "../stacks/install/layout.ts";
-import { type Action, type DesiredState, describeAction, formatPlan, IdentityConflictError, type Plan, PlanError, planInstall, type Release } from "../stacks/install/plan.ts";
+import {
+  type Action,
+  type DesiredState,
+  describeAction,
+  formatPlan,
+  IdentityConflictError,
+  type Plan,
+  PlanError,
+  planInstall,
+  type Release,
+} from "../stacks/install/plan.ts";
 import { Secret } from "../stacks/install/secret.ts";
 import { resolveSettings, type Settings } from "../stacks/install/settings.ts";
 import type { Server } from "../stacks/provider.ts";
@@ -24,7 +42,12 @@ function release(bundle: string, arch: "x64" | "arm64" = "x64", version = "24.21
   return {
     id: `${bundle.repeat(12)}-node${version}`,
     bundle: { path: "/build/dist/drasyl-sp.mjs", sha256: bundle.repeat(64) },
-    runtime: { version, arch, path: `/cache/node/${version}-linux-${arch}/bin/node`, sha256: `${arch === "x64" ? "e" : "f"}${version}`.padEnd(64, "0") },
+    runtime: {
+      version,
+      arch,
+      path: `/cache/node/${version}-linux-${arch}/bin/node`,
+      sha256: `${arch === "x64" ? "e" : "f"}${version}`.padEnd(64, "0"),
+    },
   };
 }
 
@@ -33,7 +56,11 @@ function desired(over: Partial<DesiredState> = {}, settings: Partial<Settings> =
 }
 
 /** A server as the facts script reports it, built from lines, so these tests also exercise the parser. */
-function factsText(lines: string[], machine = "x86_64", extra: { user?: boolean; active?: string; enabled?: string; pubkey?: string } = {}): string {
+function factsText(
+  lines: string[],
+  machine = "x86_64",
+  extra: { user?: boolean; active?: string; enabled?: string; pubkey?: string } = {},
+): string {
   return [
     `machine\t${machine}`,
     "systemd\tyes",
@@ -76,10 +103,20 @@ function applyPlan(facts: Facts, plan: Plan, now: number): Facts {
       case "command": {
         const [cmd, ...args] = a.argv;
         const path = args.at(-1) as string;
-        if (cmd === "rm") for (const p of Object.keys(paths)) if (p === path || p.startsWith(`${path}/`)) delete paths[p];
-        if (cmd === "install") paths[path] = { type: "file", sha256: paths[IDENTITY_FILE]?.sha256 ?? "", mode: 0o600, owner: "root", group: "root", mtime: now };
+        if (cmd === "rm")
+          for (const p of Object.keys(paths)) if (p === path || p.startsWith(`${path}/`)) delete paths[p];
+        if (cmd === "install")
+          paths[path] = {
+            type: "file",
+            sha256: paths[IDENTITY_FILE]?.sha256 ?? "",
+            mode: 0o600,
+            owner: "root",
+            group: "root",
+            mtime: now,
+          };
         if (cmd === "chmod") (paths[path] as { mode: number }).mode = parseInt(args[0] as string, 8);
-        if (cmd === "chown") Object.assign(paths[path] as object, { owner: args[0]?.split(":")[0], group: args[0]?.split(":")[1] });
+        if (cmd === "chown")
+          Object.assign(paths[path] as object, { owner: args[0]?.split(":")[0], group: args[0]?.split(":")[1] });
         break;
       }
       case "enable-start":
@@ -94,15 +131,32 @@ function applyPlan(facts: Facts, plan: Plan, now: number): Facts {
     }
   }
   const lines = Object.entries(paths).map(([p, f]) =>
-    f.type === "link" ? `link\t${p}\t${f.target}` : `${f.type}\t${p}\t${(f.mode ?? 0).toString(8)}\t${f.owner}\t${f.group}\t${f.mtime}${f.type === "file" ? `\t${f.sha256}` : ""}`,
+    f.type === "link"
+      ? `link\t${p}\t${f.target}`
+      : `${f.type}\t${p}\t${(f.mode ?? 0).toString(8)}\t${f.owner}\t${f.group}\t${f.mtime}${f.type === "file" ? `\t${f.sha256}` : ""}`,
   );
-  const pubkey = identity ? identity.publicKeyHex : facts.identity.present ? (facts.identity.publicKey ?? "") : undefined;
-  return parseFacts(factsText(lines, facts.machine, { user, active, enabled, ...(pubkey !== undefined ? { pubkey } : {}) }));
+  const pubkey = identity
+    ? identity.publicKeyHex
+    : facts.identity.present
+      ? (facts.identity.publicKey ?? "")
+      : undefined;
+  return parseFacts(
+    factsText(lines, facts.machine, { user, active, enabled, ...(pubkey !== undefined ? { pubkey } : {}) }),
+  );
 }
 
-const kinds = (plan: Plan): string[] => plan.actions.map((a) => (a.kind === "file" || a.kind === "dir" || a.kind === "symlink" ? `${a.kind} ${a.path}` : a.kind === "command" ? `command ${a.argv.join(" ")}` : a.kind));
-const file = (plan: Plan, path: string) => plan.actions.find((a): a is Extract<Action, { kind: "file" }> => a.kind === "file" && a.path === path);
-const dir = (plan: Plan, path: string) => plan.actions.find((a): a is Extract<Action, { kind: "dir" }> => a.kind === "dir" && a.path === path);
+const kinds = (plan: Plan): string[] =>
+  plan.actions.map((a) =>
+    a.kind === "file" || a.kind === "dir" || a.kind === "symlink"
+      ? `${a.kind} ${a.path}`
+      : a.kind === "command"
+        ? `command ${a.argv.join(" ")}`
+        : a.kind,
+  );
+const file = (plan: Plan, path: string) =>
+  plan.actions.find((a): a is Extract<Action, { kind: "file" }> => a.kind === "file" && a.path === path);
+const dir = (plan: Plan, path: string) =>
+  plan.actions.find((a): a is Extract<Action, { kind: "dir" }> => a.kind === "dir" && a.path === path);
 
 /** A server with the default desired state installed and running. */
 function installed(d = desired()): Facts {
@@ -134,7 +188,13 @@ describe("planInstall on a fresh server", () => {
       "daemon-reload",
       "enable-start",
     ]);
-    expect(plan).toMatchObject({ fresh: true, release: "aaaaaaaaaaaa-node24.21.0", publicKey: ours.publicKeyHex, restarts: true, server: "fra-1" });
+    expect(plan).toMatchObject({
+      fresh: true,
+      release: "aaaaaaaaaaaa-node24.21.0",
+      publicKey: ours.publicKeyHex,
+      restarts: true,
+      server: "fra-1",
+    });
     expect(plan.previousRelease).toBeUndefined();
   });
 
@@ -143,8 +203,17 @@ describe("planInstall on a fresh server", () => {
     expect(file(plan, IDENTITY_FILE)).toMatchObject({ mode: 0o600, owner: "drasyl-sp" });
     expect(file(plan, ENV_FILE)).toMatchObject({ mode: 0o600, owner: "drasyl-sp" });
     expect(file(plan, UNIT_FILE)).toMatchObject({ mode: 0o644, owner: "root" });
-    expect(file(plan, `${rel}/drasyl-sp.mjs`)).toMatchObject({ mode: 0o644, owner: "root", source: "/build/dist/drasyl-sp.mjs", sha256: "a".repeat(64) });
-    expect(file(plan, `${runtime}/bin/node`)).toMatchObject({ mode: 0o755, owner: "root", source: "/cache/node/24.21.0-linux-x64/bin/node" });
+    expect(file(plan, `${rel}/drasyl-sp.mjs`)).toMatchObject({
+      mode: 0o644,
+      owner: "root",
+      source: "/build/dist/drasyl-sp.mjs",
+      sha256: "a".repeat(64),
+    });
+    expect(file(plan, `${runtime}/bin/node`)).toMatchObject({
+      mode: 0o755,
+      owner: "root",
+      source: "/cache/node/24.21.0-linux-x64/bin/node",
+    });
     expect(dir(plan, "/opt/drasyl-sp")).toMatchObject({ mode: 0o755, owner: "root" });
     expect(plan.actions).toContainEqual({ kind: "symlink", path: `${rel}/node`, target: `${runtime}/bin/node` });
     expect(plan.actions).toContainEqual({ kind: "symlink", path: CURRENT_LINK, target: rel });
@@ -182,7 +251,10 @@ describe("planInstall is idempotent", () => {
     const facts = installed();
     Object.assign(facts.paths[IDENTITY_FILE] as object, { mode: 0o644 });
     Object.assign(facts.paths[ENV_FILE] as object, { owner: "root", group: "root" });
-    expect(kinds(planInstall(facts, desired()))).toEqual([`command chmod 0600 -- ${IDENTITY_FILE}`, `command chown drasyl-sp:drasyl-sp -- ${ENV_FILE}`]);
+    expect(kinds(planInstall(facts, desired()))).toEqual([
+      `command chmod 0600 -- ${IDENTITY_FILE}`,
+      `command chown drasyl-sp:drasyl-sp -- ${ENV_FILE}`,
+    ]);
   });
 });
 
@@ -191,7 +263,13 @@ describe("planInstall for a new release", () => {
     const facts = installed();
     const plan = planInstall(facts, desired({ release: release("b") }));
     const rel = "/opt/drasyl-sp/releases/bbbbbbbbbbbb-node24.21.0";
-    expect(kinds(plan)).toEqual([`dir ${rel}`, `file ${rel}/drasyl-sp.mjs`, `symlink ${rel}/node`, `symlink ${CURRENT_LINK}`, "restart"]);
+    expect(kinds(plan)).toEqual([
+      `dir ${rel}`,
+      `file ${rel}/drasyl-sp.mjs`,
+      `symlink ${rel}/node`,
+      `symlink ${CURRENT_LINK}`,
+      "restart",
+    ]);
     expect(plan.previousRelease).toBe("aaaaaaaaaaaa-node24.21.0");
     expect(plan.fresh).toBe(false);
   });
@@ -202,13 +280,23 @@ describe("planInstall for a new release", () => {
     for (const r of [release("b"), release("c", "x64", "24.20.0"), release("d")]) {
       facts = applyPlan(facts, planInstall(facts, desired({ release: r })), t++);
     }
-    expect(facts.releases.map((r) => r.id)).toEqual(["dddddddddddd-node24.21.0", "cccccccccccc-node24.20.0", "bbbbbbbbbbbb-node24.21.0"]);
+    expect(facts.releases.map((r) => r.id)).toEqual([
+      "dddddddddddd-node24.21.0",
+      "cccccccccccc-node24.20.0",
+      "bbbbbbbbbbbb-node24.21.0",
+    ]);
     const plan = planInstall(facts, desired({ release: release("e") }));
     expect(plan.previousRelease).toBe("dddddddddddd-node24.21.0");
     // Node 24.20.0 stays: release c still uses it.
-    expect(kinds(plan).filter((k) => k.startsWith("command"))).toEqual(["command rm -rf -- /opt/drasyl-sp/releases/bbbbbbbbbbbb-node24.21.0"]);
+    expect(kinds(plan).filter((k) => k.startsWith("command"))).toEqual([
+      "command rm -rf -- /opt/drasyl-sp/releases/bbbbbbbbbbbb-node24.21.0",
+    ]);
     facts = applyPlan(facts, plan, t);
-    expect(facts.releases.map((r) => r.id)).toEqual(["eeeeeeeeeeee-node24.21.0", "dddddddddddd-node24.21.0", "cccccccccccc-node24.20.0"]);
+    expect(facts.releases.map((r) => r.id)).toEqual([
+      "eeeeeeeeeeee-node24.21.0",
+      "dddddddddddd-node24.21.0",
+      "cccccccccccc-node24.20.0",
+    ]);
     // One more: c goes, and with it the only release that used Node 24.20.0.
     const next = planInstall(facts, desired({ release: release("f") }));
     expect(kinds(next).filter((k) => k.startsWith("command"))).toEqual([
@@ -239,7 +327,9 @@ describe("planInstall for changed settings", () => {
   });
 
   it("refuses settings the daemon would refuse, before planning anything", () => {
-    expect(() => planInstall(fresh(), desired({}, { prometheusListen: "localhost:9898" }))).toThrow(/prometheusListen="localhost:9898" is not a valid address:port/);
+    expect(() => planInstall(fresh(), desired({}, { prometheusListen: "localhost:9898" }))).toThrow(
+      /prometheusListen="localhost:9898" is not a valid address:port/,
+    );
     expect(() => resolveSettings({ udpPort: 0 })).toThrow(/udpPort must be a port/);
     expect(() => resolveSettings({ prometheusToken: "a b\n" })).toThrow(/prometheusToken may only contain/);
   });
@@ -270,8 +360,12 @@ describe("planInstall and identities", () => {
 
   it("refuses an unreadable identity file too, offering only replace", () => {
     const facts = { ...installed(), identity: { present: true as const } };
-    expect(() => planInstall(facts, desired(), { server: "fra-1" })).toThrow(/cannot read[\s\S]*--replace-identity fra-1/);
-    expect(() => planInstall(facts, desired({ identityPolicy: "adopt" }), { server: "fra-1" })).toThrow(IdentityConflictError);
+    expect(() => planInstall(facts, desired(), { server: "fra-1" })).toThrow(
+      /cannot read[\s\S]*--replace-identity fra-1/,
+    );
+    expect(() => planInstall(facts, desired({ identityPolicy: "adopt" }), { server: "fra-1" })).toThrow(
+      IdentityConflictError,
+    );
   });
 
   it("with replace: backs the old identity up (0600) before writing ours, then restarts", () => {
@@ -299,8 +393,14 @@ describe("planInstall and identities", () => {
 describe("architectures", () => {
   it("installs the arm64 runtime on an aarch64 server", () => {
     const plan = planInstall(fresh("aarch64"), desired({ release: release("a", "arm64") }));
-    expect(file(plan, "/opt/drasyl-sp/runtimes/node-24.21.0-arm64/bin/node")).toMatchObject({ source: "/cache/node/24.21.0-linux-arm64/bin/node" });
-    expect(plan.actions).toContainEqual({ kind: "symlink", path: "/opt/drasyl-sp/releases/aaaaaaaaaaaa-node24.21.0/node", target: "/opt/drasyl-sp/runtimes/node-24.21.0-arm64/bin/node" });
+    expect(file(plan, "/opt/drasyl-sp/runtimes/node-24.21.0-arm64/bin/node")).toMatchObject({
+      source: "/cache/node/24.21.0-linux-arm64/bin/node",
+    });
+    expect(plan.actions).toContainEqual({
+      kind: "symlink",
+      path: "/opt/drasyl-sp/releases/aaaaaaaaaaaa-node24.21.0/node",
+      target: "/opt/drasyl-sp/runtimes/node-24.21.0-arm64/bin/node",
+    });
   });
 
   it("refuses a release for the wrong architecture, and architectures without a runtime", () => {
@@ -319,7 +419,12 @@ describe("plans show no secrets", () => {
   it("formatPlan, describeAction, JSON and inspect hide the identity and the metrics token", () => {
     const plan = planInstall(fresh(), desired({}, { prometheusToken: TOKEN }), { server: "fra-1" });
     const secretHex = bytesToHex(ours.secretKey);
-    const printed = [formatPlan(plan), JSON.stringify(plan), inspect(plan, { depth: 10 }), ...plan.actions.map(describeAction)].join("\n");
+    const printed = [
+      formatPlan(plan),
+      JSON.stringify(plan),
+      inspect(plan, { depth: 10 }),
+      ...plan.actions.map(describeAction),
+    ].join("\n");
     expect(printed).not.toContain(secretHex);
     expect(printed).not.toContain(secretHex.slice(0, 64));
     expect(printed).not.toContain(TOKEN);
@@ -361,12 +466,21 @@ describe("host key pins (no SSH needed)", () => {
   });
 
   it("pins on first contact into a private file, accepts the same key, refuses another one with a way out", () => {
-    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: true });
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({
+      pinnedNow: true,
+    });
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, "known_hosts.json")).mode & 0o777).toBe(0o600);
-    expect(readPins(join(stateDir, "known_hosts.json"))["192.0.2.7:2222"]).toMatchObject({ server: "fra-1", fingerprint: fingerprint(parseOpenSshKey(keyA)) });
-    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({ pinnedNow: false });
-    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toThrow(HostKeyError);
+    expect(readPins(join(stateDir, "known_hosts.json"))["192.0.2.7:2222"]).toMatchObject({
+      server: "fra-1",
+      fingerprint: fingerprint(parseOpenSshKey(keyA)),
+    });
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyA))).toEqual({
+      pinnedNow: false,
+    });
+    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toThrow(
+      HostKeyError,
+    );
     const msg = (() => {
       try {
         verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB));
@@ -381,15 +495,21 @@ describe("host key pins (no SSH needed)", () => {
     expect(msg).toContain("drasyl-deploy forget-host fra-1");
     expect(forgetHostKey(join(stateDir, "known_hosts.json"), "192.0.2.7", 2222)).toBe(true);
     expect(forgetHostKey(join(stateDir, "known_hosts.json"), "192.0.2.7", 2222)).toBe(false);
-    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toEqual({ pinnedNow: true });
+    expect(verifyHostKey(join(stateDir, "known_hosts.json"), server, parseOpenSshKey(keyB))).toEqual({
+      pinnedNow: true,
+    });
   });
 
   it("checks first contact against the key the provider reported", () => {
     const s: Server = { ...server, ssh: { ...server.ssh, host: "2001:db8::1" }, hostKey: keyA };
     expect(expectedKeyType(join(stateDir, "known_hosts.json"), s)).toBe("ssh-ed25519");
-    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), s, parseOpenSshKey(keyB))).toThrow(/offered SSH host key SHA256:.*but its provider reported SHA256:/);
+    expect(() => verifyHostKey(join(stateDir, "known_hosts.json"), s, parseOpenSshKey(keyB))).toThrow(
+      /offered SSH host key SHA256:.*but its provider reported SHA256:/,
+    );
     expect(readPins(join(stateDir, "known_hosts.json"))["[2001:db8::1]:2222"]).toBeUndefined();
     verifyHostKey(join(stateDir, "known_hosts.json"), s, parseOpenSshKey(keyA));
-    expect(readPins(join(stateDir, "known_hosts.json"))["[2001:db8::1]:2222"]?.key).toBe(keyA.split(" ").slice(0, 2).join(" "));
+    expect(readPins(join(stateDir, "known_hosts.json"))["[2001:db8::1]:2222"]?.key).toBe(
+      keyA.split(" ").slice(0, 2).join(" "),
+    );
   });
 });

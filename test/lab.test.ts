@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateDir } from "../stacks/state/state-dir.ts";
-import { LocalProvider, labAvailable, labExec, labHostKey, regenerateHostKeys } from "../stacks/local/local-provider.ts";
+import {
+  LocalProvider,
+  labAvailable,
+  labExec,
+  labHostKey,
+  regenerateHostKeys,
+} from "../stacks/local/local-provider.ts";
 import { OPERATOR_IPV4, OPERATOR_IPV6 } from "../stacks/local/network.ts";
 import type { Server } from "../stacks/provider.ts";
 import { sh } from "./support/netns.ts";
@@ -53,10 +59,15 @@ function footprint(machineNames: string[]): Footprint {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       parents.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
       const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      if (args[0]?.endsWith("systemd-nspawn") && machineNames.some((n) => args.includes(`--machine=${n}`)) && alive(pid)) {
+      if (
+        args[0]?.endsWith("systemd-nspawn") &&
+        machineNames.some((n) => args.includes(`--machine=${n}`)) &&
+        alive(pid)
+      ) {
         nspawns.add(pid);
         for (const a of args) {
-          if (a.startsWith("--network-namespace-path=/run/netns/")) fp.netns.push(a.slice("--network-namespace-path=/run/netns/".length));
+          if (a.startsWith("--network-namespace-path=/run/netns/"))
+            fp.netns.push(a.slice("--network-namespace-path=/run/netns/".length));
           if (a.startsWith("--directory=")) fp.roots.push(a.slice("--directory=".length));
         }
       }
@@ -85,7 +96,10 @@ async function exec(server: Server, cmd: string): Promise<string> {
 
 describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "dd-lab-"));
-  const provider = new LocalProvider({ state: new StateDir(stateDir).forDeployment(`t${unique}`), regions: ["lab-1", "lab-2"] });
+  const provider = new LocalProvider({
+    state: new StateDir(stateDir).forDeployment(`t${unique}`),
+    regions: ["lab-1", "lab-2"],
+  });
   let servers: Server[] = [];
   const hostKeys = new Map<string, string>();
 
@@ -93,7 +107,9 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
     if (!lab.ok) throw new Error(`CI=true but the local lab cannot run: ${lab.reason}`);
     const t = Date.now();
     servers = await provider.apply();
-    console.log(`lab: ${servers.length} hosts up in ${((Date.now() - t) / 1000).toFixed(1)} s (includes the base image build on a fresh machine)`);
+    console.log(
+      `lab: ${servers.length} hosts up in ${((Date.now() - t) / 1000).toFixed(1)} s (includes the base image build on a fresh machine)`,
+    );
     for (const s of servers) hostKeys.set(s.name, await labHostKey(s));
   }, 300_000);
 
@@ -115,7 +131,10 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
 
   it("runs systemd as PID 1 with journald, and no Node.js", async () => {
     for (const s of servers) {
-      const out = await exec(s, "cat /proc/1/comm; systemctl is-system-running --wait; systemctl is-active systemd-journald ssh; hostname; command -v node nodejs || echo no-node");
+      const out = await exec(
+        s,
+        "cat /proc/1/comm; systemctl is-system-running --wait; systemctl is-active systemd-journald ssh; hostname; command -v node nodejs || echo no-node",
+      );
       const [pid1, state, journald, ssh, hostname, node] = out.trim().split("\n");
       expect(pid1).toBe("systemd");
       expect(["running", "degraded"]).toContain(state);
@@ -127,9 +146,14 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
 
   it("accepts the operator key for root and for the sudo user deploy", async () => {
     for (const s of servers) expect((await exec(s, "id -un")).trim()).toBe("root");
-    const asDeploy = await new LocalProvider({ state: new StateDir(stateDir).forDeployment(`t${unique}`), regions: ["lab-1", "lab-2"], sshUser: "deploy" }).list();
+    const asDeploy = await new LocalProvider({
+      state: new StateDir(stateDir).forDeployment(`t${unique}`),
+      regions: ["lab-1", "lab-2"],
+      sshUser: "deploy",
+    }).list();
     expect(asDeploy.map((s) => s.ssh.user)).toEqual(["deploy", "deploy"]);
-    for (const s of asDeploy) expect((await exec(s, "id -un; sudo -n true && echo sudo-ok")).trim().split("\n")).toEqual(["deploy", "sudo-ok"]);
+    for (const s of asDeploy)
+      expect((await exec(s, "id -un; sudo -n true && echo sudo-ok")).trim().split("\n")).toEqual(["deploy", "sudo-ok"]);
   });
 
   it("connects the hosts to each other and to the operator over IPv4 and IPv6", async () => {
@@ -150,7 +174,8 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
       await new Promise<void>((r) => server.listen(0, operator, r));
       const { port } = server.address() as { port: number };
       try {
-        for (const s of servers) await exec(s, `timeout 5 bash -c 'echo "hello from $(hostname)" > /dev/tcp/${operator}/${port}'`);
+        for (const s of servers)
+          await exec(s, `timeout 5 bash -c 'echo "hello from $(hostname)" > /dev/tcp/${operator}/${port}'`);
         await expect.poll(() => received.sort()).toEqual(servers.map((s) => `hello from ${s.name}`).sort());
       } finally {
         server.close();
@@ -219,7 +244,10 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
     );
     // Killed right as it starts booting: netns made, container maybe not yet started.
     const killedApply = async (): Promise<void> => {
-      const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: join(import.meta.dirname, ".."),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       let out = "";
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
@@ -233,7 +261,10 @@ describe.skipIf(!lab.ok && !mustRun)("local lab provider (systemd-nspawn hosts)"
       });
     };
 
-    const interrupted = new LocalProvider({ state: new StateDir(stateDir).forDeployment(deployment), regions: ["lab-1"] });
+    const interrupted = new LocalProvider({
+      state: new StateDir(stateDir).forDeployment(deployment),
+      regions: ["lab-1"],
+    });
     await killedApply();
     expect(readFileSync(join(stateDir, "lab", deployment, "state.json"), "utf8")).toContain(name);
     // A re-run converges on the half-made host.

@@ -8,7 +8,13 @@ import { DrasylNode } from "../sp-runtime/node/test-node.ts";
 import { monitoringFiles } from "../stacks/monitoring/files.ts";
 import { grafanaDashboard } from "../stacks/monitoring/grafana-dashboard.ts";
 import { prometheusConfig, RULES_FILE } from "../stacks/monitoring/prometheus-config.ts";
-import { type RunningPrometheus, prometheusPath, promtool, promtoolPath, startPrometheus } from "./support/prometheus.ts";
+import {
+  type RunningPrometheus,
+  prometheusPath,
+  promtool,
+  promtoolPath,
+  startPrometheus,
+} from "./support/prometheus.ts";
 import { startTestSuperPeer, type TestSuperPeer, vectorIdentity } from "./support/super-peer.ts";
 
 /*
@@ -20,7 +26,8 @@ import { startTestSuperPeer, type TestSuperPeer, vectorIdentity } from "./suppor
  */
 
 const needsPrometheus = !promtoolPath || !prometheusPath;
-if (needsPrometheus && process.env.CI === "true") throw new Error("promtool/prometheus missing: run scripts/test-prereqs.sh");
+if (needsPrometheus && process.env.CI === "true")
+  throw new Error("promtool/prometheus missing: run scripts/test-prereqs.sh");
 
 const TOKEN = "t0ken-for-the-test_1";
 let dir: string;
@@ -32,13 +39,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function writeFiles(into: string, targets: Parameters<typeof monitoringFiles>[0]["targets"], token?: string): void {
   mkdirSync(join(into, "targets"), { recursive: true });
-  for (const f of monitoringFiles({ deployment: "mon", filesAt: into, targets, ...(token ? { token } : {}) })) writeFileSync(join(into, f.path), f.content, { mode: f.mode });
+  for (const f of monitoringFiles({ deployment: "mon", filesAt: into, targets, ...(token ? { token } : {}) }))
+    writeFileSync(join(into, f.path), f.content, { mode: f.mode });
 }
 
 describe.skipIf(needsPrometheus)("promtool", () => {
   it("accepts the alert rules and the scrape config (with its rule file and token file)", () => {
     const at = join(dir, "check");
-    writeFiles(at, [{ deployment: "mon", server: "mon-fsn1", region: "fsn1", host: "sp-fsn1.example.org", port: 9898, publicKeyHex: "ab".repeat(32) }], TOKEN);
+    writeFiles(
+      at,
+      [
+        {
+          deployment: "mon",
+          server: "mon-fsn1",
+          region: "fsn1",
+          host: "sp-fsn1.example.org",
+          port: 9898,
+          publicKeyHex: "ab".repeat(32),
+        },
+      ],
+      TOKEN,
+    );
     const rules = promtool("check", "rules", join(at, RULES_FILE));
     expect(rules.output).toContain("SUCCESS: 4 rules found");
     expect(rules.code).toBe(0);
@@ -78,10 +99,18 @@ describe.skipIf(needsPrometheus)("promtool", () => {
               alertname: "DrasylSuperPeerDown",
               exp_alerts: [
                 {
-                  exp_labels: { severity: "critical", deployment: "mon", region: "fsn1", server: "mon-fsn1", instance: "mon-fsn1", job: "drasyl-mon" },
+                  exp_labels: {
+                    severity: "critical",
+                    deployment: "mon",
+                    region: "fsn1",
+                    server: "mon-fsn1",
+                    instance: "mon-fsn1",
+                    job: "drasyl-mon",
+                  },
                   exp_annotations: {
                     summary: "drasyl super peer mon-fsn1 (fsn1) does not answer scrapes",
-                    description: "Prometheus could not scrape mon-fsn1 for 2 minutes: the server, the service or the metrics port is down. Check `drasyl-deploy status`.",
+                    description:
+                      "Prometheus could not scrape mon-fsn1 for 2 minutes: the server, the service or the metrics port is down. Check `drasyl-deploy status`.",
                   },
                 },
               ],
@@ -92,10 +121,18 @@ describe.skipIf(needsPrometheus)("promtool", () => {
               alertname: "DrasylSuperPeerNoPeers",
               exp_alerts: [
                 {
-                  exp_labels: { severity: "warning", deployment: "mon", region: "fsn1", server: "mon-fsn1", instance: "mon-fsn1", job: "drasyl-mon" },
+                  exp_labels: {
+                    severity: "warning",
+                    deployment: "mon",
+                    region: "fsn1",
+                    server: "mon-fsn1",
+                    instance: "mon-fsn1",
+                    job: "drasyl-mon",
+                  },
                   exp_annotations: {
                     summary: "drasyl super peer mon-fsn1 (fsn1) has had no peers for 10 minutes",
-                    description: "No node has registered with mon-fsn1 for 10 minutes: clients may not reach it (firewall, DNS, DRASYL_SUPER_PEERS).",
+                    description:
+                      "No node has registered with mon-fsn1 for 10 minutes: clients may not reach it (firewall, DNS, DRASYL_SUPER_PEERS).",
                   },
                 },
               ],
@@ -108,7 +145,8 @@ describe.skipIf(needsPrometheus)("promtool", () => {
                   exp_labels: { severity: "warning", deployment: "mon", region: "fsn1", server: "mon-fsn1" },
                   exp_annotations: {
                     summary: "drasyl super peer mon-fsn1 drops 100 packets/s",
-                    description: "More than 50 packets/s dropped for 10 minutes; the dashboard's drops-by-reason panel says why.",
+                    description:
+                      "More than 50 packets/s dropped for 10 minutes; the dashboard's drops-by-reason panel says why.",
                   },
                 },
               ],
@@ -118,7 +156,14 @@ describe.skipIf(needsPrometheus)("promtool", () => {
               alertname: "DrasylSuperPeerRestarting",
               exp_alerts: [
                 {
-                  exp_labels: { severity: "warning", deployment: "mon", region: "fsn1", server: "mon-fsn1", instance: "mon-fsn1", job: "drasyl-mon" },
+                  exp_labels: {
+                    severity: "warning",
+                    deployment: "mon",
+                    region: "fsn1",
+                    server: "mon-fsn1",
+                    instance: "mon-fsn1",
+                    job: "drasyl-mon",
+                  },
                   exp_annotations: {
                     summary: "drasyl super peer mon-fsn1 restarted 3 times in the last hour",
                     description: "The daemon keeps restarting; its journal (journalctl -u drasyl-sp) says why.",
@@ -145,12 +190,31 @@ describe.skipIf(needsPrometheus)("a real Prometheus scraping a super peer throug
   let at: string;
 
   beforeAll(async () => {
-    sp = await startTestSuperPeer({ DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0", DRASYL_PROMETHEUS_TOKEN: TOKEN, DRASYL_HELLO_TIMEOUT: "60000" });
+    sp = await startTestSuperPeer({
+      DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0",
+      DRASYL_PROMETHEUS_TOKEN: TOKEN,
+      DRASYL_HELLO_TIMEOUT: "60000",
+    });
     at = join(dir, "live");
     const port = sp.bound.prometheus?.port ?? 0;
-    writeFiles(at, [{ deployment: "mon", server: "mon-lab-1", region: "lab-1", host: "127.0.0.1", port, publicKeyHex: sp.identity.publicKeyHex }], TOKEN);
+    writeFiles(
+      at,
+      [
+        {
+          deployment: "mon",
+          server: "mon-lab-1",
+          region: "lab-1",
+          host: "127.0.0.1",
+          port,
+          publicKeyHex: sp.identity.publicKeyHex,
+        },
+      ],
+      TOKEN,
+    );
     // The generated config, scraping every second instead of every 15 s so the test is short.
-    prom = await startPrometheus(prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token", scrapeInterval: "1s" }));
+    prom = await startPrometheus(
+      prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token", scrapeInterval: "1s" }),
+    );
   });
 
   afterAll(async () => {
@@ -167,28 +231,45 @@ describe.skipIf(needsPrometheus)("a real Prometheus scraping a super peer throug
       if (last[0]?.value[1] === value) return last;
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`drasyl_sp_peers never became ${value}: ${JSON.stringify(last)}; prometheus: ${prom.process.stderr()}`);
+    throw new Error(
+      `drasyl_sp_peers never became ${value}: ${JSON.stringify(last)}; prometheus: ${prom.process.stderr()}`,
+    );
   }
 
   it("scrapes with the bearer token and the file_sd labels, and sees the peers gauge move when a node registers", async () => {
     const before = await peersSeen("0");
     expect(before).toHaveLength(1);
-    expect(before[0]?.metric).toMatchObject({ deployment: "mon", region: "lab-1", server: "mon-lab-1", instance: "mon-lab-1", public_key: sp.identity.publicKeyHex, job: "drasyl-mon" });
+    expect(before[0]?.metric).toMatchObject({
+      deployment: "mon",
+      region: "lab-1",
+      server: "mon-lab-1",
+      instance: "mon-lab-1",
+      public_key: sp.identity.publicKeyHex,
+      job: "drasyl-mon",
+    });
     const up = await prom.query('up{deployment="mon"}');
     expect(up[0]?.value[1]).toBe("1");
 
     const url = `udp://127.0.0.1:${sp.bound.udp4?.port}?publicKey=${sp.identity.publicKeyHex}&networkId=1`;
-    node = new DrasylNode({ identity: vectorIdentity("id_2"), superPeers: [parseSuperPeerUrl(url)], bind: { address: "127.0.0.1" } });
+    node = new DrasylNode({
+      identity: vectorIdentity("id_2"),
+      superPeers: [parseSuperPeerUrl(url)],
+      bind: { address: "127.0.0.1" },
+    });
     await node.start();
     await node.hello(parseSuperPeerUrl(url));
     const after = await peersSeen("1");
     expect(after[0]?.metric.server).toBe("mon-lab-1");
-    expect(await prom.query('sum(drasyl_sp_messages_total{deployment="mon", type="hello", direction="rx"})')).toMatchObject([{ value: [expect.any(Number), "1"] }]);
+    expect(
+      await prom.query('sum(drasyl_sp_messages_total{deployment="mon", type="hello", direction="rx"})'),
+    ).toMatchObject([{ value: [expect.any(Number), "1"] }]);
   });
 
   it("every dashboard query and the region variable's query evaluate without error and find the super peer", async () => {
     const dashboard = grafanaDashboard({ deployment: "mon" });
-    const exprs = (dashboard.panels ?? []).flatMap((p) => ("targets" in p && p.targets ? p.targets.map((t) => String(t.expr)) : []));
+    const exprs = (dashboard.panels ?? []).flatMap((p) =>
+      "targets" in p && p.targets ? p.targets.map((t) => String(t.expr)) : [],
+    );
     expect(exprs.length).toBeGreaterThanOrEqual(11);
     for (const expr of exprs) {
       const promql = expr.replaceAll("$region", ".*").replaceAll("$__rate_interval", "1m");
@@ -202,7 +283,9 @@ describe.skipIf(needsPrometheus)("a real Prometheus scraping a super peer throug
 
   it("a wrong token leaves the target down: the token really is what lets Prometheus in", async () => {
     writeFileSync(join(at, "metrics-token"), "not-the-token\n");
-    const other = await startPrometheus(prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token", scrapeInterval: "1s" }));
+    const other = await startPrometheus(
+      prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token", scrapeInterval: "1s" }),
+    );
     try {
       const deadline = Date.now() + 20_000;
       let up: { value: [number, string] }[] = [];
@@ -218,8 +301,13 @@ describe.skipIf(needsPrometheus)("a real Prometheus scraping a super peer throug
   });
 
   it("the generated config is what was loaded (no inline token in it)", () => {
-    const doc = parse(prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token" })) as { scrape_configs: { authorization: Record<string, string> }[] };
-    expect(doc.scrape_configs[0]?.authorization).toEqual({ type: "Bearer", credentials_file: join(at, "metrics-token") });
+    const doc = parse(prometheusConfig({ deployment: "mon", filesAt: at, tokenFile: "metrics-token" })) as {
+      scrape_configs: { authorization: Record<string, string> }[];
+    };
+    expect(doc.scrape_configs[0]?.authorization).toEqual({
+      type: "Bearer",
+      credentials_file: join(at, "metrics-token"),
+    });
     expect(JSON.stringify(doc)).not.toContain(TOKEN);
   });
 });

@@ -20,8 +20,20 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("file_sd targets", () => {
   it("one group per super peer with the deployment, region, server and public key labels", () => {
-    expect(fileSdTargets({ deployment: "d", server: "d-fsn1", region: "fsn1", host: "sp-fsn1.example.org", port: 9898, publicKeyHex: "ab" })).toEqual([
-      { targets: ["sp-fsn1.example.org:9898"], labels: { deployment: "d", region: "fsn1", server: "d-fsn1", instance: "d-fsn1", public_key: "ab" } },
+    expect(
+      fileSdTargets({
+        deployment: "d",
+        server: "d-fsn1",
+        region: "fsn1",
+        host: "sp-fsn1.example.org",
+        port: 9898,
+        publicKeyHex: "ab",
+      }),
+    ).toEqual([
+      {
+        targets: ["sp-fsn1.example.org:9898"],
+        labels: { deployment: "d", region: "fsn1", server: "d-fsn1", instance: "d-fsn1", public_key: "ab" },
+      },
     ]);
   });
 
@@ -34,7 +46,11 @@ describe("file_sd targets", () => {
 });
 
 describe("alert rules", () => {
-  const rules = (parse(alertRules({ deployment: "d", dropRate: 7 })) as { groups: { name: string; rules: { alert: string; expr: string; for?: string }[] }[] }).groups[0];
+  const rules = (
+    parse(alertRules({ deployment: "d", dropRate: 7 })) as {
+      groups: { name: string; rules: { alert: string; expr: string; for?: string }[] }[];
+    }
+  ).groups[0];
   it("down, no peers for 10 min, drops above the rate, restarts; each scoped to the deployment", () => {
     expect(rules?.name).toBe("drasyl-d");
     expect(rules?.rules.map((r) => [r.alert, r.for])).toEqual([
@@ -51,10 +67,20 @@ describe("alert rules", () => {
 
 describe("Grafana dashboard", () => {
   const d = grafanaDashboard({ deployment: "prod" });
-  const panels = (d.panels ?? []) as { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets: { refId: string; expr: string }[] }[];
+  const panels = (d.panels ?? []) as {
+    id: number;
+    type: string;
+    title: string;
+    gridPos: { x: number; y: number; w: number; h: number };
+    targets: { refId: string; expr: string }[];
+  }[];
 
   it("is a dashboard model Grafana imports: uid, title, schema version, data source variable, region variable", () => {
-    expect(d).toMatchObject({ uid: "drasyl-prod", title: "drasyl super peers: prod", schemaVersion: DASHBOARD_SCHEMA_VERSION });
+    expect(d).toMatchObject({
+      uid: "drasyl-prod",
+      title: "drasyl super peers: prod",
+      schemaVersion: DASHBOARD_SCHEMA_VERSION,
+    });
     expect(d.templating?.list?.map((v) => [v.name, v.type])).toEqual([
       ["datasource", "datasource"],
       ["region", "query"],
@@ -80,7 +106,17 @@ describe("Grafana dashboard", () => {
 
   it("shows what the issue asks for, on the daemon's metric names", () => {
     const all = panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n");
-    for (const metric of ["drasyl_sp_peers", 'type="hello"', "drasyl_sp_relayed_bytes_total", 'type="app", direction="tx"', "drasyl_sp_dropped_packets_total", 'type="unite"', "process_cpu_seconds_total", "process_resident_memory_bytes", "up{"]) {
+    for (const metric of [
+      "drasyl_sp_peers",
+      'type="hello"',
+      "drasyl_sp_relayed_bytes_total",
+      'type="app", direction="tx"',
+      "drasyl_sp_dropped_packets_total",
+      'type="unite"',
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "up{",
+    ]) {
       expect(all).toContain(metric);
     }
     expect(all).toContain("sum by (reason)");
@@ -90,7 +126,9 @@ describe("Grafana dashboard", () => {
 
 describe("prometheus.yml", () => {
   it("file_sd from the targets dir, the token from a file, the rule file", () => {
-    const doc = parse(prometheusConfig({ deployment: "d", filesAt: "/etc/prometheus/drasyl/", tokenFile: "metrics-token" })) as Record<string, unknown>;
+    const doc = parse(
+      prometheusConfig({ deployment: "d", filesAt: "/etc/prometheus/drasyl/", tokenFile: "metrics-token" }),
+    ) as Record<string, unknown>;
     expect(doc).toMatchObject({
       rule_files: ["/etc/prometheus/drasyl/drasyl-alerts.yml"],
       scrape_configs: [
@@ -102,7 +140,9 @@ describe("prometheus.yml", () => {
         },
       ],
     });
-    const open = parse(prometheusConfig({ deployment: "d", filesAt: "/x" })) as { scrape_configs: Record<string, unknown>[] };
+    const open = parse(prometheusConfig({ deployment: "d", filesAt: "/x" })) as {
+      scrape_configs: Record<string, unknown>[];
+    };
     expect(open.scrape_configs[0]?.authorization).toBeUndefined();
   });
 });
@@ -132,7 +172,9 @@ describe("drasyl-deploy monitoring", () => {
     try {
       mkdirSync(join(out, "targets"), { recursive: true });
       writeFileSync(join(out, "targets", "gone.json"), "[]");
-      expect(await monitoring({ config, stateDir: state, out, filesAt: "/etc/prometheus/drasyl" }, (s) => (text += s))).toBe(0);
+      expect(
+        await monitoring({ config, stateDir: state, out, filesAt: "/etc/prometheus/drasyl" }, (s) => (text += s)),
+      ).toBe(0);
     } finally {
       if (prev === undefined) delete process.env[METRICS_TOKEN_ENV];
       else process.env[METRICS_TOKEN_ENV] = prev;
@@ -143,7 +185,9 @@ describe("drasyl-deploy monitoring", () => {
     ]);
     expect(readFileSync(join(out, "metrics-token"), "utf8")).toBe("tok-123\n");
     expect(statSync(join(out, "metrics-token")).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(out, "prometheus.yml"), "utf8")).toContain("credentials_file: /etc/prometheus/drasyl/metrics-token");
+    expect(readFileSync(join(out, "prometheus.yml"), "utf8")).toContain(
+      "credentials_file: /etc/prometheus/drasyl/metrics-token",
+    );
     expect(text).not.toContain("tok-123");
     expect(text).toContain("grafana-dashboard.json");
     expect(text).not.toContain("listens on");
@@ -153,7 +197,9 @@ describe("drasyl-deploy monitoring", () => {
     const local = join(tmp, "local.yaml");
     writeFileSync(local, readFileSync(config, "utf8").replace("'[::]:9898'", "'127.0.0.1:9898'"));
     let text = "";
-    expect(await monitoring({ config: local, stateDir: state, out: join(tmp, "out-local") }, (s) => (text += s))).toBe(0);
+    expect(await monitoring({ config: local, stateDir: state, out: join(tmp, "out-local") }, (s) => (text += s))).toBe(
+      0,
+    );
     expect(text).toContain("listens on 127.0.0.1:9898 (local to each server)");
     expect(text).toContain("status --metrics");
     expect(readdirSync(join(tmp, "out-local"))).not.toContain("metrics-token");
@@ -176,8 +222,12 @@ describe("the metrics bearer token", () => {
     } catch (e) {
       expect((e as Error).message).not.toContain("secret-in-loose-file");
     }
-    expect(() => metricsToken({ prometheusTokenFile: join(tmp, "missing") }, {})).toThrow(/cannot read .*missing: ENOENT/);
-    expect(() => requireMetricsToken("[::]:9898", "")).toThrow(/exposes the metrics endpoint beyond the server: set DRASYL_DEPLOY_METRICS_TOKEN/);
+    expect(() => metricsToken({ prometheusTokenFile: join(tmp, "missing") }, {})).toThrow(
+      /cannot read .*missing: ENOENT/,
+    );
+    expect(() => requireMetricsToken("[::]:9898", "")).toThrow(
+      /exposes the metrics endpoint beyond the server: set DRASYL_DEPLOY_METRICS_TOKEN/,
+    );
     expect(() => requireMetricsToken("127.0.0.1:9898", "")).not.toThrow();
     expect(() => requireMetricsToken("", "")).not.toThrow();
   });
@@ -185,8 +235,14 @@ describe("the metrics bearer token", () => {
   it("reaches the super peer's settings (the installer writes it into the 0600 env file as a secret)", async () => {
     const { settingsFor } = await import("../cli/deployment.ts");
     const { parseConfig } = await import("../cli/config/load.ts");
-    const c = parseConfig("deployment: t\nsuperPeer: { prometheusListen: '[::]:9898' }\ntargets: [{ kind: local, regions: [a] }]\n", "t.yaml");
-    expect(settingsFor(c, { [METRICS_TOKEN_ENV]: "tok" })).toMatchObject({ prometheusListen: "[::]:9898", prometheusToken: "tok" });
+    const c = parseConfig(
+      "deployment: t\nsuperPeer: { prometheusListen: '[::]:9898' }\ntargets: [{ kind: local, regions: [a] }]\n",
+      "t.yaml",
+    );
+    expect(settingsFor(c, { [METRICS_TOKEN_ENV]: "tok" })).toMatchObject({
+      prometheusListen: "[::]:9898",
+      prometheusToken: "tok",
+    });
   });
 });
 
@@ -203,7 +259,15 @@ describe("status --metrics key figures", () => {
       await until(() => sp.sp.drops.get("too_short") === 1);
       const text = await (await fetch(`http://127.0.0.1:${sp.bound.prometheus?.port}/metrics`)).text();
       const m = keyFigures(text, Date.now() / 1000 + 5);
-      expect(m).toMatchObject({ peers: 1, hellosReceived: 1, droppedPackets: 1, relayedBytes: 0, relayedPackets: 0, unitesSent: 0, tcpConnections: 0 });
+      expect(m).toMatchObject({
+        peers: 1,
+        hellosReceived: 1,
+        droppedPackets: 1,
+        relayedBytes: 0,
+        relayedPackets: 0,
+        unitesSent: 0,
+        tcpConnections: 0,
+      });
       expect(m.rssBytes).toBeGreaterThan(1024 * 1024);
       expect(m.uptimeSeconds).toBeGreaterThanOrEqual(5);
       expect(parseSamples('a{x="q\\"uote"} 2\n# HELP b\nbroken line\nb 3 1700000000000\nc +Inf\nd 1.5e3\n')).toEqual([

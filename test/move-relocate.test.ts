@@ -27,19 +27,23 @@ describe("move: the config edits", () => {
     const config = parseConfig(YAML, "c.yaml");
     const out = replaceRegionInYaml(YAML, findSite(config, "r1")!, "r1", "r9");
     // yaml re-renders spacing, but the comments and every other entry stay.
-    for (const kept of ["# my super peers", "# lab", "# two regions", "{ name: fixed, region: eu, host: 192.0.2.1 }"]) expect(out).toContain(kept);
+    for (const kept of ["# my super peers", "# lab", "# two regions", "{ name: fixed, region: eu, host: 192.0.2.1 }"])
+      expect(out).toContain(kept);
     expect(out).toMatch(/regions: \[ ?r9, r2 ?\]/);
     expect(serverNames(parseConfig(out, "c.yaml"))).toEqual(["fixed", "dep-r9", "dep-r2"]);
   });
 
   it("keeps the other fields of an object entry (hcloud location with its server type)", () => {
-    const text = "deployment: dep\ntargets:\n  - kind: hcloud\n    locations:\n      - { location: fsn1, serverType: cx22 }\n      - nbg1\n";
+    const text =
+      "deployment: dep\ntargets:\n  - kind: hcloud\n    locations:\n      - { location: fsn1, serverType: cx22 }\n      - nbg1\n";
     const config = parseConfig(text, "c.yaml");
     const site = findSite(config, "fsn1")!;
     expect(site.listKey).toBe("locations");
     const out = replaceRegionInYaml(text, site, "fsn1", "hel1");
     expect(out).toContain("{ location: hel1, serverType: cx22 }");
     const both = withBoth(config, site, "fsn1", "hel1");
-    expect(both.targets[0]).toMatchObject({ locations: [{ location: "fsn1", serverType: "cx22" }, { location: "hel1", serverType: "cx22" }, "nbg1"] });
+    expect(both.targets[0]).toMatchObject({
+      locations: [{ location: "fsn1", serverType: "cx22" }, { location: "hel1", serverType: "cx22" }, "nbg1"],
+    });
   });
 });

@@ -18,7 +18,10 @@ const runnable = netnsAvailable();
 const mustRun = process.env.CI === "true";
 
 const SP_IP = "198.18.0.1";
-const NAT = { a: { wan: "198.18.0.2", lan: "10.0.1.1", node: "10.0.1.2" }, b: { wan: "198.18.0.3", lan: "10.0.2.1", node: "10.0.2.2" } };
+const NAT = {
+  a: { wan: "198.18.0.2", lan: "10.0.1.1", node: "10.0.1.2" },
+  b: { wan: "198.18.0.3", lan: "10.0.2.1", node: "10.0.2.2" },
+};
 
 interface NodeEvent {
   event: string;
@@ -106,28 +109,41 @@ describe.skipIf(!runnable && !mustRun)("UNITE across NATs (network namespaces)",
     const nodes = {} as Record<"a" | "b", Spawned>;
     for (const side of ["a", "b"] as const) {
       const other = side === "a" ? ids.b : ids.a;
-      nodes[side] = spawnProcess("ip", ["netns", "exec", nodeNs[side], process.execPath, "--import", "tsx", "test/fixtures/nat-node.ts"], {
-        PATH: process.env.PATH,
-        SP_URL: url,
-        NODE_SECRET: bytesToHex(ids[side].secretKey),
-        NODE_POW: String(ids[side].pow),
-        BIND_ADDRESS: NAT[side].node,
-        PEER_PUBLIC_KEY: side === "a" ? other.publicKeyHex : "",
-      });
+      nodes[side] = spawnProcess(
+        "ip",
+        ["netns", "exec", nodeNs[side], process.execPath, "--import", "tsx", "test/fixtures/nat-node.ts"],
+        {
+          PATH: process.env.PATH,
+          SP_URL: url,
+          NODE_SECRET: bytesToHex(ids[side].secretKey),
+          NODE_POW: String(ids[side].pow),
+          BIND_ADDRESS: NAT[side].node,
+          PEER_PUBLIC_KEY: side === "a" ? other.publicKeyHex : "",
+        },
+      );
       procs.push(nodes[side]);
     }
     for (const side of ["a", "b"] as const) await nodes[side].waitFor(/"event":"unite"/, 20_000);
 
     // What the super peer observed as each node's source: the NAT's public address and mapped port.
-    const observed: Record<"a" | "b", { address: string; port: number }> = { a: { address: "", port: 0 }, b: { address: "", port: 0 } };
+    const observed: Record<"a" | "b", { address: string; port: number }> = {
+      a: { address: "", port: 0 },
+      b: { address: "", port: 0 },
+    };
     for (const side of ["a", "b"] as const) {
       // The table is printed every 300 ms, so it may lag behind the UNITE.
-      const m = await sp.waitFor(new RegExp(`${ids[side].publicKeyHex} ok +\\d* +udp://(\\d+\\.\\d+\\.\\d+\\.\\d+):(\\d+)`), 5000);
+      const m = await sp.waitFor(
+        new RegExp(`${ids[side].publicKeyHex} ok +\\d* +udp://(\\d+\\.\\d+\\.\\d+\\.\\d+):(\\d+)`),
+        5000,
+      );
       observed[side] = { address: m?.[1] ?? "", port: Number(m?.[2]) };
       expect(observed[side].address).toBe(NAT[side].wan);
     }
 
-    for (const [side, other] of [["a", "b"], ["b", "a"]] as const) {
+    for (const [side, other] of [
+      ["a", "b"],
+      ["b", "a"],
+    ] as const) {
       const local = events(nodes[other]).find((e) => e.event === "ready")?.local;
       const unite = events(nodes[side]).find((e) => e.event === "unite");
       expect(unite?.address).toBe(ids[other].publicKeyHex);

@@ -87,14 +87,24 @@ describe("PairTable", () => {
     const u = pairs.entry(6, 5);
     pairs.unitedAt[u] = 1000;
     const expired: number[] = [];
-    pairs.sweep((slot) => slot !== 10, 1000 + 4999, 5000, (slot) => expired.push(slot));
+    pairs.sweep(
+      (slot) => slot !== 10,
+      1000 + 4999,
+      5000,
+      (slot) => expired.push(slot),
+    );
     expect(expired).toEqual([]);
     expect(pairs.find(9, 10)).toBe(-1);
     expect(pairs.find(10, 11)).toBe(-1);
     expect(pairs.bytes[pairs.find(8, 9)]).toBe(8);
     // Bytes 0 (a = 0) and no UNITE: nothing left to keep.
     expect(pairs.find(0, 1)).toBe(-1);
-    pairs.sweep(() => true, 1000 + 5000, 5000, (slot) => expired.push(slot));
+    pairs.sweep(
+      () => true,
+      1000 + 5000,
+      5000,
+      (slot) => expired.push(slot),
+    );
     expect(expired).toEqual([6]);
     expect(pairs.find(6, 5)).toBe(-1);
     expect(pairs.size).toBe(300 - 3);

@@ -13,7 +13,9 @@ describe("processAlive", () => {
     // sh starts a short-lived child, then becomes a sleep that never reaps it.
     const parent = spawn("sh", ["-c", "sh -c 'echo $$' & exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
-      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()))));
+      const zombie = Number(
+        await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()))),
+      );
       await expect.poll(() => processAlive(zombie), { timeout: 5000 }).toBe(false);
       expect(() => process.kill(zombie, 0)).not.toThrow();
     } finally {

@@ -15,12 +15,25 @@ import { parseOpenSshKey, readPins, verifyHostKey } from "../stacks/install/host
 import { HcloudProvider } from "../stacks/hcloud/hcloud-provider.ts";
 import type { CloudProviderOptions } from "../stacks/pulumi/cloud-provider.ts";
 import { CloudError, DebugLog, explainEngineError, redactor } from "../stacks/pulumi/errors.ts";
-import { Cancellation, engineProcesses, type Interrupt, type InterruptSource, killEngineProcesses } from "../stacks/pulumi/interrupt.ts";
+import {
+  Cancellation,
+  engineProcesses,
+  type Interrupt,
+  type InterruptSource,
+  killEngineProcesses,
+} from "../stacks/pulumi/interrupt.ts";
 import { parseLockError, staleLockVerdict } from "../stacks/pulumi/locks.ts";
 import { ipv6Prefix64, sshSources } from "../stacks/pulumi/operator-address.ts";
 import { engineEnv, findPulumiCli, missingCredentials, passphraseEnv } from "../stacks/pulumi/preflight.ts";
 import { EngineProgress, ownerByRegionPrefix, previewLines } from "../stacks/pulumi/progress.ts";
-import { type Engine, type EngineSetup, type OperationContext, readFileBackendOutputs, runOperation, stackLocation } from "../stacks/pulumi/stack.ts";
+import {
+  type Engine,
+  type EngineSetup,
+  type OperationContext,
+  readFileBackendOutputs,
+  runOperation,
+  stackLocation,
+} from "../stacks/pulumi/stack.ts";
 import type { Server } from "../stacks/provider.ts";
 
 /*
@@ -30,7 +43,8 @@ import type { Server } from "../stacks/provider.ts";
  * engine's output, not that a cloud deployment works (`npm run test:cloud` does that).
  */
 
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(join(packageRoot(), "test", "fixtures", "pulumi", name), "utf8")) as T;
+const fixture = <T>(name: string): T =>
+  JSON.parse(readFileSync(join(packageRoot(), "test", "fixtures", "pulumi", name), "utf8")) as T;
 const tmp = mkdtempSync(join(tmpdir(), "drasyl-pulumi-glue-"));
 let n = 0;
 const freshStateDir = (): string => {
@@ -61,13 +75,26 @@ function fakeEngine(parts: Partial<Engine>): Engine {
   const nope = async (): Promise<never> => {
     throw new Error("not expected in this test");
   };
-  return { preview: nope, up: nope, destroy: nope, cancel: nope, outputs: nope, pendingOperations: async () => [], clearPendingCreates: nope, ...parts };
+  return {
+    preview: nope,
+    up: nope,
+    destroy: nope,
+    cancel: nope,
+    outputs: nope,
+    pendingOperations: async () => [],
+    clearPendingCreates: nope,
+    ...parts,
+  };
 }
 
 const hcloudTarget = (locations: string[]): HcloudTargetConfig =>
-  parseConfig(`deployment: t\ntargets:\n  - kind: hcloud\n    locations: [${locations.join(", ")}]\n`, "t.yaml").targets[0] as HcloudTargetConfig;
+  parseConfig(`deployment: t\ntargets:\n  - kind: hcloud\n    locations: [${locations.join(", ")}]\n`, "t.yaml")
+    .targets[0] as HcloudTargetConfig;
 
-function provider(stateDir: string, extra: Partial<CloudProviderOptions<HcloudTargetConfig>> & { locations?: string[] } = {}): HcloudProvider {
+function provider(
+  stateDir: string,
+  extra: Partial<CloudProviderOptions<HcloudTargetConfig>> & { locations?: string[] } = {},
+): HcloudProvider {
   const { locations = ["fsn1", "ash"], ...rest } = extra;
   return new HcloudProvider({
     state: new StateDir(stateDir).forDeployment("t"),
@@ -89,7 +116,9 @@ describe("preflight", () => {
     const e = await findPulumiCli({ env: { HOME: tmp }, lookup: missing }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CloudError);
     expect((e as CloudError).kind).toBe("cli-missing");
-    expect((e as Error).message).toMatch(/the Pulumi CLI is not installed .*`curl -fsSL https:\/\/get\.pulumi\.com \| sh`.*run drasyl-deploy install-pulumi/);
+    expect((e as Error).message).toMatch(
+      /the Pulumi CLI is not installed .*`curl -fsSL https:\/\/get\.pulumi\.com \| sh`.*run drasyl-deploy install-pulumi/,
+    );
   });
 
   it("a too old CLI names its version and the minimum", async () => {
@@ -119,17 +148,24 @@ describe("preflight", () => {
     expect(roots).toEqual([undefined, "/home/op/.pulumi"]);
   });
 
-  it.skipIf(spawnSync("sh", ["-c", "command -v pulumi"]).status === 0)("this machine has no pulumi CLI: the real lookup reports it", async () => {
-    const e = (await findPulumiCli({ env: { HOME: tmp } }).catch((x: unknown) => x)) as CloudError;
-    expect(e.kind).toBe("cli-missing");
-  });
+  it.skipIf(spawnSync("sh", ["-c", "command -v pulumi"]).status === 0)(
+    "this machine has no pulumi CLI: the real lookup reports it",
+    async () => {
+      const e = (await findPulumiCli({ env: { HOME: tmp } }).catch((x: unknown) => x)) as CloudError;
+      expect(e.kind).toBe("cli-missing");
+    },
+  );
 
   it("credentials come from the standard environment only", () => {
     expect(missingCredentials(HCLOUD_PROFILE, {})).toMatch(/set HCLOUD_TOKEN/);
     expect(missingCredentials(HCLOUD_PROFILE, { HCLOUD_TOKEN: TOKEN })).toBeUndefined();
     const none = (): boolean => false;
-    expect(missingCredentials(AWS_PROFILE, { HOME: "/nowhere" }, none)).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .* AWS_PROFILE/);
-    expect(missingCredentials(AWS_PROFILE, { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "s" }, none)).toBeUndefined();
+    expect(missingCredentials(AWS_PROFILE, { HOME: "/nowhere" }, none)).toMatch(
+      /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .* AWS_PROFILE/,
+    );
+    expect(
+      missingCredentials(AWS_PROFILE, { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "s" }, none),
+    ).toBeUndefined();
     expect(missingCredentials(AWS_PROFILE, { AWS_PROFILE: "ops" }, none)).toBeUndefined();
     expect(missingCredentials(AWS_PROFILE, { HOME: "/home/op" }, (p) => p === "/home/op/.aws/config")).toBeUndefined();
   });
@@ -137,7 +173,9 @@ describe("preflight", () => {
   it("the passphrase: env (even empty), file, prompt, else a clear error", async () => {
     expect(await passphraseEnv({ PULUMI_CONFIG_PASSPHRASE: "x" })).toEqual({ PULUMI_CONFIG_PASSPHRASE: "x" });
     expect(await passphraseEnv({ PULUMI_CONFIG_PASSPHRASE: "" })).toEqual({ PULUMI_CONFIG_PASSPHRASE: "" });
-    expect(await passphraseEnv({ PULUMI_CONFIG_PASSPHRASE_FILE: "/p" })).toEqual({ PULUMI_CONFIG_PASSPHRASE_FILE: "/p" });
+    expect(await passphraseEnv({ PULUMI_CONFIG_PASSPHRASE_FILE: "/p" })).toEqual({
+      PULUMI_CONFIG_PASSPHRASE_FILE: "/p",
+    });
     expect(await passphraseEnv({}, async () => "typed")).toEqual({ PULUMI_CONFIG_PASSPHRASE: "typed" });
     const e = (await passphraseEnv({}, async () => undefined).catch((x: unknown) => x)) as CloudError;
     expect(e.kind).toBe("passphrase-missing");
@@ -145,7 +183,13 @@ describe("preflight", () => {
   });
 
   it("the engine gets the cloud's credentials and Pulumi's settings, nothing else of the caller's environment", () => {
-    const env = { HCLOUD_TOKEN: TOKEN, AWS_SECRET_ACCESS_KEY: "aws", GITHUB_TOKEN: "gh", PULUMI_HOME: "/ph", PATH: "/bin" };
+    const env = {
+      HCLOUD_TOKEN: TOKEN,
+      AWS_SECRET_ACCESS_KEY: "aws",
+      GITHUB_TOKEN: "gh",
+      PULUMI_HOME: "/ph",
+      PATH: "/bin",
+    };
     expect(engineEnv(HCLOUD_PROFILE, env, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE })).toEqual({
       HCLOUD_TOKEN: TOKEN,
       PULUMI_HOME: "/ph",
@@ -153,7 +197,12 @@ describe("preflight", () => {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_SKIP_CONFIRMATIONS: "true",
     });
-    expect(Object.keys(engineEnv(AWS_PROFILE, env, {})).sort()).toEqual(["AWS_SECRET_ACCESS_KEY", "PULUMI_HOME", "PULUMI_SKIP_CONFIRMATIONS", "PULUMI_SKIP_UPDATE_CHECK"]);
+    expect(Object.keys(engineEnv(AWS_PROFILE, env, {})).sort()).toEqual([
+      "AWS_SECRET_ACCESS_KEY",
+      "PULUMI_HOME",
+      "PULUMI_SKIP_CONFIRMATIONS",
+      "PULUMI_SKIP_UPDATE_CHECK",
+    ]);
   });
 
   it("everything missing is reported at once, before any engine runs; a dry run still says what would be created", async () => {
@@ -187,7 +236,10 @@ describe("preflight", () => {
 
   it("SSH sources: the configured CIDRs, else the operator's address (/32 and its IPv6 /64)", async () => {
     expect(await sshSources(["192.0.2.0/24"], async () => ({ ipv4: "203.0.113.7" }))).toEqual(["192.0.2.0/24"]);
-    expect(await sshSources(undefined, async () => ({ ipv4: "203.0.113.7", ipv6: "2001:db8:77:1:a:b:c:d" }))).toEqual(["203.0.113.7/32", "2001:db8:77:1::/64"]);
+    expect(await sshSources(undefined, async () => ({ ipv4: "203.0.113.7", ipv6: "2001:db8:77:1:a:b:c:d" }))).toEqual([
+      "203.0.113.7/32",
+      "2001:db8:77:1::/64",
+    ]);
     expect(ipv6Prefix64("2001:db8::1")).toBe("2001:db8:0:0::/64");
     await expect(sshSources(undefined, async () => ({}))).rejects.toThrow(/allowSsh: \[203\.0\.113\.7\/32\]/);
   });
@@ -206,31 +258,56 @@ describe("engine error mapping", () => {
     const by = (name: string) => {
       const c = cases.find((x) => x.name === name);
       if (!c) throw new Error(name);
-      return explainEngineError(c.text, c.cloud === "aws" ? AWS_PROFILE : HCLOUD_PROFILE, "drasyl-deploy-hcloud/t").message;
+      return explainEngineError(c.text, c.cloud === "aws" ? AWS_PROFILE : HCLOUD_PROFILE, "drasyl-deploy-hcloud/t")
+        .message;
     };
     expect(by("hcloud bad token")).toMatch(/Hetzner Cloud rejected the API token: set HCLOUD_TOKEN/);
-    expect(by("aws bad keys")).toMatch(/AWS rejected the credentials \(.*InvalidClientTokenId.*\): check AWS_ACCESS_KEY_ID/);
-    expect(by("plugin download")).toMatch(/could not get the Hetzner Cloud provider plugin .*`pulumi plugin install resource hcloud/);
-    expect(by("aws vcpu quota")).toMatch(/AWS refused for a limit or capacity reason: .*VcpuLimitExceeded.* raise the limit/);
+    expect(by("aws bad keys")).toMatch(
+      /AWS rejected the credentials \(.*InvalidClientTokenId.*\): check AWS_ACCESS_KEY_ID/,
+    );
+    expect(by("plugin download")).toMatch(
+      /could not get the Hetzner Cloud provider plugin .*`pulumi plugin install resource hcloud/,
+    );
+    expect(by("aws vcpu quota")).toMatch(
+      /AWS refused for a limit or capacity reason: .*VcpuLimitExceeded.* raise the limit/,
+    );
     expect(by("hcloud server limit")).toMatch(/server limit exceeded \(resource_limit_exceeded/);
-    expect(by("passphrase wrong")).toMatch(/not the passphrase the Pulumi stack .* was created with\. Nothing was changed and the state was not re-initialized/);
-    expect(by("something else")).toBe("the Pulumi engine failed: image debian-99 not found; hcloud:index/server:Server resource 'fsn1-server' has a problem: image debian-99 not found");
+    expect(by("passphrase wrong")).toMatch(
+      /not the passphrase the Pulumi stack .* was created with\. Nothing was changed and the state was not re-initialized/,
+    );
+    expect(by("something else")).toBe(
+      "the Pulumi engine failed: image debian-99 not found; hcloud:index/server:Server resource 'fsn1-server' has a problem: image debian-99 not found",
+    );
   });
 
   it("the debug log keeps the full text without secrets, 0600", () => {
     const stateDir = freshStateDir();
-    const log = new DebugLog(join(stateDir, "pulumi-hcloud.log"), redactor({ HCLOUD_TOKEN: TOKEN, AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG" }, { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE }));
+    const log = new DebugLog(
+      join(stateDir, "pulumi-hcloud.log"),
+      redactor(
+        { HCLOUD_TOKEN: TOKEN, AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG" },
+        { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE },
+      ),
+    );
     log.section("up");
-    log.write(`provider config token=${TOKEN} secret=wJalrXUtnFEMI/K7MDENG passphrase "${PASSPHRASE}"\nerror: full detail line\n`);
+    log.write(
+      `provider config token=${TOKEN} secret=wJalrXUtnFEMI/K7MDENG passphrase "${PASSPHRASE}"\nerror: full detail line\n`,
+    );
     const text = readFileSync(log.path, "utf8");
     expect(text).toContain("error: full detail line");
-    expect(text).toContain("token=[HCLOUD_TOKEN redacted] secret=[AWS_SECRET_ACCESS_KEY redacted] passphrase \"[PULUMI_CONFIG_PASSPHRASE redacted]\"");
+    expect(text).toContain(
+      'token=[HCLOUD_TOKEN redacted] secret=[AWS_SECRET_ACCESS_KEY redacted] passphrase "[PULUMI_CONFIG_PASSPHRASE redacted]"',
+    );
     expect(text).not.toContain(TOKEN);
     expect(statSync(log.path).mode & 0o777).toBe(0o600);
   });
 });
 
-function context(stateDir: string, engine: Engine, extra: Partial<OperationContext> = {}): OperationContext & { notes: string[]; events: EngineEvent[] } {
+function context(
+  stateDir: string,
+  engine: Engine,
+  extra: Partial<OperationContext> = {},
+): OperationContext & { notes: string[]; events: EngineEvent[] } {
   const notes: string[] = [];
   const events: EngineEvent[] = [];
   const location = stackLocation(HCLOUD_PROFILE, new StateDir(stateDir).forDeployment("t"));
@@ -250,14 +327,22 @@ function context(stateDir: string, engine: Engine, extra: Partial<OperationConte
 
 describe("locks", () => {
   const lockText = (pid: number, host = hostname()): string =>
-    (fixture<{ name: string; text: string }[]>("errors.json").find((c) => c.name === "diy lock held")?.text ?? "").replace("PID", String(pid)).replace("HOSTNAME", host);
+    (fixture<{ name: string; text: string }[]>("errors.json").find((c) => c.name === "diy lock held")?.text ?? "")
+      .replace("PID", String(pid))
+      .replace("HOSTNAME", host);
   const deadPid = (): number => {
     const r = spawnSync("true");
     return r.pid ?? 999_999;
   };
 
   it("reads who holds the lock from the engine's message", () => {
-    const lock = { url: "file:///state/pulumi/.pulumi/locks/organization/drasyl-deploy-hcloud/t/8f3c1a2e-5b7d-4e1f-9a0c-2d6b8e4f1a37.json", user: "root", host: "builder", pid: 4242, createdAt: "2026-01-01T10:00:00Z" };
+    const lock = {
+      url: "file:///state/pulumi/.pulumi/locks/organization/drasyl-deploy-hcloud/t/8f3c1a2e-5b7d-4e1f-9a0c-2d6b8e4f1a37.json",
+      user: "root",
+      host: "builder",
+      pid: 4242,
+      createdAt: "2026-01-01T10:00:00Z",
+    };
     expect(parseLockError(lockText(4242, "builder"))).toEqual([lock]);
     // The Automation API's error repeats the CLI's stderr; one lock is still one lock.
     expect(parseLockError(`${lockText(4242, "builder")}\n err?: Error: ${lockText(4242, "builder")}`)).toEqual([lock]);
@@ -267,13 +352,22 @@ describe("locks", () => {
     const stateDir = freshStateDir();
     const check = { state: new StateDir(stateDir).forDeployment("t") };
     expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({ stale: true });
-    expect(staleLockVerdict(parseLockError(lockText(process.pid)), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/still holds the lock/) });
-    expect(staleLockVerdict(parseLockError(lockText(deadPid(), "other-machine")), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/another machine/) });
+    expect(staleLockVerdict(parseLockError(lockText(process.pid)), check)).toMatchObject({
+      stale: false,
+      reason: expect.stringMatching(/still holds the lock/),
+    });
+    expect(staleLockVerdict(parseLockError(lockText(deadPid(), "other-machine")), check)).toMatchObject({
+      stale: false,
+      reason: expect.stringMatching(/another machine/),
+    });
     expect(staleLockVerdict([], check)).toMatchObject({ stale: false });
     // The deployment's own lock (stacks/state/lock.ts): held by another live run, or by us.
     mkdirSync(join(stateDir, "deployments", "t"), { recursive: true });
     writeFileSync(join(stateDir, "deployments", "t", "lock"), String(process.ppid));
-    expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({ stale: false, reason: expect.stringMatching(/another drasyl-deploy run \(pid \d+\)/) });
+    expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({
+      stale: false,
+      reason: expect.stringMatching(/another drasyl-deploy run \(pid \d+\)/),
+    });
     writeFileSync(join(stateDir, "deployments", "t", "lock"), String(process.pid));
     expect(staleLockVerdict(parseLockError(lockText(deadPid())), check)).toMatchObject({ stale: true });
   });
@@ -294,7 +388,9 @@ describe("locks", () => {
     const ctx = context(stateDir, engine);
     await runOperation(ctx, "up", (e, o) => e.up(o));
     expect([ups, cancels]).toEqual([2, 1]);
-    expect(ctx.notes).toEqual([expect.stringMatching(/^clearing a stale Pulumi lock: the lock was left by a run that is gone/)]);
+    expect(ctx.notes).toEqual([
+      expect.stringMatching(/^clearing a stale Pulumi lock: the lock was left by a run that is gone/),
+    ]);
   });
 
   it("a live lock is left alone and reported", async () => {
@@ -308,7 +404,9 @@ describe("locks", () => {
         cancels++;
       },
     });
-    const e = (await runOperation(context(stateDir, engine), "up", (x, o) => x.up(o)).catch((x: unknown) => x)) as CloudError;
+    const e = (await runOperation(context(stateDir, engine), "up", (x, o) => x.up(o)).catch(
+      (x: unknown) => x,
+    )) as CloudError;
     expect(e.kind).toBe("lock-held");
     expect(e.message).toMatch(/locked by another update: .* still holds the lock/);
     expect(e.message).toContain(`(full engine output: ${join(stateDir, "debug.log")})`);
@@ -320,18 +418,27 @@ describe("what a killed engine leaves, and secrets in its output", () => {
   it("an engine killed by someone else (SIGKILL, e.g. the OOM killer) is reported as killed, with what to do", async () => {
     const engine = fakeEngine({
       up: async () => {
-        throw new Error("code: -2\n stdout: \n stderr: Command was killed with SIGKILL (Forced termination): pulumi up --yes\n");
+        throw new Error(
+          "code: -2\n stdout: \n stderr: Command was killed with SIGKILL (Forced termination): pulumi up --yes\n",
+        );
       },
     });
-    const e = (await runOperation(context(freshStateDir(), engine), "up", (x, o) => x.up(o)).catch((x: unknown) => x)) as CloudError;
+    const e = (await runOperation(context(freshStateDir(), engine), "up", (x, o) => x.up(o)).catch(
+      (x: unknown) => x,
+    )) as CloudError;
     expect(e.kind).toBe("killed");
-    expect(e.message).toMatch(/^up failed: the Pulumi engine was killed \(SIGKILL\) by something other than drasyl-deploy\. .* may be left pending .*Run `drasyl-deploy up` again/);
+    expect(e.message).toMatch(
+      /^up failed: the Pulumi engine was killed \(SIGKILL\) by something other than drasyl-deploy\. .* may be left pending .*Run `drasyl-deploy up` again/,
+    );
   });
 
   it("pending operations are named once and pending creates dropped from the state before up and destroy, not before a preview", async () => {
     const calls: string[] = [];
     const engine = fakeEngine({
-      pendingOperations: async () => (calls.includes("clear") ? [] : [{ type: "creating", urn: "urn:pulumi:t::drasyl-deploy-hcloud::hcloud:index/server:Server::ash-server" }]),
+      pendingOperations: async () =>
+        calls.includes("clear")
+          ? []
+          : [{ type: "creating", urn: "urn:pulumi:t::drasyl-deploy-hcloud::hcloud:index/server:Server::ash-server" }],
       clearPendingCreates: async () => {
         calls.push("clear");
       },
@@ -357,13 +464,19 @@ describe("what a killed engine leaves, and secrets in its output", () => {
     const leak = `POST /v1/servers (Authorization: Bearer ${TOKEN}): 401 unauthorized`;
     const engine = fakeEngine({
       up: async (o) => {
-        o.onEvent({ sequence: 1, timestamp: 1, diagnosticEvent: { urn: "", prefix: "error: ", message: leak, color: "raw", severity: "error" } });
+        o.onEvent({
+          sequence: 1,
+          timestamp: 1,
+          diagnosticEvent: { urn: "", prefix: "error: ", message: leak, color: "raw", severity: "error" },
+        });
         throw new Error(`code: 1\n stderr: error: ${leak}\n`);
       },
     });
     const ctx = context(freshStateDir(), engine);
     const e = (await runOperation(ctx, "up", (x, o) => x.up(o)).catch((x: unknown) => x)) as CloudError;
-    expect(ctx.events[0]?.diagnosticEvent?.message).toBe("POST /v1/servers (Authorization: Bearer [HCLOUD_TOKEN redacted]): 401 unauthorized");
+    expect(ctx.events[0]?.diagnosticEvent?.message).toBe(
+      "POST /v1/servers (Authorization: Bearer [HCLOUD_TOKEN redacted]): 401 unauthorized",
+    );
     expect(e.message).not.toContain(TOKEN);
   });
 });
@@ -481,7 +594,9 @@ describe("Ctrl-C", () => {
   it("a Ctrl-C from the terminal already reached the engine: no second SIGINT is sent", async () => {
     const interrupts = new FakeInterrupts();
     const { engine, seen, endAsInterrupted } = longUp();
-    const run = runOperation(context(freshStateDir(), engine, { interrupts }), "up", (e, o) => e.up(o)).catch((x: unknown) => x);
+    const run = runOperation(context(freshStateDir(), engine, { interrupts }), "up", (e, o) => e.up(o)).catch(
+      (x: unknown) => x,
+    );
     await new Promise((r) => setTimeout(r, 10));
     interrupts.fire(true);
     expect(seen.signal?.aborted).toBe(false);
@@ -509,7 +624,9 @@ describe("Ctrl-C", () => {
     const e = (await run) as CloudError;
     expect(killed).toEqual([[4711]]);
     expect(e.kind).toBe("killed");
-    expect(e.message).toMatch(/may be left pending in the Pulumi state.*managed-by=drasyl-deploy, deployment=t.*drasyl-deploy up/);
+    expect(e.message).toMatch(
+      /may be left pending in the Pulumi state.*managed-by=drasyl-deploy, deployment=t.*drasyl-deploy up/,
+    );
     expect(ctx.notes[1]).toBe("Ctrl-C again: killed the engine (pids 4711)");
   });
 
@@ -535,7 +652,11 @@ describe("Ctrl-C", () => {
   it("Cancellation forwards one abort for a signal not from the terminal, and kills on the second", () => {
     const interrupts = new FakeInterrupts();
     const events: string[] = [];
-    const c = new Cancellation(interrupts, { onCancel: () => events.push("cancel"), onKill: (p) => events.push(`kill ${p.join(",")}`), kill: () => [1, 2] });
+    const c = new Cancellation(interrupts, {
+      onCancel: () => events.push("cancel"),
+      onKill: (p) => events.push(`kill ${p.join(",")}`),
+      kill: () => [1, 2],
+    });
     interrupts.fire(false);
     expect(c.signal.aborted).toBe(true);
     interrupts.fire(false);
@@ -549,8 +670,22 @@ describe("the hcloud provider over a replayed engine", () => {
   const outputs = {
     servers: {
       value: [
-        { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", sshUser: "drasyl-deploy" },
-        { name: "t-ash", region: "ash", ipv4: "198.51.100.9", ipv6: "2001:db8:9::1", arch: "x64", sshUser: "drasyl-deploy" },
+        {
+          name: "t-fsn1",
+          region: "fsn1",
+          ipv4: "198.51.100.4",
+          ipv6: "2001:db8:4::1",
+          arch: "x64",
+          sshUser: "drasyl-deploy",
+        },
+        {
+          name: "t-ash",
+          region: "ash",
+          ipv4: "198.51.100.9",
+          ipv6: "2001:db8:9::1",
+          arch: "x64",
+          sshUser: "drasyl-deploy",
+        },
       ],
     },
   };
@@ -586,11 +721,30 @@ describe("the hcloud provider over a replayed engine", () => {
       backendUrl: `file://${join(stateDir, "pulumi")}`,
       workDir: join(stateDir, "deployments", "t", "pulumi-hcloud"),
     });
-    expect(setup?.envVars).toEqual({ HCLOUD_TOKEN: TOKEN, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_SKIP_CONFIRMATIONS: "true" });
+    expect(setup?.envVars).toEqual({
+      HCLOUD_TOKEN: TOKEN,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_SKIP_CONFIRMATIONS: "true",
+    });
     const key = new StateDir(stateDir).forDeployment("t").deployKeyFile;
     expect(servers).toEqual([
-      { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
-      { name: "t-ash", region: "ash", ipv4: "198.51.100.9", ipv6: "2001:db8:9::1", arch: "x64", ssh: { host: "198.51.100.9", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
+      {
+        name: "t-fsn1",
+        region: "fsn1",
+        ipv4: "198.51.100.4",
+        ipv6: "2001:db8:4::1",
+        arch: "x64",
+        ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key },
+      },
+      {
+        name: "t-ash",
+        region: "ash",
+        ipv4: "198.51.100.9",
+        ipv6: "2001:db8:9::1",
+        arch: "x64",
+        ssh: { host: "198.51.100.9", port: 22, user: "drasyl-deploy", privateKeyPath: key },
+      },
     ]);
     expect(statSync(key).mode & 0o777).toBe(0o600);
     expect(statSync(join(stateDir, "deployments", "t", "ssh")).mode & 0o777).toBe(0o700);
@@ -635,18 +789,40 @@ describe("the hcloud provider over a replayed engine", () => {
     expect(await p.list()).toEqual([]);
     const dir = join(stateDir, "pulumi", ".pulumi", "stacks", "drasyl-deploy-hcloud");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "t.json.gz"), gzipSync(readFileSync(join(packageRoot(), "test", "fixtures", "pulumi", "checkpoint-hcloud.json"))));
+    writeFileSync(
+      join(dir, "t.json.gz"),
+      gzipSync(readFileSync(join(packageRoot(), "test", "fixtures", "pulumi", "checkpoint-hcloud.json"))),
+    );
     const key = new StateDir(stateDir).forDeployment("t").deployKeyFile;
     expect(await p.list()).toEqual([
-      { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
-      { name: "t-nbg1", region: "nbg1", ipv4: "198.51.100.5", ipv6: "2001:db8:5::1", arch: "arm64", ssh: { host: "198.51.100.5", port: 22, user: "drasyl-deploy", privateKeyPath: key } },
+      {
+        name: "t-fsn1",
+        region: "fsn1",
+        ipv4: "198.51.100.4",
+        ipv6: "2001:db8:4::1",
+        arch: "x64",
+        ssh: { host: "198.51.100.4", port: 22, user: "drasyl-deploy", privateKeyPath: key },
+      },
+      {
+        name: "t-nbg1",
+        region: "nbg1",
+        ipv4: "198.51.100.5",
+        ipv6: "2001:db8:5::1",
+        arch: "arm64",
+        ssh: { host: "198.51.100.5", port: 22, user: "drasyl-deploy", privateKeyPath: key },
+      },
     ]);
-    expect(readFileBackendOutputs(stackLocation(AWS_PROFILE, new StateDir(stateDir).forDeployment("t")))).toBeUndefined();
+    expect(
+      readFileBackendOutputs(stackLocation(AWS_PROFILE, new StateDir(stateDir).forDeployment("t"))),
+    ).toBeUndefined();
   });
 
   it("destroy without a recorded stack has nothing to do and needs nothing", async () => {
     const lines: string[] = [];
-    await provider(freshStateDir(), { env: {}, findCli: async () => Promise.reject(new Error("no CLI needed")) }).destroy((s, m) => lines.push(`[${s}] ${m}`));
+    await provider(freshStateDir(), {
+      env: {},
+      findCli: async () => Promise.reject(new Error("no CLI needed")),
+    }).destroy((s, m) => lines.push(`[${s}] ${m}`));
     expect(lines).toEqual(["[hcloud] no cloud resources recorded for this deployment: nothing to remove"]);
   });
 });

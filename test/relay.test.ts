@@ -7,11 +7,26 @@ import { deferredCleanup, type TestSuperPeer, until, vectorIdentity } from "./su
 const { defer, superPeer } = deferredCleanup(afterEach);
 
 function address(sp: TestSuperPeer, over: Partial<SuperPeerAddress> = {}): SuperPeerAddress {
-  return { host: "127.0.0.1", port: sp.bound.udp4?.port ?? 0, tcpPort: sp.bound.tcp4?.port ?? 0, publicKey: sp.identity.publicKey, ...over };
+  return {
+    host: "127.0.0.1",
+    port: sp.bound.udp4?.port ?? 0,
+    tcpPort: sp.bound.tcp4?.port ?? 0,
+    publicKey: sp.identity.publicKey,
+    ...over,
+  };
 }
 
-async function node(name: "id_2" | "id_3", sps: SuperPeerAddress[], extra: Partial<ConstructorParameters<typeof DrasylNode>[0]> = {}): Promise<DrasylNode> {
-  const n = new DrasylNode({ identity: vectorIdentity(name), superPeers: sps, bind: { address: "127.0.0.1" }, ...extra });
+async function node(
+  name: "id_2" | "id_3",
+  sps: SuperPeerAddress[],
+  extra: Partial<ConstructorParameters<typeof DrasylNode>[0]> = {},
+): Promise<DrasylNode> {
+  const n = new DrasylNode({
+    identity: vectorIdentity(name),
+    superPeers: sps,
+    bind: { address: "127.0.0.1" },
+    ...extra,
+  });
   await n.start();
   defer(() => n.close());
   return n;
@@ -44,8 +59,14 @@ describe("two drasyl test nodes through the daemon", () => {
 
   it("UNITE reaches both nodes with the other's reported endpoints and observed address", async () => {
     const sp = await superPeer();
-    const a = await node("id_2", [address(sp)], { endpoints: [{ address: "192.0.2.10", port: 4000 }], processUnites: false });
-    const b = await node("id_3", [address(sp)], { endpoints: [{ address: "2001:db8::b", port: 5000 }], processUnites: false });
+    const a = await node("id_2", [address(sp)], {
+      endpoints: [{ address: "192.0.2.10", port: 4000 }],
+      processUnites: false,
+    });
+    const b = await node("id_3", [address(sp)], {
+      endpoints: [{ address: "2001:db8::b", port: 5000 }],
+      processUnites: false,
+    });
     await a.hello(sp.identity.publicKey, "udp");
     await b.hello(sp.identity.publicKey, "udp");
     const unites: Record<string, UniteEvent> = {};
@@ -92,7 +113,12 @@ describe("two drasyl test nodes through the daemon", () => {
     const b = await node("id_3", [address(sp)]);
     await b.hello(sp.identity.publicKey, "udp");
     a.startHelloLoop(100);
-    expect(await until(() => a.stats().superPeers[0]?.tcpConnected === true && a.stats().superPeers[0]?.rttMs.tcp !== undefined, 5000)).toBe(true);
+    expect(
+      await until(
+        () => a.stats().superPeers[0]?.tcpConnected === true && a.stats().superPeers[0]?.rttMs.tcp !== undefined,
+        5000,
+      ),
+    ).toBe(true);
     expect(a.stats().superPeers[0]?.rttMs.udp).toBeUndefined();
     const atB = nextApp(b);
     a.sendApp(b.identity.publicKey, Buffer.from("via fallback"));

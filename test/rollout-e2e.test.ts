@@ -77,7 +77,10 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   };
 
   function writeConfig(rs: string[]): void {
-    writeFileSync(config, `deployment: ${deployment}\nnetworkId: 1\ntargets:\n  - kind: local\n    regions: [${rs.join(", ")}]\n`);
+    writeFileSync(
+      config,
+      `deployment: ${deployment}\nnetworkId: 1\ntargets:\n  - kind: local\n    regions: [${rs.join(", ")}]\n`,
+    );
   }
 
   async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -86,7 +89,8 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
         process.execPath,
         [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, ...args, "--config", config],
         { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
-        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
       );
     });
   }
@@ -101,9 +105,16 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     for (const n of only) {
       const s = all.get(n);
       if (!s) throw new Error(`lab server ${n} is gone`);
-      const r = await labExec(s, "systemctl show -p ActiveEnterTimestamp -p NRestarts drasyl-sp; readlink /opt/drasyl-sp/current");
+      const r = await labExec(
+        s,
+        "systemctl show -p ActiveEnterTimestamp -p NRestarts drasyl-sp; readlink /opt/drasyl-sp/current",
+      );
       const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(r.stdout)?.[1] ?? "";
-      out[n] = { activeEnter: v("ActiveEnterTimestamp"), restarts: Number(v("NRestarts")), release: r.stdout.trim().split("\n").at(-1)?.split("/").at(-1) ?? "" };
+      out[n] = {
+        activeEnter: v("ActiveEnterTimestamp"),
+        restarts: Number(v("NRestarts")),
+        release: r.stdout.trim().split("\n").at(-1)?.split("/").at(-1) ?? "",
+      };
     }
     return out;
   }
@@ -113,7 +124,10 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     const all = await servers();
     const out: Record<string, number> = {};
     for (const n of names) {
-      const r = await labExec(all.get(n) as Server, `journalctl -u drasyl-sp --since @${since[n]} -o cat --no-pager | grep -c '^Started drasyl-sp.service' || true`);
+      const r = await labExec(
+        all.get(n) as Server,
+        `journalctl -u drasyl-sp --since @${since[n]} -o cat --no-pager | grep -c '^Started drasyl-sp.service' || true`,
+      );
       out[n] = Number(r.stdout.trim());
     }
     return out;
@@ -171,7 +185,9 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     expect(r.code, r.stderr).toBe(0);
     const id = await releaseId(bundles.v2);
     expect(r.stdout).toMatch(new RegExp(`^batch 1 \\(canary\\): ${names[0]} \\(r1: \\S+ -> ${id}\\)$`, "m"));
-    expect(r.stdout).toMatch(new RegExp(`^batch 2: ${names[1]} \\(r2: \\S+ -> ${id}\\), ${names[2]} \\(r3: \\S+ -> ${id}\\)$`, "m"));
+    expect(r.stdout).toMatch(
+      new RegExp(`^batch 2: ${names[1]} \\(r2: \\S+ -> ${id}\\), ${names[2]} \\(r3: \\S+ -> ${id}\\)$`, "m"),
+    );
     expect(await snapshot()).toEqual(before);
   }, 120_000);
 
@@ -221,9 +237,27 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
   }, 120_000);
 
   const broken = [
-    { what: "does not start", bundle: () => bundles.noStart, soak: "1", cause: /install: .*rolled back to release/, journal: /test release: refusing to start/ },
-    { what: "answers HELLO but drops every relayed APP", bundle: () => bundles.noRelay, soak: "1", cause: /gate: relay: APP ping 0 relayed to node B and its reply relayed back within/, journal: /super peer started/ },
-    { what: "dies 10 s after a good start", bundle: () => bundles.next, soak: "12", cause: /gate: soak: drasyl-sp is (activating|failed|inactive)/, journal: /test release: dying 10 s after a good start/ },
+    {
+      what: "does not start",
+      bundle: () => bundles.noStart,
+      soak: "1",
+      cause: /install: .*rolled back to release/,
+      journal: /test release: refusing to start/,
+    },
+    {
+      what: "answers HELLO but drops every relayed APP",
+      bundle: () => bundles.noRelay,
+      soak: "1",
+      cause: /gate: relay: APP ping 0 relayed to node B and its reply relayed back within/,
+      journal: /super peer started/,
+    },
+    {
+      what: "dies 10 s after a good start",
+      bundle: () => bundles.next,
+      soak: "12",
+      cause: /gate: soak: drasyl-sp is (activating|failed|inactive)/,
+      journal: /test release: dying 10 s after a good start/,
+    },
   ];
   for (const b of broken) {
     it(`a release that ${b.what} stops at the canary, which goes back to its release; the others are untouched`, async () => {
@@ -231,7 +265,8 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
       const r = await cli("rollout", "--release", b.bundle(), "--soak", b.soak);
       expect(r.code, r.stderr + r.stdout).toBe(1);
       expect(r.stdout).toMatch(new RegExp(`^${names[0]} +r1 +rolled-back +${v2.release} +${v2.release}$`, "m"));
-      for (const n of names.slice(1)) expect(r.stdout).toMatch(new RegExp(`^${n} +r\\d +untouched +${v2.release} +${v2.release}$`, "m"));
+      for (const n of names.slice(1))
+        expect(r.stdout).toMatch(new RegExp(`^${n} +r\\d +untouched +${v2.release} +${v2.release}$`, "m"));
       expect(r.stdout).toMatch(new RegExp(`^${names[0]}: ${b.cause.source}`, "m"));
       expect(r.stdout).toContain("journal (journalctl -u drasyl-sp):");
       expect(r.stdout).toMatch(b.journal);
@@ -261,7 +296,22 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
 
   it("a rollout killed during the canary's gate: --resume gates the canary without restarting it again, then goes on", async () => {
     const clock = await serverClock();
-    const killed = spawnProcess(process.execPath, [join(packageRoot(), "dist", "drasyl-deploy.mjs"), "--state-dir", stateDir, "rollout", "--release", bundles.v2, "--soak", "60", "--config", config], process.env);
+    const killed = spawnProcess(
+      process.execPath,
+      [
+        join(packageRoot(), "dist", "drasyl-deploy.mjs"),
+        "--state-dir",
+        stateDir,
+        "rollout",
+        "--release",
+        bundles.v2,
+        "--soak",
+        "60",
+        "--config",
+        config,
+      ],
+      process.env,
+    );
     await killed.waitForStderr(new RegExp(`\\[${names[0]}\\] ok   probe `), 120_000);
     killed.child.kill("SIGKILL");
     await killed.exit;
@@ -279,7 +329,19 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     const file = state.auditLogFile;
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const text = readFileSync(file, "utf8");
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { command: string; who: string; exitCode: number; args: string[]; servers: { server: string; result: string; releaseBefore?: string; releaseAfter?: string }[] });
+    const lines = text
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            command: string;
+            who: string;
+            exitCode: number;
+            args: string[];
+            servers: { server: string; result: string; releaseBefore?: string; releaseAfter?: string }[];
+          },
+      );
     expect(lines.map((l) => [l.command, l.exitCode])).toEqual([
       ["up", 0],
       ["rollout", 0],
@@ -293,10 +355,24 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
       ["rollout", 0],
     ]);
     expect(lines[0]?.who).toMatch(/^\S+@\S+$/);
-    expect(lines[2]?.args).toEqual(["--state-dir", stateDir, "rollout", "--release", bundles.v2, "--soak", "2", "--json", "--config", config]);
-    expect(lines[2]?.servers.map((s) => [s.server, s.result, s.releaseBefore !== s.releaseAfter])).toEqual(names.map((n) => [n, "upgraded", true]));
+    expect(lines[2]?.args).toEqual([
+      "--state-dir",
+      stateDir,
+      "rollout",
+      "--release",
+      bundles.v2,
+      "--soak",
+      "2",
+      "--json",
+      "--config",
+      config,
+    ]);
+    expect(lines[2]?.servers.map((s) => [s.server, s.result, s.releaseBefore !== s.releaseAfter])).toEqual(
+      names.map((n) => [n, "upgraded", true]),
+    );
     expect(lines[4]?.servers.map((s) => s.result)).toEqual(["rolled-back", "untouched", "untouched"]);
-    for (const n of names) expect(text).not.toContain(bytesToHex(loadIdentity(state, n)?.secretKey ?? new Uint8Array(1)));
+    for (const n of names)
+      expect(text).not.toContain(bytesToHex(loadIdentity(state, n)?.secretKey ?? new Uint8Array(1)));
   }, 60_000);
 
   it("logs prints every server's journal, one prefix per server", async () => {
@@ -305,7 +381,12 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     for (const n of names) expect(r.stdout).toMatch(new RegExp(`^${n} \\| .*Started drasyl-sp.service`, "m"));
     const one = await cli("logs", names[1] as string, "-n", "5");
     expect(one.stdout.trim().split("\n")).toHaveLength(5);
-    expect(one.stdout.split("\n").filter(Boolean).every((l) => l.startsWith(`${names[1]} | `))).toBe(true);
+    expect(
+      one.stdout
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => l.startsWith(`${names[1]} | `)),
+    ).toBe(true);
   }, 60_000);
 
   it("adding a region installs only the new server (with the rolled-out release); the others are not restarted", async () => {
@@ -352,10 +433,16 @@ describe.skipIf(!runnable)("drasyl-deploy rollout and region changes on lab serv
     const ev = events(r.stdout);
     expect(ev.filter((e) => e.event === "batch").map((e) => e.servers)).toEqual([[names[0]], [names[1], names[2]]]);
     // Both installs of the second batch start before either passes its gate.
-    const installStart = (n: string | undefined): number => ev.findIndex((e) => e.event === "progress" && e.server === n);
-    const gateEnd = (n: string | undefined): number => ev.findIndex((e) => e.event === "step" && e.server === n && e.step === "probe-after-soak");
-    expect(Math.max(installStart(names[1]), installStart(names[2]))).toBeLessThan(Math.min(gateEnd(names[1]), gateEnd(names[2])));
-    const relays = ev.filter((e) => e.event === "step" && e.step === "relay" && (e.server === names[1] || e.server === names[2]));
+    const installStart = (n: string | undefined): number =>
+      ev.findIndex((e) => e.event === "progress" && e.server === n);
+    const gateEnd = (n: string | undefined): number =>
+      ev.findIndex((e) => e.event === "step" && e.server === n && e.step === "probe-after-soak");
+    expect(Math.max(installStart(names[1]), installStart(names[2]))).toBeLessThan(
+      Math.min(gateEnd(names[1]), gateEnd(names[2])),
+    );
+    const relays = ev.filter(
+      (e) => e.event === "step" && e.step === "relay" && (e.server === names[1] || e.server === names[2]),
+    );
     for (const e of relays) expect(e.detail).toContain(`node B also at ${names[0]}`);
     expect(await starts(clock)).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
   }, 300_000);

@@ -7,7 +7,13 @@ import { formatRolloutPlan, planRollout, RolloutPlanError, type SurveyedServer }
 import { startTestSuperPeer, type TestSuperPeer, vectorIdentity } from "./support/super-peer.ts";
 
 function fleet(n: number, changes: (i: number) => boolean = () => true): SurveyedServer[] {
-  return Array.from({ length: n }, (_, i) => ({ name: `sp${i + 1}`, region: `r${i + 1}`, current: "old", target: changes(i) ? "new" : "old", changes: changes(i) }));
+  return Array.from({ length: n }, (_, i) => ({
+    name: `sp${i + 1}`,
+    region: `r${i + 1}`,
+    current: "old",
+    target: changes(i) ? "new" : "old",
+    changes: changes(i),
+  }));
 }
 
 describe("planRollout", () => {
@@ -32,7 +38,9 @@ describe("planRollout", () => {
 
   it("the same input always gives the same plan", () => {
     const servers = fleet(6);
-    expect(planRollout([...servers].reverse(), { batch: 3 })).toEqual(planRollout([...servers].reverse(), { batch: 3 }));
+    expect(planRollout([...servers].reverse(), { batch: 3 })).toEqual(
+      planRollout([...servers].reverse(), { batch: 3 }),
+    );
   });
 
   it("leaves out servers that already run the release; a second rollout of it has no batches", () => {
@@ -42,11 +50,19 @@ describe("planRollout", () => {
     expect(plan.unchanged).toEqual(["sp1"]);
     const again = planRollout(fleet(3, () => false));
     expect(again.batches).toEqual([]);
-    expect(formatRolloutPlan(again, fleet(3, () => false))).toMatch(/^nothing to roll out/);
+    expect(
+      formatRolloutPlan(
+        again,
+        fleet(3, () => false),
+      ),
+    ).toMatch(/^nothing to roll out/);
   });
 
   it("a canary that already runs the release is not upgraded again; the others follow without a canary batch", () => {
-    const plan = planRollout(fleet(3, (i) => i !== 1), { canary: "sp2" });
+    const plan = planRollout(
+      fleet(3, (i) => i !== 1),
+      { canary: "sp2" },
+    );
     expect(plan.batches).toEqual([
       { index: 0, canary: false, servers: ["sp1"] },
       { index: 1, canary: false, servers: ["sp3"] },
@@ -61,25 +77,41 @@ describe("planRollout", () => {
   });
 
   it("refuses an unknown canary, a bad batch size, and servers without a running super peer, naming them", () => {
-    expect(() => planRollout(fleet(2), { canary: "nope" })).toThrow(/--canary nope is not a server of this deployment; its servers: sp1, sp2/);
+    expect(() => planRollout(fleet(2), { canary: "nope" })).toThrow(
+      /--canary nope is not a server of this deployment; its servers: sp1, sp2/,
+    );
     expect(() => planRollout(fleet(2), { batch: 0 })).toThrow(RolloutPlanError);
-    const fresh = fleet(2).map((s, i) => (i === 1 ? { name: s.name, region: s.region, target: "new", changes: true } : s));
+    const fresh = fleet(2).map((s, i) =>
+      i === 1 ? { name: s.name, region: s.region, target: "new", changes: true } : s,
+    );
     expect(() => planRollout(fresh)).toThrow(/no super peer is installed on sp2 yet: run "drasyl-deploy up" first/);
   });
 
   it("the dry-run text names every batch with its release change", () => {
     const servers = fleet(3);
-    expect(formatRolloutPlan(planRollout(servers, { batch: 2 }), servers)).toBe("batch 1 (canary): sp1 (r1: old -> new)\nbatch 2: sp2 (r2: old -> new), sp3 (r3: old -> new)\n");
+    expect(formatRolloutPlan(planRollout(servers, { batch: 2 }), servers)).toBe(
+      "batch 1 (canary): sp1 (r1: old -> new)\nbatch 2: sp2 (r2: old -> new), sp3 (r3: old -> new)\n",
+    );
   });
 });
 
 describe("restartedBetween (the soak's verdict)", () => {
-  const before: ServiceSnapshot = { active: "active", sub: "running", mainPid: 100, restarts: 0, activeEnterTimestamp: "Fri 2026-12-04 15:00:00 UTC" };
+  const before: ServiceSnapshot = {
+    active: "active",
+    sub: "running",
+    mainPid: 100,
+    restarts: 0,
+    activeEnterTimestamp: "Fri 2026-12-04 15:00:00 UTC",
+  };
   it("passes only the same uninterrupted run", () => {
     expect(restartedBetween(before, { ...before })).toBeUndefined();
     expect(restartedBetween(before, { ...before, restarts: 1, mainPid: 101 })).toMatch(/restarted drasyl-sp 1 time/);
-    expect(restartedBetween(before, { ...before, activeEnterTimestamp: "Fri 2026-12-04 15:00:09 UTC" })).toMatch(/ActiveEnterTimestamp/);
-    expect(restartedBetween(before, { ...before, active: "activating", sub: "auto-restart" })).toMatch(/activating \(auto-restart\)/);
+    expect(restartedBetween(before, { ...before, activeEnterTimestamp: "Fri 2026-12-04 15:00:09 UTC" })).toMatch(
+      /ActiveEnterTimestamp/,
+    );
+    expect(restartedBetween(before, { ...before, active: "activating", sub: "auto-restart" })).toMatch(
+      /activating \(auto-restart\)/,
+    );
     expect(restartedBetween(before, { ...before, mainPid: 7 })).toMatch(/new process/);
   });
 });
@@ -94,7 +126,8 @@ describe("relayCheck against real super peers on loopback", () => {
     running.push(s);
     return s;
   }
-  const addr = (s: TestSuperPeer) => superPeerAddress("127.0.0.1", s.bound.udp4?.port ?? 0, s.identity.publicKeyHex, s.bound.tcp4?.port ?? 0);
+  const addr = (s: TestSuperPeer) =>
+    superPeerAddress("127.0.0.1", s.bound.udp4?.port ?? 0, s.identity.publicKeyHex, s.bound.tcp4?.port ?? 0);
   const nodes: [Identity, Identity] = [vectorIdentity("id_2"), vectorIdentity("id_3")];
 
   it("APP goes both ways through the checked super peer with hop count 1, UNITEs arrive, RTTs are reported", async () => {
@@ -117,7 +150,14 @@ describe("relayCheck against real super peers on loopback", () => {
 
   it("fails when the super peer answers HELLOs but sends no UNITE", async () => {
     const checked = await sp({ DRASYL_SEND_UNITES: "-1" });
-    const r = await relayCheck({ via: addr(checked), networkId: 1, arm: true, nodes, timeoutMs: 1000, uniteWindowMs: 1000 });
+    const r = await relayCheck({
+      via: addr(checked),
+      networkId: 1,
+      arm: true,
+      nodes,
+      timeoutMs: 1000,
+      uniteWindowMs: 1000,
+    });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/sent no UNITE/);
   });

@@ -32,7 +32,11 @@ const T = {
   provider: "pulumi:providers:aws",
 };
 
-const V6: Record<string, string> = { "eu-central-1": "2a05:d014:ab:cd00::/56", "us-east-1": "2600:1f18:12:3400::/56", "ap-southeast-1": "2406:da18:9:ff00::/56" };
+const V6: Record<string, string> = {
+  "eu-central-1": "2a05:d014:ab:cd00::/56",
+  "us-east-1": "2600:1f18:12:3400::/56",
+  "ap-southeast-1": "2406:da18:9:ff00::/56",
+};
 
 function computed(a: MockResourceArgs): Record<string, unknown> {
   const region = String(a.inputs.region ?? "");
@@ -58,7 +62,12 @@ function call(c: MockCallArgs): Record<string, unknown> {
   }
   if (c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") {
     // Zones in no particular order; the first by name is picked.
-    return { id: inputs.region, locations: [`${inputs.region}c`, `${inputs.region}a`, `${inputs.region}b`], locationTypes: [], instanceTypes: [] };
+    return {
+      id: inputs.region,
+      locations: [`${inputs.region}c`, `${inputs.region}a`, `${inputs.region}b`],
+      locationTypes: [],
+      instanceTypes: [],
+    };
   }
   throw new Error(`unexpected data source ${c.token}`);
 }
@@ -86,15 +95,25 @@ const byName = (resources: RecordedResource[], name: string): RecordedResource =
   return r;
 };
 
-const tags = (region: string, what: string) => ({ Name: `t-${region}-${what}`, "managed-by": "drasyl-deploy", deployment: "t", region });
+const tags = (region: string, what: string) => ({
+  Name: `t-${region}-${what}`,
+  "managed-by": "drasyl-deploy",
+  deployment: "t",
+  region,
+});
 
 describe("aws target config", () => {
-  const parse = (target: string): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\ntargets:\n  - ${target}\n`, "test.yaml");
+  const parse = (target: string): ReturnType<typeof parseConfig> =>
+    parseConfig(`deployment: t\ntargets:\n  - ${target}\n`, "test.yaml");
 
   it("defaults: three regions, t3.micro, Debian 12", () => {
     const c = parse("kind: aws");
     const t = c.targets[0] as AwsTargetConfig;
-    expect(t).toMatchObject({ regions: ["eu-central-1", "us-east-1", "ap-southeast-1"], image: "debian-12", sshUser: "drasyl-deploy" });
+    expect(t).toMatchObject({
+      regions: ["eu-central-1", "us-east-1", "ap-southeast-1"],
+      image: "debian-12",
+      sshUser: "drasyl-deploy",
+    });
     expect(awsServerSpecs("t", t).map((s) => [s.name, s.instanceType, s.arch])).toEqual([
       ["t-eu-central-1", "t3.micro", "x64"],
       ["t-us-east-1", "t3.micro", "x64"],
@@ -104,20 +123,37 @@ describe("aws target config", () => {
   });
 
   it("validation names the field", () => {
-    expect(() => parse("kind: aws\n    regions: [eu-central]")).toThrow(/targets\[0\]\.regions\[0\]: "eu-central" is not an AWS region name/);
-    expect(() => parse("kind: aws\n    regions: [us-east-1, us-east-1]")).toThrow(/targets\[0\]\.regions\[1\]: region us-east-1 is listed twice/);
-    expect(() => parse("kind: aws\n    instanceType: micro")).toThrow(/targets\[0\]\.instanceType: "micro" is not an EC2 instance type/);
-    expect(() => parse("kind: aws\n    regions: [{ region: us-east-1, instanceType: big }]")).toThrow(/targets\[0\]\.regions\[0\]\.instanceType/);
-    expect(() => parse("kind: aws\n    image: ami-0123")).toThrow(/targets\[0\]\.image: "ami-0123" is not a supported image/);
+    expect(() => parse("kind: aws\n    regions: [eu-central]")).toThrow(
+      /targets\[0\]\.regions\[0\]: "eu-central" is not an AWS region name/,
+    );
+    expect(() => parse("kind: aws\n    regions: [us-east-1, us-east-1]")).toThrow(
+      /targets\[0\]\.regions\[1\]: region us-east-1 is listed twice/,
+    );
+    expect(() => parse("kind: aws\n    instanceType: micro")).toThrow(
+      /targets\[0\]\.instanceType: "micro" is not an EC2 instance type/,
+    );
+    expect(() => parse("kind: aws\n    regions: [{ region: us-east-1, instanceType: big }]")).toThrow(
+      /targets\[0\]\.regions\[0\]\.instanceType/,
+    );
+    expect(() => parse("kind: aws\n    image: ami-0123")).toThrow(
+      /targets\[0\]\.image: "ami-0123" is not a supported image/,
+    );
     // Server names must stay unique across targets.
-    expect(() => parseConfig("deployment: t\ntargets:\n  - kind: aws\n    regions: [us-east-1]\n  - kind: existing\n    servers: [{ name: t-us-east-1, region: x, host: 192.0.2.1 }]\n", "x.yaml")).toThrow(
+    expect(() =>
+      parseConfig(
+        "deployment: t\ntargets:\n  - kind: aws\n    regions: [us-east-1]\n  - kind: existing\n    servers: [{ name: t-us-east-1, region: x, host: 192.0.2.1 }]\n",
+        "x.yaml",
+      ),
+    ).toThrow(
       /targets\[1\]\.servers\[0\]\.name: server name "t-us-east-1" is already used at targets\[0\]\.regions\[0\]/,
     );
   });
 
   it("Graviton instance types are arm64", () => {
-    for (const t of ["t4g.micro", "m7g.large", "c6gn.medium", "im4gn.large", "x2gd.xlarge", "a1.medium", "g5g.xlarge"]) expect(awsArch(t), t).toBe("arm64");
-    for (const t of ["t3.micro", "t3a.nano", "m5.large", "g5.xlarge", "c7i.large", "inf2.xlarge"]) expect(awsArch(t), t).toBe("x64");
+    for (const t of ["t4g.micro", "m7g.large", "c6gn.medium", "im4gn.large", "x2gd.xlarge", "a1.medium", "g5g.xlarge"])
+      expect(awsArch(t), t).toBe("arm64");
+    for (const t of ["t3.micro", "t3a.nano", "m5.large", "g5.xlarge", "c7i.large", "inf2.xlarge"])
+      expect(awsArch(t), t).toBe("x64");
   });
 });
 
@@ -125,7 +161,12 @@ describe("aws program (pulumi mocks)", () => {
   let two: Awaited<ReturnType<typeof run>>;
 
   beforeAll(async () => {
-    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "drasyl-deploy-test", "test", false);
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) },
+      "drasyl-deploy-test",
+      "test",
+      false,
+    );
     two = await run(args(["eu-central-1", { region: "us-east-1", instanceType: "t4g.micro" }]));
   });
 
@@ -168,7 +209,11 @@ describe("aws program (pulumi mocks)", () => {
         tags: tags(region, "subnet"),
       });
       expect(subnet.options.ignoreChanges).toEqual(["availabilityZone"]);
-      expect(byName(two.resources, `${region}-igw`).inputs).toEqual({ region, vpcId: `${region}-vpc-id`, tags: tags(region, "igw") });
+      expect(byName(two.resources, `${region}-igw`).inputs).toEqual({
+        region,
+        vpcId: `${region}-vpc-id`,
+        tags: tags(region, "igw"),
+      });
       expect(byName(two.resources, `${region}-routes`).inputs).toEqual({
         region,
         vpcId: `${region}-vpc-id`,
@@ -178,13 +223,19 @@ describe("aws program (pulumi mocks)", () => {
         ],
         tags: tags(region, "routes"),
       });
-      expect(byName(two.resources, `${region}-routes-subnet`).inputs).toEqual({ region, subnetId: `${region}-subnet-id`, routeTableId: `${region}-routes-id` });
+      expect(byName(two.resources, `${region}-routes-subnet`).inputs).toEqual({
+        region,
+        subnetId: `${region}-subnet-id`,
+        routeTableId: `${region}-routes-id`,
+      });
     }
     const zoneCalls = two.calls.filter((c) => c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
-    expect(zoneCalls.map((c) => [c.inputs.region, (c.inputs.filters as { values: string[] }[])[0]?.values[0]])).toEqual([
-      ["eu-central-1", "t3.micro"],
-      ["us-east-1", "t4g.micro"],
-    ]);
+    expect(zoneCalls.map((c) => [c.inputs.region, (c.inputs.filters as { values: string[] }[])[0]?.values[0]])).toEqual(
+      [
+        ["eu-central-1", "t3.micro"],
+        ["us-east-1", "t4g.micro"],
+      ],
+    );
   });
 
   it("security group rules, exactly: drasyl UDP/TCP and ICMP/ICMPv6 from anywhere, SSH from the operator only, v4 and v6", () => {
@@ -199,21 +250,98 @@ describe("aws program (pulumi mocks)", () => {
     const rules = two.resources
       .filter((r) => r.type === T.ingress && r.inputs.region === region)
       .map((r) => {
-        const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, securityGroupId } = r.inputs as Record<string, unknown>;
-        return { name: r.name, ipProtocol, fromPort, toPort, source: cidrIpv4 ?? cidrIpv6, v6: cidrIpv6 !== undefined, securityGroupId };
+        const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, securityGroupId } = r.inputs as Record<
+          string,
+          unknown
+        >;
+        return {
+          name: r.name,
+          ipProtocol,
+          fromPort,
+          toPort,
+          source: cidrIpv4 ?? cidrIpv6,
+          v6: cidrIpv6 !== undefined,
+          securityGroupId,
+        };
       });
     const sg = `${region}-sg-id`;
     expect(rules).toEqual([
-      { name: `${region}-in-drasyl-udp-0-0-0-0-0`, ipProtocol: "udp", fromPort: 22527, toPort: 22527, source: "0.0.0.0/0", v6: false, securityGroupId: sg },
-      { name: `${region}-in-drasyl-udp-0`, ipProtocol: "udp", fromPort: 22527, toPort: 22527, source: "::/0", v6: true, securityGroupId: sg },
-      { name: `${region}-in-drasyl-tcp-0-0-0-0-0`, ipProtocol: "tcp", fromPort: 443, toPort: 443, source: "0.0.0.0/0", v6: false, securityGroupId: sg },
-      { name: `${region}-in-drasyl-tcp-0`, ipProtocol: "tcp", fromPort: 443, toPort: 443, source: "::/0", v6: true, securityGroupId: sg },
-      { name: `${region}-in-ssh-203-0-113-7-32`, ipProtocol: "tcp", fromPort: 22, toPort: 22, source: "203.0.113.7/32", v6: false, securityGroupId: sg },
-      { name: `${region}-in-ssh-2001-db8-77-64`, ipProtocol: "tcp", fromPort: 22, toPort: 22, source: "2001:db8:77::/64", v6: true, securityGroupId: sg },
-      { name: `${region}-in-icmp-0-0-0-0-0`, ipProtocol: "icmp", fromPort: -1, toPort: -1, source: "0.0.0.0/0", v6: false, securityGroupId: sg },
-      { name: `${region}-in-icmp-0`, ipProtocol: "icmpv6", fromPort: -1, toPort: -1, source: "::/0", v6: true, securityGroupId: sg },
+      {
+        name: `${region}-in-drasyl-udp-0-0-0-0-0`,
+        ipProtocol: "udp",
+        fromPort: 22527,
+        toPort: 22527,
+        source: "0.0.0.0/0",
+        v6: false,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-drasyl-udp-0`,
+        ipProtocol: "udp",
+        fromPort: 22527,
+        toPort: 22527,
+        source: "::/0",
+        v6: true,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-drasyl-tcp-0-0-0-0-0`,
+        ipProtocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        source: "0.0.0.0/0",
+        v6: false,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-drasyl-tcp-0`,
+        ipProtocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        source: "::/0",
+        v6: true,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-ssh-203-0-113-7-32`,
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        source: "203.0.113.7/32",
+        v6: false,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-ssh-2001-db8-77-64`,
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        source: "2001:db8:77::/64",
+        v6: true,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-icmp-0-0-0-0-0`,
+        ipProtocol: "icmp",
+        fromPort: -1,
+        toPort: -1,
+        source: "0.0.0.0/0",
+        v6: false,
+        securityGroupId: sg,
+      },
+      {
+        name: `${region}-in-icmp-0`,
+        ipProtocol: "icmpv6",
+        fromPort: -1,
+        toPort: -1,
+        source: "::/0",
+        v6: true,
+        securityGroupId: sg,
+      },
     ]);
-    const egress = two.resources.filter((r) => r.type === T.egress && r.inputs.region === region).map((r) => [r.inputs.ipProtocol, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6]);
+    const egress = two.resources
+      .filter((r) => r.type === T.egress && r.inputs.region === region)
+      .map((r) => [r.inputs.ipProtocol, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6]);
     expect(egress).toEqual([
       ["-1", "0.0.0.0/0"],
       ["-1", "::/0"],
@@ -270,8 +398,15 @@ describe("aws program (pulumi mocks)", () => {
         tags: { ...tags(region, "server"), Name: `t-${region}` },
       });
       expect(i.options.ignoreChanges.sort()).toEqual(["ami", "userData"]);
-      expect(i.options.dependencies).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`::${region}-igw$`))]));
-      expect(byName(two.resources, `${region}-key`).inputs).toEqual({ region, keyName: "drasyl-deploy-t", publicKey: KEY, tags: tags(region, "key") });
+      expect(i.options.dependencies).toEqual(
+        expect.arrayContaining([expect.stringMatching(new RegExp(`::${region}-igw$`))]),
+      );
+      expect(byName(two.resources, `${region}-key`).inputs).toEqual({
+        region,
+        keyName: "drasyl-deploy-t",
+        publicKey: KEY,
+        tags: tags(region, "key"),
+      });
     }
   });
 
@@ -280,8 +415,16 @@ describe("aws program (pulumi mocks)", () => {
       ["eu-central-1", "eu-central-1-server"],
       ["us-east-1", "us-east-1-server-arm64"],
     ] as const) {
-      expect(byName(two.resources, `${region}-eip`).inputs).toEqual({ region, domain: "vpc", tags: tags(region, "eip") });
-      expect(byName(two.resources, `${region}-eip-server`).inputs).toEqual({ region, allocationId: `eipalloc-${region}`, instanceId: `${instance}-id` });
+      expect(byName(two.resources, `${region}-eip`).inputs).toEqual({
+        region,
+        domain: "vpc",
+        tags: tags(region, "eip"),
+      });
+      expect(byName(two.resources, `${region}-eip-server`).inputs).toEqual({
+        region,
+        allocationId: `eipalloc-${region}`,
+        instanceId: `${instance}-id`,
+      });
     }
   });
 
@@ -292,17 +435,29 @@ describe("aws program (pulumi mocks)", () => {
       expect([key.inputs.keyName, key.options.deleteBeforeReplace]).toEqual(["drasyl-deploy-t", true]);
       // A group in use cannot be deleted first (DependencyViolation), so it has a prefix and AWS a unique name.
       const sg = byName(two.resources, `${region}-sg`);
-      expect([sg.inputs.name, sg.inputs.namePrefix, sg.options.deleteBeforeReplace]).toEqual([undefined, "drasyl-deploy-t-", false]);
+      expect([sg.inputs.name, sg.inputs.namePrefix, sg.options.deleteBeforeReplace]).toEqual([
+        undefined,
+        "drasyl-deploy-t-",
+        false,
+      ]);
       // An Elastic IP takes one association (Resource.AlreadyAssociated): the old one goes first.
       expect(byName(two.resources, `${region}-eip-server`).options.deleteBeforeReplace).toBe(true);
     }
     // Nothing else carries a name AWS keeps unique (the Name tags are only labels; an instance's keyName refers to the key pair).
-    const named = two.resources.filter((r) => r.type !== T.instance && ["name", "keyName", "namePrefix"].some((k) => r.inputs[k] !== undefined)).map((r) => r.name).sort();
+    const named = two.resources
+      .filter((r) => r.type !== T.instance && ["name", "keyName", "namePrefix"].some((k) => r.inputs[k] !== undefined))
+      .map((r) => r.name)
+      .sort();
     expect(named).toEqual(["eu-central-1-key", "eu-central-1-sg", "us-east-1-key", "us-east-1-sg"]);
   });
 
   it("an architecture change (t3 <-> t4g) replaces the instance with one from the new architecture's AMI; a type of the same architecture is changed in place", async () => {
-    const arm = await run(args([{ region: "eu-central-1", instanceType: "t4g.micro" }, { region: "us-east-1", instanceType: "t4g.micro" }]));
+    const arm = await run(
+      args([
+        { region: "eu-central-1", instanceType: "t4g.micro" },
+        { region: "us-east-1", instanceType: "t4g.micro" },
+      ]),
+    );
     const names = (r: typeof two) => r.resources.filter((x) => x.type === T.instance).map((x) => x.name);
     // Another logical name: the engine creates the new instance (no old inputs, so the new AMI,
     // not the ignored old one) and deletes the x64 instance; nothing updates it in place.
@@ -312,36 +467,81 @@ describe("aws program (pulumi mocks)", () => {
     expect(created.inputs).toMatchObject({ ami: "ami-eu-central-1-arm64", instanceType: "t4g.micro" });
     expect(byName(arm.resources, "eu-central-1-eip-server").inputs.instanceId).toBe("eu-central-1-server-arm64-id");
     // Everything else in the region stays as it was: same VPC, group, key and Elastic IP.
-    for (const r of two.resources.filter((x) => x.inputs.region === "eu-central-1" && x.type !== T.instance && x.type !== T.eipAssoc)) {
+    for (const r of two.resources.filter(
+      (x) => x.inputs.region === "eu-central-1" && x.type !== T.instance && x.type !== T.eipAssoc,
+    )) {
       expect(byName(arm.resources, r.name).inputs, r.name).toEqual(r.inputs);
     }
     expect(arm.outputs.servers.map((x) => x.arch)).toEqual(["arm64", "arm64"]);
 
-    const bigger = await run(args([{ region: "eu-central-1", instanceType: "t3.small" }, { region: "us-east-1", instanceType: "t4g.micro" }]));
+    const bigger = await run(
+      args([
+        { region: "eu-central-1", instanceType: "t3.small" },
+        { region: "us-east-1", instanceType: "t4g.micro" },
+      ]),
+    );
     expect(names(bigger)).toEqual(names(two));
     const before = byName(two.resources, "eu-central-1-server");
     const after = byName(bigger.resources, "eu-central-1-server");
-    expect(Object.keys(after.inputs).filter((k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k]))).toEqual(["instanceType"]);
+    expect(
+      Object.keys(after.inputs).filter((k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k])),
+    ).toEqual(["instanceType"]);
     expect(after.options.replaceOnChanges).toEqual([]);
   });
 
   it("one set of resources per region", () => {
-    const perRegion = (region: string) => two.resources.filter((r) => r.type !== T.provider && r.inputs.region === region).map((r) => r.type).sort();
+    const perRegion = (region: string) =>
+      two.resources
+        .filter((r) => r.type !== T.provider && r.inputs.region === region)
+        .map((r) => r.type)
+        .sort();
     expect(perRegion("eu-central-1")).toHaveLength(20);
     expect(perRegion("eu-central-1")).toEqual(perRegion("us-east-1"));
-    const counts = Object.fromEntries(Object.entries(T).map(([k, type]) => [k, two.resources.filter((r) => r.type === type).length]));
-    expect(counts).toEqual({ vpc: 2, subnet: 2, igw: 2, routes: 2, assoc: 2, sg: 2, ingress: 16, egress: 4, key: 2, instance: 2, eip: 2, eipAssoc: 2, provider: 1 });
+    const counts = Object.fromEntries(
+      Object.entries(T).map(([k, type]) => [k, two.resources.filter((r) => r.type === type).length]),
+    );
+    expect(counts).toEqual({
+      vpc: 2,
+      subnet: 2,
+      igw: 2,
+      routes: 2,
+      assoc: 2,
+      sg: 2,
+      ingress: 16,
+      egress: 4,
+      key: 2,
+      instance: 2,
+      eip: 2,
+      eipAssoc: 2,
+      provider: 1,
+    });
   });
 
   it("stack outputs: the Elastic IP, the instance's IPv6, arch from the instance type", () => {
     expect(two.outputs.servers).toEqual([
-      { name: "t-eu-central-1", region: "eu-central-1", ipv4: "203.0.113.12", ipv6: "2a05:d014:ab:cd00::10", arch: "x64", sshUser: "drasyl-deploy" },
-      { name: "t-us-east-1", region: "us-east-1", ipv4: "203.0.113.9", ipv6: "2600:1f18:12:3400::10", arch: "arm64", sshUser: "drasyl-deploy" },
+      {
+        name: "t-eu-central-1",
+        region: "eu-central-1",
+        ipv4: "203.0.113.12",
+        ipv6: "2a05:d014:ab:cd00::10",
+        arch: "x64",
+        sshUser: "drasyl-deploy",
+      },
+      {
+        name: "t-us-east-1",
+        region: "us-east-1",
+        ipv4: "203.0.113.9",
+        ipv6: "2600:1f18:12:3400::10",
+        arch: "arm64",
+        sshUser: "drasyl-deploy",
+      },
     ]);
   });
 
   it("adding a region adds only its own resources; removing one removes only its own", async () => {
-    const three = await run(args(["eu-central-1", { region: "us-east-1", instanceType: "t4g.micro" }, "ap-southeast-1"]));
+    const three = await run(
+      args(["eu-central-1", { region: "us-east-1", instanceType: "t4g.micro" }, "ap-southeast-1"]),
+    );
     const key = (r: RecordedResource) => `${r.type}::${r.name}`;
     const before = new Set(two.resources.map(key));
     const added = three.resources.filter((r) => !before.has(key(r)));
@@ -358,7 +558,9 @@ describe("aws program (pulumi mocks)", () => {
   });
 
   it("a changed SSH source list touches only the SSH rules", async () => {
-    const moved = await run(args(["eu-central-1", { region: "us-east-1", instanceType: "t4g.micro" }], { sshSources: ["198.51.100.9/32"] }));
+    const moved = await run(
+      args(["eu-central-1", { region: "us-east-1", instanceType: "t4g.micro" }], { sshSources: ["198.51.100.9/32"] }),
+    );
     const key = (r: RecordedResource) => `${r.type}::${r.name}`;
     const before = new Set(two.resources.map(key));
     const after = new Set(moved.resources.map(key));
@@ -371,18 +573,47 @@ describe("aws program (pulumi mocks)", () => {
 describe("aws program: an exposed metrics endpoint (pulumi mocks)", () => {
   it("one ingress rule per metricsFrom source on the metrics port, v4 and v6; nothing else changes", async () => {
     const base = await run(args(["eu-central-1"]));
-    const open = await run(args(["eu-central-1"], { metrics: { port: 9898, sources: ["192.0.2.10/32", "2001:db8:99::/64"] } }));
+    const open = await run(
+      args(["eu-central-1"], { metrics: { port: 9898, sources: ["192.0.2.10/32", "2001:db8:99::/64"] } }),
+    );
     const key = (r: RecordedResource) => `${r.type}::${r.name}`;
     const before = new Set(base.resources.map(key));
     const added = open.resources.filter((r) => !before.has(key(r)));
     expect(
       added.map((r) => {
         const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, description } = r.inputs as Record<string, unknown>;
-        return { name: r.name, type: r.type, ipProtocol, fromPort, toPort, source: cidrIpv4 ?? cidrIpv6, v6: cidrIpv6 !== undefined, description };
+        return {
+          name: r.name,
+          type: r.type,
+          ipProtocol,
+          fromPort,
+          toPort,
+          source: cidrIpv4 ?? cidrIpv6,
+          v6: cidrIpv6 !== undefined,
+          description,
+        };
       }),
     ).toEqual([
-      { name: "eu-central-1-in-metrics-192-0-2-10-32", type: T.ingress, ipProtocol: "tcp", fromPort: 9898, toPort: 9898, source: "192.0.2.10/32", v6: false, description: "drasyl super peer metrics (Prometheus)" },
-      { name: "eu-central-1-in-metrics-2001-db8-99-64", type: T.ingress, ipProtocol: "tcp", fromPort: 9898, toPort: 9898, source: "2001:db8:99::/64", v6: true, description: "drasyl super peer metrics (Prometheus)" },
+      {
+        name: "eu-central-1-in-metrics-192-0-2-10-32",
+        type: T.ingress,
+        ipProtocol: "tcp",
+        fromPort: 9898,
+        toPort: 9898,
+        source: "192.0.2.10/32",
+        v6: false,
+        description: "drasyl super peer metrics (Prometheus)",
+      },
+      {
+        name: "eu-central-1-in-metrics-2001-db8-99-64",
+        type: T.ingress,
+        ipProtocol: "tcp",
+        fromPort: 9898,
+        toPort: 9898,
+        source: "2001:db8:99::/64",
+        v6: true,
+        description: "drasyl super peer metrics (Prometheus)",
+      },
     ]);
     for (const r of base.resources) expect(byName(open.resources, r.name).inputs, r.name).toEqual(r.inputs);
   });

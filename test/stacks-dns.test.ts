@@ -32,13 +32,18 @@ const ZONE = "hcloud:index/zone:Zone";
 const R53 = "aws:route53/record:Record";
 const DNS = dnsSchema.parse({ zone: "Example.org.", provider: "hcloud" });
 
-const numericId = (name: string): string => String(Number.parseInt(createHash("sha256").update(name).digest("hex").slice(0, 7), 16));
+const numericId = (name: string): string =>
+  String(Number.parseInt(createHash("sha256").update(name).digest("hex").slice(0, 7), 16));
 const octet = (s: string): number => s.length * 10 + (s.charCodeAt(0) % 10);
 
 function hcloudComputed(a: MockResourceArgs): Record<string, unknown> {
   const location = String(a.inputs.location ?? "");
-  if (a.type === "hcloud:index/server:Server") return { ipv4Address: `198.51.100.${octet(location)}`, ipv6Address: `2001:db8:${octet(location)}::1` };
-  if (a.type === "hcloud:index/primaryIp:PrimaryIp") return { ipAddress: a.inputs.type === "ipv4" ? `198.51.100.${octet(location)}` : `2001:db8:${octet(location)}::/64` };
+  if (a.type === "hcloud:index/server:Server")
+    return { ipv4Address: `198.51.100.${octet(location)}`, ipv6Address: `2001:db8:${octet(location)}::1` };
+  if (a.type === "hcloud:index/primaryIp:PrimaryIp")
+    return {
+      ipAddress: a.inputs.type === "ipv4" ? `198.51.100.${octet(location)}` : `2001:db8:${octet(location)}::/64`,
+    };
   if (a.type === ZONE) return { name: a.inputs.name };
   return {};
 }
@@ -62,13 +67,18 @@ function hcloudArgs(locations: string[], dns: DnsProgramArgs | undefined): Hclou
 
 async function runHcloud(a: HcloudProgramArgs) {
   const { hcloudProgram } = await import("../stacks/hcloud/program.ts");
-  return runWithMocks(() => ({ ...hcloudProgram(a) }), { id: (r) => numericId(r.name), outputs: hcloudComputed, call: hcloudCall });
+  return runWithMocks(() => ({ ...hcloudProgram(a) }), {
+    id: (r) => numericId(r.name),
+    outputs: hcloudComputed,
+    call: hcloudCall,
+  });
 }
 
 function awsCall(c: MockCallArgs): Record<string, unknown> {
   const region = String(c.inputs.region);
   if (c.token === "aws:ec2/getAmi:getAmi") return { id: `ami-${region}`, architecture: "x86_64" };
-  if (c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") return { id: region, locations: [`${region}a`], locationTypes: [], instanceTypes: [] };
+  if (c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
+    return { id: region, locations: [`${region}a`], locationTypes: [], instanceTypes: [] };
   if (c.token === "aws:route53/getZone:getZone") return { id: "Z0123", zoneId: "Z0123", name: c.inputs.name };
   throw new Error(`unexpected data source ${c.token}`);
 }
@@ -76,14 +86,23 @@ function awsCall(c: MockCallArgs): Record<string, unknown> {
 function awsComputed(a: MockResourceArgs): Record<string, unknown> {
   const region = String(a.inputs.region ?? "");
   if (a.type === "aws:ec2/vpc:Vpc") return { ipv6CidrBlock: `2600:1f18:${octet(region)}00::/56` };
-  if (a.type === "aws:ec2/eip:Eip") return { publicIp: `203.0.113.${octet(region)}`, allocationId: `eipalloc-${region}` };
+  if (a.type === "aws:ec2/eip:Eip")
+    return { publicIp: `203.0.113.${octet(region)}`, allocationId: `eipalloc-${region}` };
   if (a.type === "aws:ec2/instance:Instance") return { ipv6Addresses: [`2600:1f18:${octet(region)}00::10`] };
   if (a.type === "aws:ec2/keyPair:KeyPair") return { keyName: a.inputs.keyName };
   return {};
 }
 
 function awsArgs(regions: string[], dns: DnsProgramArgs | undefined): AwsProgramArgs {
-  return { deployment: "t", servers: awsServerSpecs("t", { regions }), sshUser: "drasyl-deploy", sshPublicKey: KEY, sshSources: ["203.0.113.7/32"], ports: { udp: 22527, tcp: 443 }, dns };
+  return {
+    deployment: "t",
+    servers: awsServerSpecs("t", { regions }),
+    sshUser: "drasyl-deploy",
+    sshPublicKey: KEY,
+    sshSources: ["203.0.113.7/32"],
+    ports: { udp: 22527, tcp: 443 },
+    dns,
+  };
 }
 
 async function runAws(a: AwsProgramArgs) {
@@ -97,7 +116,8 @@ const byName = (resources: RecordedResource[], name: string): RecordedResource =
   return r;
 };
 /** By name: the order resources register in follows the order their inputs resolve, which is not the program's. */
-const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type).sort((a, b) => a.name.localeCompare(b.name));
+const ofType = (resources: RecordedResource[], type: string) =>
+  resources.filter((r) => r.type === type).sort((a, b) => a.name.localeCompare(b.name));
 const server = (name: string, region: string, ipv4?: string, ipv6?: string, dns?: string): Server => ({
   name,
   region,
@@ -108,22 +128,42 @@ const server = (name: string, region: string, ipv4?: string, ipv6?: string, dns?
 });
 
 describe("dns config", () => {
-  const parse = (dns: string, targets = "  - kind: hcloud\n    locations: [fsn1, nbg1]\n"): ReturnType<typeof parseConfig> =>
-    parseConfig(`deployment: t\ndns: ${dns}\ntargets:\n${targets}`, "test.yaml");
+  const parse = (
+    dns: string,
+    targets = "  - kind: hcloud\n    locations: [fsn1, nbg1]\n",
+  ): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\ndns: ${dns}\ntargets:\n${targets}`, "test.yaml");
 
   it("defaults: sp-{region}, TTL 300, the zone looked up; the zone is normalised", () => {
-    expect(parse("{ zone: Example.ORG., provider: hcloud }").dns).toEqual({ zone: "example.org", provider: "hcloud", name: "sp-{region}", ttl: 300, createZone: false });
+    expect(parse("{ zone: Example.ORG., provider: hcloud }").dns).toEqual({
+      zone: "example.org",
+      provider: "hcloud",
+      name: "sp-{region}",
+      ttl: 300,
+      createZone: false,
+    });
   });
 
   it("names the field: zone, provider, TTL, placeholders, a provider without its cloud, two servers on one name, a name that is no DNS name", () => {
-    expect(() => parse("{ zone: 'not a zone', provider: hcloud }")).toThrow(/dns\.zone: must be a DNS zone such as example\.org/);
+    expect(() => parse("{ zone: 'not a zone', provider: hcloud }")).toThrow(
+      /dns\.zone: must be a DNS zone such as example\.org/,
+    );
     expect(() => parse("{ zone: example.org, provider: cloudflare }")).toThrow(/dns\.provider: /);
-    expect(() => parse("{ zone: example.org, provider: hcloud, ttl: 5 }")).toThrow(/dns\.ttl: must be at least 60 seconds/);
-    expect(() => parse("{ zone: example.org, provider: hcloud, name: 'sp-{location}' }")).toThrow(/dns\.name: may use the placeholders \{region\}, \{server\}, \{deployment\} only/);
-    expect(() => parse("{ zone: example.org, provider: route53 }")).toThrow(/dns\.provider: route53 records are managed by the aws stack: add a target of kind aws, or use provider: none/);
-    expect(() => parse("{ zone: example.org, provider: hcloud, name: sp }")).toThrow(/dns\.name: "sp" gives servers t-fsn1 and t-nbg1 the same name "sp"; use \{server\} in dns\.name/);
+    expect(() => parse("{ zone: example.org, provider: hcloud, ttl: 5 }")).toThrow(
+      /dns\.ttl: must be at least 60 seconds/,
+    );
+    expect(() => parse("{ zone: example.org, provider: hcloud, name: 'sp-{location}' }")).toThrow(
+      /dns\.name: may use the placeholders \{region\}, \{server\}, \{deployment\} only/,
+    );
+    expect(() => parse("{ zone: example.org, provider: route53 }")).toThrow(
+      /dns\.provider: route53 records are managed by the aws stack: add a target of kind aws, or use provider: none/,
+    );
+    expect(() => parse("{ zone: example.org, provider: hcloud, name: sp }")).toThrow(
+      /dns\.name: "sp" gives servers t-fsn1 and t-nbg1 the same name "sp"; use \{server\} in dns\.name/,
+    );
     const existing = "  - kind: existing\n    servers:\n      - { name: x, region: 'Frankfurt 1', host: 192.0.2.1 }\n";
-    expect(() => parse("{ zone: example.org, provider: none }", existing)).toThrow(/dns\.name: "sp-\{region\}" gives server x the name "sp-frankfurt 1", which is not a DNS name/);
+    expect(() => parse("{ zone: example.org, provider: none }", existing)).toThrow(
+      /dns\.name: "sp-\{region\}" gives server x the name "sp-frankfurt 1", which is not a DNS name/,
+    );
     expect(parse("{ zone: example.org, provider: none, name: '{server}' }", existing).dns?.name).toBe("{server}");
   });
 
@@ -140,9 +180,17 @@ describe("DRASYL_SUPER_PEERS carries the DNS names", () => {
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it("every server gets <name>.<zone>; a name the config fixes for a server wins", () => {
-    const named = withDnsNames(DNS, "t", [server("t-fsn1", "fsn1", "198.51.100.1", "2001:db8::1"), server("x", "home", "192.0.2.1", undefined, "sp.home.example.net")]);
+    const named = withDnsNames(DNS, "t", [
+      server("t-fsn1", "fsn1", "198.51.100.1", "2001:db8::1"),
+      server("x", "home", "192.0.2.1", undefined, "sp.home.example.net"),
+    ]);
     expect(named.map((s) => s.dnsName)).toEqual(["sp-fsn1.example.org", "sp.home.example.net"]);
-    expect(superPeerUrl({ server: named[0] as Server, publicKeyHex: "ab".repeat(32) }, { networkId: 1, udpPort: 22527, tcpPort: 443 })).toBe(`udp://sp-fsn1.example.org:22527?publicKey=${"ab".repeat(32)}&networkId=1&tcpPort=443`);
+    expect(
+      superPeerUrl(
+        { server: named[0] as Server, publicKeyHex: "ab".repeat(32) },
+        { networkId: 1, udpPort: 22527, tcpPort: 443 },
+      ),
+    ).toBe(`udp://sp-fsn1.example.org:22527?publicKey=${"ab".repeat(32)}&networkId=1&tcpPort=443`);
     expect(withDnsNames(undefined, "t", named)).toBe(named);
   });
 
@@ -167,68 +215,171 @@ describe("DRASYL_SUPER_PEERS carries the DNS names", () => {
 
   it("through the deployment: listServers names an existing server after the dns section", async () => {
     const file = join(tmp, "d.yaml");
-    writeFileSync(file, "deployment: t\ndns: { zone: example.org, provider: none, name: '{server}-sp' }\ntargets:\n  - kind: existing\n    servers:\n      - { name: home, region: ber, host: 192.0.2.1 }\n");
+    writeFileSync(
+      file,
+      "deployment: t\ndns: { zone: example.org, provider: none, name: '{server}-sp' }\ntargets:\n  - kind: existing\n    servers:\n      - { name: home, region: ber, host: 192.0.2.1 }\n",
+    );
     const servers = await listServers(openDeployment(file, join(tmp, "state")));
-    expect(servers.map((s) => [s.name, s.dnsName, s.ipv4, s.ssh.host])).toEqual([["home", "home-sp.example.org", "192.0.2.1", "192.0.2.1"]]);
+    expect(servers.map((s) => [s.name, s.dnsName, s.ipv4, s.ssh.host])).toEqual([
+      ["home", "home-sp.example.org", "192.0.2.1", "192.0.2.1"],
+    ]);
   });
 });
 
 describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", () => {
   const dnsArgs = (locations: string[], others: Server[] = []): DnsProgramArgs =>
-    dnsProgramArgs(DNS, "t", locations.map((l) => ({ server: `t-${l}`, region: l })), others);
+    dnsProgramArgs(
+      DNS,
+      "t",
+      locations.map((l) => ({ server: `t-${l}`, region: l })),
+      others,
+    );
   let two: Awaited<ReturnType<typeof runHcloud>>;
 
   beforeAll(async () => {
-    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "drasyl-deploy-test", "test", false);
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) },
+      "drasyl-deploy-test",
+      "test",
+      false,
+    );
     two = await runHcloud(hcloudArgs(["fsn1", "nbg1"], dnsArgs(["fsn1", "nbg1"])));
   });
 
   it("per location an A and an AAAA record set with the TTL in the looked-up zone, pointing at the server's addresses", () => {
-    expect(two.calls.filter((c) => c.token === "hcloud:index/getZone:getZone").map((c) => c.inputs)).toEqual([{ name: "example.org" }]);
+    expect(two.calls.filter((c) => c.token === "hcloud:index/getZone:getZone").map((c) => c.inputs)).toEqual([
+      { name: "example.org" },
+    ]);
     const labels = { "managed-by": "drasyl-deploy", deployment: "t" };
     expect(ofType(two.resources, RRSET).map((r) => [r.name, r.inputs])).toEqual([
-      ["fsn1-dns-a", { zone: "example.org", name: "sp-fsn1", type: "A", ttl: 300, records: [{ value: `198.51.100.${octet("fsn1")}` }], labels }],
-      ["fsn1-dns-aaaa", { zone: "example.org", name: "sp-fsn1", type: "AAAA", ttl: 300, records: [{ value: `2001:db8:${octet("fsn1")}::1` }], labels }],
-      ["nbg1-dns-a", { zone: "example.org", name: "sp-nbg1", type: "A", ttl: 300, records: [{ value: `198.51.100.${octet("nbg1")}` }], labels }],
-      ["nbg1-dns-aaaa", { zone: "example.org", name: "sp-nbg1", type: "AAAA", ttl: 300, records: [{ value: `2001:db8:${octet("nbg1")}::1` }], labels }],
+      [
+        "fsn1-dns-a",
+        {
+          zone: "example.org",
+          name: "sp-fsn1",
+          type: "A",
+          ttl: 300,
+          records: [{ value: `198.51.100.${octet("fsn1")}` }],
+          labels,
+        },
+      ],
+      [
+        "fsn1-dns-aaaa",
+        {
+          zone: "example.org",
+          name: "sp-fsn1",
+          type: "AAAA",
+          ttl: 300,
+          records: [{ value: `2001:db8:${octet("fsn1")}::1` }],
+          labels,
+        },
+      ],
+      [
+        "nbg1-dns-a",
+        {
+          zone: "example.org",
+          name: "sp-nbg1",
+          type: "A",
+          ttl: 300,
+          records: [{ value: `198.51.100.${octet("nbg1")}` }],
+          labels,
+        },
+      ],
+      [
+        "nbg1-dns-aaaa",
+        {
+          zone: "example.org",
+          name: "sp-nbg1",
+          type: "AAAA",
+          ttl: 300,
+          records: [{ value: `2001:db8:${octet("nbg1")}::1` }],
+          labels,
+        },
+      ],
     ]);
     expect(ofType(two.resources, ZONE)).toEqual([]);
   });
 
   it("reverse DNS of both primary IPs points back at the name (the PTR stays with the addresses when the server is replaced)", () => {
     expect(ofType(two.resources, RDNS).map((r) => [r.name, r.inputs])).toEqual([
-      ["fsn1-rdns-ipv4", { primaryIpId: Number(numericId("fsn1-ipv4")), ipAddress: `198.51.100.${octet("fsn1")}`, dnsPtr: "sp-fsn1.example.org" }],
-      ["fsn1-rdns-ipv6", { primaryIpId: Number(numericId("fsn1-ipv6")), ipAddress: `2001:db8:${octet("fsn1")}::1`, dnsPtr: "sp-fsn1.example.org" }],
-      ["nbg1-rdns-ipv4", { primaryIpId: Number(numericId("nbg1-ipv4")), ipAddress: `198.51.100.${octet("nbg1")}`, dnsPtr: "sp-nbg1.example.org" }],
-      ["nbg1-rdns-ipv6", { primaryIpId: Number(numericId("nbg1-ipv6")), ipAddress: `2001:db8:${octet("nbg1")}::1`, dnsPtr: "sp-nbg1.example.org" }],
+      [
+        "fsn1-rdns-ipv4",
+        {
+          primaryIpId: Number(numericId("fsn1-ipv4")),
+          ipAddress: `198.51.100.${octet("fsn1")}`,
+          dnsPtr: "sp-fsn1.example.org",
+        },
+      ],
+      [
+        "fsn1-rdns-ipv6",
+        {
+          primaryIpId: Number(numericId("fsn1-ipv6")),
+          ipAddress: `2001:db8:${octet("fsn1")}::1`,
+          dnsPtr: "sp-fsn1.example.org",
+        },
+      ],
+      [
+        "nbg1-rdns-ipv4",
+        {
+          primaryIpId: Number(numericId("nbg1-ipv4")),
+          ipAddress: `198.51.100.${octet("nbg1")}`,
+          dnsPtr: "sp-nbg1.example.org",
+        },
+      ],
+      [
+        "nbg1-rdns-ipv6",
+        {
+          primaryIpId: Number(numericId("nbg1-ipv6")),
+          ipAddress: `2001:db8:${octet("nbg1")}::1`,
+          dnsPtr: "sp-nbg1.example.org",
+        },
+      ],
     ]);
   });
 
   it("a replaced server keeps its name: the A record and both PTRs hang on the primary IPs, which outlive the server", () => {
     for (const name of ["fsn1-dns-a", "fsn1-rdns-ipv4", "fsn1-rdns-ipv6"]) {
       const deps = byName(two.resources, name).options.dependencies;
-      expect(deps.some((u) => u.endsWith("::fsn1-ipv4") || u.endsWith("::fsn1-ipv6")), name).toBe(true);
-      if (name !== "fsn1-rdns-ipv6") expect(deps.some((u) => u.endsWith("::fsn1-server")), name).toBe(false);
+      expect(
+        deps.some((u) => u.endsWith("::fsn1-ipv4") || u.endsWith("::fsn1-ipv6")),
+        name,
+      ).toBe(true);
+      if (name !== "fsn1-rdns-ipv6")
+        expect(
+          deps.some((u) => u.endsWith("::fsn1-server")),
+          name,
+        ).toBe(false);
     }
   });
 
   it("a TTL change updates the record sets in place (same resources, new ttl)", async () => {
     const r = await runHcloud(hcloudArgs(["fsn1", "nbg1"], { ...dnsArgs(["fsn1", "nbg1"]), ttl: 60 }));
-    expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.ttl])).toEqual(ofType(two.resources, RRSET).map((x) => [x.name, 60]));
+    expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.ttl])).toEqual(
+      ofType(two.resources, RRSET).map((x) => [x.name, 60]),
+    );
   });
 
   it("createZone: the zone is created as a primary zone and kept when the stack is destroyed", async () => {
     const r = await runHcloud(hcloudArgs(["fsn1"], { ...dnsArgs(["fsn1"]), createZone: true }));
     const zone = ofType(r.resources, ZONE);
     expect(zone.map((z) => [z.name, z.inputs, z.options.retainOnDelete])).toEqual([
-      ["dns-zone", { name: "example.org", mode: "primary", ttl: 300, labels: { "managed-by": "drasyl-deploy", deployment: "t" } }, true],
+      [
+        "dns-zone",
+        { name: "example.org", mode: "primary", ttl: 300, labels: { "managed-by": "drasyl-deploy", deployment: "t" } },
+        true,
+      ],
     ]);
     expect(r.calls.filter((c) => c.token === "hcloud:index/getZone:getZone")).toEqual([]);
     expect(byName(r.resources, "fsn1-dns-a").inputs.zone).toBe("example.org");
   });
 
   it("one zone for a mixed fleet: records for an existing server and an AWS instance too, not for a server that brings its own name", async () => {
-    const others = [server("t-eu-central-1", "eu-central-1", "203.0.113.5", "2600:1f18::10"), server("home", "ber", "192.0.2.1"), server("v6only", "hel", undefined, "2001:db8:f::1"), server("named", "x", "192.0.2.9", undefined, "sp.example.net")];
+    const others = [
+      server("t-eu-central-1", "eu-central-1", "203.0.113.5", "2600:1f18::10"),
+      server("home", "ber", "192.0.2.1"),
+      server("v6only", "hel", undefined, "2001:db8:f::1"),
+      server("named", "x", "192.0.2.9", undefined, "sp.example.net"),
+    ];
     const r = await runHcloud(hcloudArgs(["fsn1"], dnsArgs(["fsn1"], others)));
     expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.name, x.inputs.type, x.inputs.records])).toEqual([
       ["dns-home-a", "sp-ber", "A", [{ value: "192.0.2.1" }]],
@@ -246,8 +397,19 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
     const one = await runHcloud(hcloudArgs(["nbg1"], dnsArgs(["nbg1"])));
     const key = (r: RecordedResource) => `${r.type}::${r.name}`;
     const left = new Set(one.resources.map(key));
-    const removed = two.resources.filter((r) => !left.has(key(r))).map((r) => r.name).sort();
-    expect(removed).toEqual(["fsn1-dns-a", "fsn1-dns-aaaa", "fsn1-ipv4", "fsn1-ipv6", "fsn1-rdns-ipv4", "fsn1-rdns-ipv6", "fsn1-server"]);
+    const removed = two.resources
+      .filter((r) => !left.has(key(r)))
+      .map((r) => r.name)
+      .sort();
+    expect(removed).toEqual([
+      "fsn1-dns-a",
+      "fsn1-dns-aaaa",
+      "fsn1-ipv4",
+      "fsn1-ipv6",
+      "fsn1-rdns-ipv4",
+      "fsn1-rdns-ipv6",
+      "fsn1-server",
+    ]);
     for (const r of one.resources) expect(r.inputs, r.name).toEqual(byName(two.resources, r.name).inputs);
   });
 
@@ -261,7 +423,12 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
 describe("aws program: Route 53 records (pulumi mocks)", () => {
   const R53DNS = { ...DNS, provider: "route53" as const, ttl: 120 };
   const dnsArgs = (regions: string[], others: Server[] = []): DnsProgramArgs =>
-    dnsProgramArgs(R53DNS, "t", regions.map((r) => ({ server: `t-${r}`, region: r })), others);
+    dnsProgramArgs(
+      R53DNS,
+      "t",
+      regions.map((r) => ({ server: `t-${r}`, region: r })),
+      others,
+    );
   let two: Awaited<ReturnType<typeof runAws>>;
 
   beforeAll(async () => {
@@ -269,18 +436,62 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
   });
 
   it("A (the Elastic IP) and AAAA (the instance's IPv6) per region in the public hosted zone, with the TTL, through the one provider", () => {
-    expect(two.calls.filter((c) => c.token === "aws:route53/getZone:getZone").map((c) => c.inputs)).toEqual([{ name: "example.org", privateZone: false }]);
+    expect(two.calls.filter((c) => c.token === "aws:route53/getZone:getZone").map((c) => c.inputs)).toEqual([
+      { name: "example.org", privateZone: false },
+    ]);
     const provider = byName(two.resources, "eu-central-1-vpc").options.provider;
     expect(ofType(two.resources, R53).map((r) => [r.name, r.inputs, r.options.provider === provider])).toEqual([
-      ["eu-central-1-dns-a", { zoneId: "Z0123", name: "sp-eu-central-1.example.org", type: "A", ttl: 120, records: [`203.0.113.${octet("eu-central-1")}`] }, true],
-      ["eu-central-1-dns-aaaa", { zoneId: "Z0123", name: "sp-eu-central-1.example.org", type: "AAAA", ttl: 120, records: [`2600:1f18:${octet("eu-central-1")}00::10`] }, true],
-      ["us-east-1-dns-a", { zoneId: "Z0123", name: "sp-us-east-1.example.org", type: "A", ttl: 120, records: [`203.0.113.${octet("us-east-1")}`] }, true],
-      ["us-east-1-dns-aaaa", { zoneId: "Z0123", name: "sp-us-east-1.example.org", type: "AAAA", ttl: 120, records: [`2600:1f18:${octet("us-east-1")}00::10`] }, true],
+      [
+        "eu-central-1-dns-a",
+        {
+          zoneId: "Z0123",
+          name: "sp-eu-central-1.example.org",
+          type: "A",
+          ttl: 120,
+          records: [`203.0.113.${octet("eu-central-1")}`],
+        },
+        true,
+      ],
+      [
+        "eu-central-1-dns-aaaa",
+        {
+          zoneId: "Z0123",
+          name: "sp-eu-central-1.example.org",
+          type: "AAAA",
+          ttl: 120,
+          records: [`2600:1f18:${octet("eu-central-1")}00::10`],
+        },
+        true,
+      ],
+      [
+        "us-east-1-dns-a",
+        {
+          zoneId: "Z0123",
+          name: "sp-us-east-1.example.org",
+          type: "A",
+          ttl: 120,
+          records: [`203.0.113.${octet("us-east-1")}`],
+        },
+        true,
+      ],
+      [
+        "us-east-1-dns-aaaa",
+        {
+          zoneId: "Z0123",
+          name: "sp-us-east-1.example.org",
+          type: "AAAA",
+          ttl: 120,
+          records: [`2600:1f18:${octet("us-east-1")}00::10`],
+        },
+        true,
+      ],
     ]);
   });
 
   it("one zone for a mixed fleet: the Hetzner servers' records in the hosted zone too", async () => {
-    const r = await runAws(awsArgs(["eu-central-1"], dnsArgs(["eu-central-1"], [server("t-fsn1", "fsn1", "198.51.100.7", "2001:db8:7::1")])));
+    const r = await runAws(
+      awsArgs(["eu-central-1"], dnsArgs(["eu-central-1"], [server("t-fsn1", "fsn1", "198.51.100.7", "2001:db8:7::1")])),
+    );
     expect(ofType(r.resources, R53).map((x) => [x.name, x.inputs.name, x.inputs.type, x.inputs.records])).toEqual([
       ["dns-t-fsn1-a", "sp-fsn1.example.org", "A", ["198.51.100.7"]],
       ["dns-t-fsn1-aaaa", "sp-fsn1.example.org", "AAAA", ["2001:db8:7::1"]],
@@ -290,19 +501,29 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
   });
 
   it("a replaced instance (architecture change): the AAAA record follows the new instance, which exists before the old one is deleted", async () => {
-    const arm = await runAws({ ...awsArgs([], undefined), servers: awsServerSpecs("t", { regions: [{ region: "eu-central-1", instanceType: "t4g.micro" }] }), dns: dnsArgs(["eu-central-1"]) });
+    const arm = await runAws({
+      ...awsArgs([], undefined),
+      servers: awsServerSpecs("t", { regions: [{ region: "eu-central-1", instanceType: "t4g.micro" }] }),
+      dns: dnsArgs(["eu-central-1"]),
+    });
     const aaaa = byName(arm.resources, "eu-central-1-dns-aaaa");
     // The old x64 instance is gone from the program, so the engine deletes it only after creating the
     // new one and updating what depends on it: the name never points at a deleted server.
     expect(arm.resources.map((r) => r.name)).not.toContain("eu-central-1-server");
     expect(aaaa.options.dependencies.some((u) => u.endsWith("::eu-central-1-server-arm64"))).toBe(true);
-    expect(byName(arm.resources, "eu-central-1-dns-a").inputs).toEqual(byName(two.resources, "eu-central-1-dns-a").inputs);
+    expect(byName(arm.resources, "eu-central-1-dns-a").inputs).toEqual(
+      byName(two.resources, "eu-central-1-dns-a").inputs,
+    );
   });
 
   it("removing a region removes only its records", async () => {
     const one = await runAws(awsArgs(["us-east-1"], dnsArgs(["us-east-1"])));
     const names = new Set(ofType(one.resources, R53).map((r) => r.name));
-    expect(ofType(two.resources, R53).filter((r) => !names.has(r.name)).map((r) => r.name)).toEqual(["eu-central-1-dns-a", "eu-central-1-dns-aaaa"]);
+    expect(
+      ofType(two.resources, R53)
+        .filter((r) => !names.has(r.name))
+        .map((r) => r.name),
+    ).toEqual(["eu-central-1-dns-a", "eu-central-1-dns-aaaa"]);
     for (const r of ofType(one.resources, R53)) expect(r.inputs).toEqual(byName(two.resources, r.name).inputs);
   });
 });
@@ -321,10 +542,16 @@ describe("waiting for freshly written records", () => {
       }, 600);
       const lines: string[] = [];
       const t = Date.now();
-      const left = await waitForDnsNames([s, server("no-name", "x", "192.0.2.1")], { intervalMs: 100, timeoutMs: 10_000, onProgress: (n, m) => lines.push(`${n}: ${m}`) });
+      const left = await waitForDnsNames([s, server("no-name", "x", "192.0.2.1")], {
+        intervalMs: 100,
+        timeoutMs: 10_000,
+        onProgress: (n, m) => lines.push(`${n}: ${m}`),
+      });
       expect(left.size).toBe(0);
       expect(Date.now() - t).toBeGreaterThanOrEqual(500);
-      expect(lines[0]).toMatch(/^t-fsn1: waiting for the DNS record of sp-fsn1\.example\.org to be visible: dnsName sp-fsn1\.example\.org does not resolve/);
+      expect(lines[0]).toMatch(
+        /^t-fsn1: waiting for the DNS record of sp-fsn1\.example\.org to be visible: dnsName sp-fsn1\.example\.org does not resolve/,
+      );
       expect(lines.at(-1)).toBe("t-fsn1: sp-fsn1.example.org now leads to the server");
       expect(dns.queries.length).toBeGreaterThan(2);
 

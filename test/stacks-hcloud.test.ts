@@ -23,12 +23,17 @@ const FIREWALL = "hcloud:index/firewall:Firewall";
 const SSH_KEY = "hcloud:index/sshKey:SshKey";
 
 /** Hetzner ids are numbers; a stable one per resource name. */
-const numericId = (name: string): string => String(Number.parseInt(createHash("sha256").update(name).digest("hex").slice(0, 7), 16));
+const numericId = (name: string): string =>
+  String(Number.parseInt(createHash("sha256").update(name).digest("hex").slice(0, 7), 16));
 
 function computed(a: MockResourceArgs): Record<string, unknown> {
   if (a.type === SERVER) {
     const location = String(a.inputs.location);
-    return { ipv4Address: `198.51.100.${location.length}`, ipv6Address: `2001:db8:${location.length}::1`, status: "running" };
+    return {
+      ipv4Address: `198.51.100.${location.length}`,
+      ipv6Address: `2001:db8:${location.length}::1`,
+      status: "running",
+    };
   }
   if (a.type === PRIMARY_IP) return { ipAddress: a.inputs.type === "ipv4" ? "198.51.100.200" : "2001:db8:200::/64" };
   return {};
@@ -58,7 +63,8 @@ const byName = (resources: RecordedResource[], name: string): RecordedResource =
 };
 
 describe("hcloud target config", () => {
-  const parse = (target: string): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\ntargets:\n  - ${target}\n`, "test.yaml");
+  const parse = (target: string): ReturnType<typeof parseConfig> =>
+    parseConfig(`deployment: t\ntargets:\n  - ${target}\n`, "test.yaml");
 
   it("defaults to the six locations, the smallest shared type per location, Debian 12 and a sudo login user", () => {
     const c = parse("kind: hcloud");
@@ -81,16 +87,34 @@ describe("hcloud target config", () => {
     expect(() => parse("kind: hcloud\n    locations: [fsn1, ash]\n    serverType: cax11")).toThrow(
       /targets\[0\]\.serverType: cax11 \(shared vCPU, Ampere Arm\) is not available in ash .*cax types exist only in fsn1, nbg1, hel1/,
     );
-    expect(() => parse("kind: hcloud\n    locations: [{ location: sin, serverType: cx23 }]")).toThrow(/targets\[0\]\.locations\[0\]\.serverType: cx23 .* not available in sin/);
-    expect(() => parse("kind: hcloud\n    locations: [fra1]")).toThrow(/targets\[0\]\.locations\[0\]: unknown Hetzner Cloud location "fra1"/);
-    expect(() => parse("kind: hcloud\n    locations: [fsn1, fsn1]")).toThrow(/targets\[0\]\.locations\[1\]: location fsn1 is listed twice/);
-    expect(() => parse("kind: hcloud\n    serverType: m5.large")).toThrow(/targets\[0\]\.serverType: "m5\.large" is not a Hetzner Cloud server type/);
-    expect(() => parse("kind: hcloud\n    image: windows")).toThrow(/targets\[0\]\.image: "windows" is not a supported image/);
-    expect(() => parse("kind: hcloud\n    allowSsh: [203.0.113.7]")).toThrow(/targets\[0\]\.allowSsh\[0\]: must be an IPv4 or IPv6 network in CIDR notation/);
-    expect(() => parse("kind: hcloud\n    sshUser: drasyl-sp")).toThrow(/targets\[0\]\.sshUser: drasyl-sp is the super peer's own service user/);
-    expect(() => parse("kind: hcloud\n    backend: bucket")).toThrow(/targets\[0\]\.backend: must be a Pulumi backend URL/);
+    expect(() => parse("kind: hcloud\n    locations: [{ location: sin, serverType: cx23 }]")).toThrow(
+      /targets\[0\]\.locations\[0\]\.serverType: cx23 .* not available in sin/,
+    );
+    expect(() => parse("kind: hcloud\n    locations: [fra1]")).toThrow(
+      /targets\[0\]\.locations\[0\]: unknown Hetzner Cloud location "fra1"/,
+    );
+    expect(() => parse("kind: hcloud\n    locations: [fsn1, fsn1]")).toThrow(
+      /targets\[0\]\.locations\[1\]: location fsn1 is listed twice/,
+    );
+    expect(() => parse("kind: hcloud\n    serverType: m5.large")).toThrow(
+      /targets\[0\]\.serverType: "m5\.large" is not a Hetzner Cloud server type/,
+    );
+    expect(() => parse("kind: hcloud\n    image: windows")).toThrow(
+      /targets\[0\]\.image: "windows" is not a supported image/,
+    );
+    expect(() => parse("kind: hcloud\n    allowSsh: [203.0.113.7]")).toThrow(
+      /targets\[0\]\.allowSsh\[0\]: must be an IPv4 or IPv6 network in CIDR notation/,
+    );
+    expect(() => parse("kind: hcloud\n    sshUser: drasyl-sp")).toThrow(
+      /targets\[0\]\.sshUser: drasyl-sp is the super peer's own service user/,
+    );
+    expect(() => parse("kind: hcloud\n    backend: bucket")).toThrow(
+      /targets\[0\]\.backend: must be a Pulumi backend URL/,
+    );
     // Arm in the EU, mixed with x86 elsewhere, is fine.
-    const ok = parse("kind: hcloud\n    locations: [{ location: fsn1, serverType: cax11 }, ash]\n    allowSsh: [203.0.113.7/32, '2001:db8::/48']");
+    const ok = parse(
+      "kind: hcloud\n    locations: [{ location: fsn1, serverType: cax11 }, ash]\n    allowSsh: [203.0.113.7/32, '2001:db8::/48']",
+    );
     expect(hcloudServerSpecs("t", ok.targets[0] as HcloudTargetConfig).map((s) => s.arch)).toEqual(["arm64", "x64"]);
   });
 
@@ -109,7 +133,12 @@ describe("hcloud program (pulumi mocks)", () => {
 
   beforeAll(async () => {
     // Mocks first, then the program module (it loads the SDK it creates resources with lazily, but the order is the safe one).
-    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "drasyl-deploy-test", "test", false);
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) },
+      "drasyl-deploy-test",
+      "test",
+      false,
+    );
     two = await run(args(["fsn1", { location: "nbg1", serverType: "cax11" }]));
   });
 
@@ -119,10 +148,33 @@ describe("hcloud program (pulumi mocks)", () => {
     expect(fw[0]?.inputs).toEqual({
       labels: { "managed-by": "drasyl-deploy", deployment: "t" },
       rules: [
-        { direction: "in", protocol: "udp", port: "22527", sourceIps: ["0.0.0.0/0", "::/0"], description: "drasyl (UDP)" },
-        { direction: "in", protocol: "tcp", port: "443", sourceIps: ["0.0.0.0/0", "::/0"], description: "drasyl TCP fallback" },
-        { direction: "in", protocol: "tcp", port: "22", sourceIps: ["203.0.113.7/32", "2001:db8:77::/64"], description: "SSH from the operator (drasyl-deploy)" },
-        { direction: "in", protocol: "icmp", sourceIps: ["0.0.0.0/0", "::/0"], description: "ICMP and ICMPv6 (ping, path MTU discovery)" },
+        {
+          direction: "in",
+          protocol: "udp",
+          port: "22527",
+          sourceIps: ["0.0.0.0/0", "::/0"],
+          description: "drasyl (UDP)",
+        },
+        {
+          direction: "in",
+          protocol: "tcp",
+          port: "443",
+          sourceIps: ["0.0.0.0/0", "::/0"],
+          description: "drasyl TCP fallback",
+        },
+        {
+          direction: "in",
+          protocol: "tcp",
+          port: "22",
+          sourceIps: ["203.0.113.7/32", "2001:db8:77::/64"],
+          description: "SSH from the operator (drasyl-deploy)",
+        },
+        {
+          direction: "in",
+          protocol: "icmp",
+          sourceIps: ["0.0.0.0/0", "::/0"],
+          description: "ICMP and ICMPv6 (ping, path MTU discovery)",
+        },
       ],
     });
   });
@@ -135,7 +187,9 @@ describe("hcloud program (pulumi mocks)", () => {
 
   it("one SSH key with the deployment key", () => {
     const keys = two.resources.filter((r) => r.type === SSH_KEY);
-    expect(keys.map((k) => k.inputs)).toEqual([{ name: "drasyl-deploy-t", publicKey: KEY, labels: { "managed-by": "drasyl-deploy", deployment: "t" } }]);
+    expect(keys.map((k) => k.inputs)).toEqual([
+      { name: "drasyl-deploy-t", publicKey: KEY, labels: { "managed-by": "drasyl-deploy", deployment: "t" } },
+    ]);
   });
 
   it("stable addresses: one primary IP per family and location, kept when the server goes, assigned through publicNets", () => {
@@ -143,12 +197,36 @@ describe("hcloud program (pulumi mocks)", () => {
       const v4 = byName(two.resources, `${location}-ipv4`);
       const v6 = byName(two.resources, `${location}-ipv6`);
       const labels = { "managed-by": "drasyl-deploy", deployment: "t", region: location };
-      expect(v4.inputs).toEqual({ name: `t-${location}-ipv4`, type: "ipv4", location, assigneeType: "server", autoDelete: false, labels });
-      expect(v6.inputs).toEqual({ name: `t-${location}-ipv6`, type: "ipv6", location, assigneeType: "server", autoDelete: false, labels });
+      expect(v4.inputs).toEqual({
+        name: `t-${location}-ipv4`,
+        type: "ipv4",
+        location,
+        assigneeType: "server",
+        autoDelete: false,
+        labels,
+      });
+      expect(v6.inputs).toEqual({
+        name: `t-${location}-ipv6`,
+        type: "ipv6",
+        location,
+        assigneeType: "server",
+        autoDelete: false,
+        labels,
+      });
       const server = byName(two.resources, `${location}-server`);
-      expect(server.inputs.publicNets).toEqual([{ ipv4Enabled: true, ipv4: Number(numericId(`${location}-ipv4`)), ipv6Enabled: true, ipv6: Number(numericId(`${location}-ipv6`)) }]);
+      expect(server.inputs.publicNets).toEqual([
+        {
+          ipv4Enabled: true,
+          ipv4: Number(numericId(`${location}-ipv4`)),
+          ipv6Enabled: true,
+          ipv6: Number(numericId(`${location}-ipv6`)),
+        },
+      ]);
       expect(server.options.dependencies).toEqual(
-        expect.arrayContaining([expect.stringMatching(new RegExp(`::${location}-ipv4$`)), expect.stringMatching(new RegExp(`::${location}-ipv6$`))]),
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`::${location}-ipv4$`)),
+          expect.stringMatching(new RegExp(`::${location}-ipv6$`)),
+        ]),
       );
     }
   });
@@ -174,8 +252,18 @@ describe("hcloud program (pulumi mocks)", () => {
       });
     }
     // Nothing else ignores changes or is replaced for a change the provider would make in place.
-    expect(two.resources.filter((r) => r.options.ignoreChanges.length > 0).map((r) => r.name).sort()).toEqual(["fsn1-server", "nbg1-server"]);
-    expect(two.resources.filter((r) => r.options.replaceOnChanges.length > 0).map((r) => r.name).sort()).toEqual(["fsn1-server", "nbg1-server"]);
+    expect(
+      two.resources
+        .filter((r) => r.options.ignoreChanges.length > 0)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["fsn1-server", "nbg1-server"]);
+    expect(
+      two.resources
+        .filter((r) => r.options.replaceOnChanges.length > 0)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["fsn1-server", "nbg1-server"]);
   });
 
   it("no named resource collides with itself on replacement: named ones are deleted first, the firewall is named by the engine", () => {
@@ -183,9 +271,21 @@ describe("hcloud program (pulumi mocks)", () => {
     // uniqueness_error); the engine creates a replacement before deleting unless deleteBeforeReplace.
     const named = two.resources.filter((r) => typeof r.inputs.name === "string");
     expect(named.map((r) => `${r.type}::${r.name}`).sort()).toEqual(
-      [`${PRIMARY_IP}::fsn1-ipv4`, `${PRIMARY_IP}::fsn1-ipv6`, `${PRIMARY_IP}::nbg1-ipv4`, `${PRIMARY_IP}::nbg1-ipv6`, `${SERVER}::fsn1-server`, `${SERVER}::nbg1-server`, `${SSH_KEY}::ssh-key`].sort(),
+      [
+        `${PRIMARY_IP}::fsn1-ipv4`,
+        `${PRIMARY_IP}::fsn1-ipv6`,
+        `${PRIMARY_IP}::nbg1-ipv4`,
+        `${PRIMARY_IP}::nbg1-ipv6`,
+        `${SERVER}::fsn1-server`,
+        `${SERVER}::nbg1-server`,
+        `${SSH_KEY}::ssh-key`,
+      ].sort(),
     );
-    for (const r of named) expect({ resource: r.name, deleteBeforeReplace: r.options.deleteBeforeReplace }).toEqual({ resource: r.name, deleteBeforeReplace: true });
+    for (const r of named)
+      expect({ resource: r.name, deleteBeforeReplace: r.options.deleteBeforeReplace }).toEqual({
+        resource: r.name,
+        deleteBeforeReplace: true,
+      });
     // A firewall in use cannot be deleted first: it has no fixed name, so its replacement is created
     // alongside and the servers move over before the old one goes.
     const fw = byName(two.resources, "firewall");
@@ -196,18 +296,26 @@ describe("hcloud program (pulumi mocks)", () => {
   });
 
   it("a server type change, also across architectures (cx <-> cax), replaces the server and keeps its primary IPs", async () => {
-    const arm = await run(args([{ location: "fsn1", serverType: "cax11" }, { location: "nbg1", serverType: "cax11" }]));
+    const arm = await run(
+      args([
+        { location: "fsn1", serverType: "cax11" },
+        { location: "nbg1", serverType: "cax11" },
+      ]),
+    );
     const before = byName(two.resources, "fsn1-server");
     const after = byName(arm.resources, "fsn1-server");
     expect([before.inputs.serverType, after.inputs.serverType]).toEqual(["cx23", "cax11"]);
     // The changed input is one the server is replaced on, under the same logical name, so the
     // engine plans a replacement (deleteBeforeReplace) rather than the provider's in-place resize.
-    const changed = Object.keys(after.inputs).filter((k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k]));
+    const changed = Object.keys(after.inputs).filter(
+      (k) => JSON.stringify(after.inputs[k]) !== JSON.stringify(before.inputs[k]),
+    );
     expect(changed).toEqual(["serverType"]);
     expect(changed.every((k) => after.options.replaceOnChanges.includes(k))).toBe(true);
     expect(after.options.deleteBeforeReplace).toBe(true);
     // The addresses are untouched: same primary IPs with the same inputs.
-    for (const ip of ["fsn1-ipv4", "fsn1-ipv6"]) expect(byName(arm.resources, ip).inputs).toEqual(byName(two.resources, ip).inputs);
+    for (const ip of ["fsn1-ipv4", "fsn1-ipv6"])
+      expect(byName(arm.resources, ip).inputs).toEqual(byName(two.resources, ip).inputs);
     expect(after.inputs.publicNets).toEqual(before.inputs.publicNets);
     expect(arm.outputs.servers.map((x) => x.arch)).toEqual(["arm64", "arm64"]);
   });
@@ -230,8 +338,22 @@ describe("hcloud program (pulumi mocks)", () => {
 
   it("stack outputs: what the installer needs per server, arch from the server type", () => {
     expect(two.outputs.servers).toEqual([
-      { name: "t-fsn1", region: "fsn1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "x64", sshUser: "drasyl-deploy" },
-      { name: "t-nbg1", region: "nbg1", ipv4: "198.51.100.4", ipv6: "2001:db8:4::1", arch: "arm64", sshUser: "drasyl-deploy" },
+      {
+        name: "t-fsn1",
+        region: "fsn1",
+        ipv4: "198.51.100.4",
+        ipv6: "2001:db8:4::1",
+        arch: "x64",
+        sshUser: "drasyl-deploy",
+      },
+      {
+        name: "t-nbg1",
+        region: "nbg1",
+        ipv4: "198.51.100.4",
+        ipv6: "2001:db8:4::1",
+        arch: "arm64",
+        sshUser: "drasyl-deploy",
+      },
     ]);
   });
 
@@ -240,14 +362,22 @@ describe("hcloud program (pulumi mocks)", () => {
     const names = (r: typeof two) => new Set(r.resources.map((x) => `${x.type}::${x.name}`));
     const before = names(two);
     const after = names(three);
-    expect([...after].filter((n) => !before.has(n)).sort()).toEqual([`${PRIMARY_IP}::ash-ipv4`, `${PRIMARY_IP}::ash-ipv6`, `${SERVER}::ash-server`]);
+    expect([...after].filter((n) => !before.has(n)).sort()).toEqual([
+      `${PRIMARY_IP}::ash-ipv4`,
+      `${PRIMARY_IP}::ash-ipv6`,
+      `${SERVER}::ash-server`,
+    ]);
     expect([...before].filter((n) => !after.has(n))).toEqual([]);
     // Everything that was there before has exactly the same inputs: the engine sees no change to it.
     for (const r of two.resources) expect(byName(three.resources, r.name).inputs).toEqual(r.inputs);
 
     const one = await run(args([{ location: "nbg1", serverType: "cax11" }]));
     const left = names(one);
-    expect([...before].filter((n) => !left.has(n)).sort()).toEqual([`${PRIMARY_IP}::fsn1-ipv4`, `${PRIMARY_IP}::fsn1-ipv6`, `${SERVER}::fsn1-server`]);
+    expect([...before].filter((n) => !left.has(n)).sort()).toEqual([
+      `${PRIMARY_IP}::fsn1-ipv4`,
+      `${PRIMARY_IP}::fsn1-ipv6`,
+      `${SERVER}::fsn1-server`,
+    ]);
     for (const r of one.resources) expect(r.inputs).toEqual(byName(two.resources, r.name).inputs);
   });
 
@@ -267,21 +397,43 @@ describe("hcloud program: an exposed metrics endpoint (pulumi mocks)", () => {
     const r = await run(args(["fsn1"], { metrics: METRICS }));
     const rules = byName(r.resources, "firewall").inputs.rules as Record<string, unknown>[];
     expect(rules.filter((x) => x.port === "9898")).toEqual([
-      { direction: "in", protocol: "tcp", port: "9898", sourceIps: ["192.0.2.10/32", "2001:db8:99::/64"], description: "drasyl super peer metrics (Prometheus)" },
+      {
+        direction: "in",
+        protocol: "tcp",
+        port: "9898",
+        sourceIps: ["192.0.2.10/32", "2001:db8:99::/64"],
+        description: "drasyl super peer metrics (Prometheus)",
+      },
     ]);
     expect(rules.flatMap((x) => (x.port === "9898" ? [] : (x.sourceIps as string[])))).not.toContain("192.0.2.10/32");
     const closed = await run(args(["fsn1"]));
-    expect((byName(closed.resources, "firewall").inputs.rules as { port?: string }[]).map((x) => x.port)).toEqual(["22527", "443", "22", undefined]);
+    expect((byName(closed.resources, "firewall").inputs.rules as { port?: string }[]).map((x) => x.port)).toEqual([
+      "22527",
+      "443",
+      "22",
+      undefined,
+    ]);
   });
 
   it("from the config: only an exposed endpoint with metricsFrom opens the port; exposing it to clouds without metricsFrom names the field", async () => {
     const { metricsFirewall } = await import("../stacks/monitoring/exposure.ts");
-    const parse = (sp: string): ReturnType<typeof parseConfig> => parseConfig(`deployment: t\nsuperPeer: ${sp}\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n`, "test.yaml");
+    const parse = (sp: string): ReturnType<typeof parseConfig> =>
+      parseConfig(`deployment: t\nsuperPeer: ${sp}\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n`, "test.yaml");
     expect(metricsFirewall(parse("{}").superPeer)).toBeUndefined();
-    expect(metricsFirewall(parse("{ prometheusListen: '127.0.0.1:9898', metricsFrom: [192.0.2.10/32] }").superPeer)).toBeUndefined();
-    expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }").superPeer)).toEqual({ port: 9100, sources: ["192.0.2.10/32"] });
-    expect(() => parse("{ prometheusListen: '0.0.0.0:9898' }")).toThrow(/superPeer\.metricsFrom: superPeer\.prometheusListen 0\.0\.0\.0:9898 exposes the metrics endpoint/);
-    expect(() => parse("{ prometheusListen: '0.0.0.0:9898', metricsFrom: [not-a-cidr] }")).toThrow(/superPeer\.metricsFrom\[0\]: must be an IPv4 or IPv6 network/);
-    expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(/superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/);
+    expect(
+      metricsFirewall(parse("{ prometheusListen: '127.0.0.1:9898', metricsFrom: [192.0.2.10/32] }").superPeer),
+    ).toBeUndefined();
+    expect(metricsFirewall(parse("{ prometheusListen: '[::]:9100', metricsFrom: [192.0.2.10/32] }").superPeer)).toEqual(
+      { port: 9100, sources: ["192.0.2.10/32"] },
+    );
+    expect(() => parse("{ prometheusListen: '0.0.0.0:9898' }")).toThrow(
+      /superPeer\.metricsFrom: superPeer\.prometheusListen 0\.0\.0\.0:9898 exposes the metrics endpoint/,
+    );
+    expect(() => parse("{ prometheusListen: '0.0.0.0:9898', metricsFrom: [not-a-cidr] }")).toThrow(
+      /superPeer\.metricsFrom\[0\]: must be an IPv4 or IPv6 network/,
+    );
+    expect(() => parse("{ prometheusListen: 'localhost:9898' }")).toThrow(
+      /superPeer\.prometheusListen: prometheusListen="localhost:9898" is not a valid address:port/,
+    );
   });
 });

@@ -5,7 +5,14 @@ import { bytesToHex } from "../sp-runtime/util/hex.ts";
 import { HEADER_LEN, MessageType } from "../sp-runtime/wire/constants.ts";
 import { decodeAck, encodeHelloSuperPeer, nowMicros } from "../sp-runtime/wire/messages.ts";
 import { buildPacket, openPacket } from "../sp-runtime/wire/packet.ts";
-import { RawClient, RawTcpClient, deferredCleanup, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
+import {
+  RawClient,
+  RawTcpClient,
+  deferredCleanup,
+  type TestSuperPeer,
+  until,
+  vectorIdentity,
+} from "./support/super-peer.ts";
 
 const { defer, superPeer } = deferredCleanup(afterEach);
 
@@ -140,7 +147,9 @@ describe("peer table", () => {
     const port = sp.bound.udp4?.port ?? 0;
     const n = 20;
     const clients = await Promise.all(
-      Array.from({ length: n }, async () => RawClient.open(await generateIdentity({ difficulty: 4, workers: 1 }), sp.identity)),
+      Array.from({ length: n }, async () =>
+        RawClient.open(await generateIdentity({ difficulty: 4, workers: 1 }), sp.identity),
+      ),
     );
     defer(() => clients.forEach((c) => c.close()));
     for (const c of clients) c.send(c.hello(sp.identity.publicKey), port);
@@ -179,7 +188,11 @@ describe("TCP", () => {
   });
 
   it("really rejects connections beyond the limit and closes silent ones", async () => {
-    const sp = await superPeer({ DRASYL_MAX_PEERS: "2", DRASYL_HELLO_TIMEOUT: "400", DRASYL_HOUSEKEEPING_INTERVAL: "100" });
+    const sp = await superPeer({
+      DRASYL_MAX_PEERS: "2",
+      DRASYL_HELLO_TIMEOUT: "400",
+      DRASYL_HOUSEKEEPING_INTERVAL: "100",
+    });
     const port = sp.bound.tcp4?.port ?? 0;
     const conns = [await RawTcpClient.connect(port), await RawTcpClient.connect(port)];
     await new Promise((r) => setTimeout(r, 50));
@@ -205,7 +218,9 @@ describe("relay and UNITE", () => {
       expect(await x.receive()).toBeDefined();
     }
     const e2e = computeSessionKeys(a.identity.xPublic, a.identity.xSecret, b.identity.xPublic);
-    const app = buildPacket(a.header(b.identity.publicKey, MessageType.App, { hopCount: 7 }), Buffer.from("hi"), { txKey: e2e.tx });
+    const app = buildPacket(a.header(b.identity.publicKey, MessageType.App, { hopCount: 7 }), Buffer.from("hi"), {
+      txKey: e2e.tx,
+    });
     a.send(app, port);
     const got = (await b.receive()) as Buffer;
     expect(got[4]).toBe(8);
@@ -214,12 +229,28 @@ describe("relay and UNITE", () => {
     const opened = openPacket(got, back.rx);
     expect(opened.ok && Buffer.from(opened.value.body).toString()).toBe("hi");
 
-    a.send(buildPacket(a.header(b.identity.publicKey, MessageType.App, { hopCount: 8 }), Buffer.from("x"), { txKey: e2e.tx }), port);
+    a.send(
+      buildPacket(a.header(b.identity.publicKey, MessageType.App, { hopCount: 8 }), Buffer.from("x"), {
+        txKey: e2e.tx,
+      }),
+      port,
+    );
     expect(await until(() => sp.sp.drops.get("hop_limit_exceeded") === 1)).toBe(true);
     a.send(buildPacket(a.header(a.identity.publicKey, MessageType.App), Buffer.from("x")), port);
-    a.send(buildPacket(a.header(vectorIdentity("id_1").publicKey.map((v) => v ^ 1), MessageType.App), Buffer.from("x")), port);
+    a.send(
+      buildPacket(
+        a.header(
+          vectorIdentity("id_1").publicKey.map((v) => v ^ 1),
+          MessageType.App,
+        ),
+        Buffer.from("x"),
+      ),
+      port,
+    );
     a.send(buildPacket(a.header(b.identity.publicKey, MessageType.Hello), Buffer.from("x")), port);
-    expect(await until(() => sp.sp.drops.get("loopback_forwarding") === 1 && sp.sp.drops.get("recipient_unknown") === 1)).toBe(true);
+    expect(
+      await until(() => sp.sp.drops.get("loopback_forwarding") === 1 && sp.sp.drops.get("recipient_unknown") === 1),
+    ).toBe(true);
     expect(sp.sp.drops.get("message_type_unexpected")).toBe(1);
     expect(await b.receive(100)).toBeUndefined();
   });
@@ -272,7 +303,10 @@ describe("relay and UNITE", () => {
   });
 
   it("with SEND_UNITES=0 unites after every relay, with -1 never", async () => {
-    for (const [value, expected] of [["0", 3], ["-1", 0]] as const) {
+    for (const [value, expected] of [
+      ["0", 3],
+      ["-1", 0],
+    ] as const) {
       const sp = await superPeer({ DRASYL_SEND_UNITES: value });
       const a = await client(sp, "id_2");
       const b = await client(sp, "id_3");
@@ -281,7 +315,8 @@ describe("relay and UNITE", () => {
         x.send(x.hello(sp.identity.publicKey), port);
         await x.receive();
       }
-      for (let i = 0; i < 3; i++) a.send(buildPacket(a.header(b.identity.publicKey, MessageType.App), Buffer.from("p")), port);
+      for (let i = 0; i < 3; i++)
+        a.send(buildPacket(a.header(b.identity.publicKey, MessageType.App), Buffer.from("p")), port);
       expect(await until(() => sp.sp.totals.appTx === 3)).toBe(true);
       await new Promise((r) => setTimeout(r, 100));
       expect(sp.sp.totals.uniteTx).toBe(expected * 2);
@@ -294,12 +329,20 @@ describe("output and metrics", () => {
     const sp = await superPeer();
     const pk = sp.identity.publicKeyHex;
     expect(sp.stdout).toContain("Super peer listening on:\n");
-    expect(sp.stdout).toContain(`  udp://127.0.0.1:${sp.bound.udp4?.port}?publicKey=${pk}&networkId=1&tcpPort=${sp.bound.tcp4?.port}\n`);
-    expect(sp.stdout).toContain(`  udp://[::1]:${sp.bound.udp6?.port}?publicKey=${pk}&networkId=1&tcpPort=${sp.bound.tcp4?.port}\n`);
+    expect(sp.stdout).toContain(
+      `  udp://127.0.0.1:${sp.bound.udp4?.port}?publicKey=${pk}&networkId=1&tcpPort=${sp.bound.tcp4?.port}\n`,
+    );
+    expect(sp.stdout).toContain(
+      `  udp://[::1]:${sp.bound.udp6?.port}?publicKey=${pk}&networkId=1&tcpPort=${sp.bound.tcp4?.port}\n`,
+    );
   });
 
   it("serves Prometheus metrics behind a bearer token", async () => {
-    const sp = await superPeer({ DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0", DRASYL_PROMETHEUS_TOKEN: "s3cret", DRASYL_HOUSEKEEPING_INTERVAL: "50" });
+    const sp = await superPeer({
+      DRASYL_PROMETHEUS_LISTEN: "127.0.0.1:0",
+      DRASYL_PROMETHEUS_TOKEN: "s3cret",
+      DRASYL_HOUSEKEEPING_INTERVAL: "50",
+    });
     const c = await client(sp);
     const eps = [
       { address: "10.0.0.1", port: 1 },
@@ -321,13 +364,21 @@ describe("output and metrics", () => {
     expect(text).toMatch(/^drasyl_sp_peers 1$/m);
     expect(text).toContain(`drasyl_sp_messages{type="hello",peer="${c.identity.publicKeyHex}",direction="rx"} 1`);
     expect(text).toContain(`drasyl_sp_messages{type="ack",peer="${c.identity.publicKeyHex}",direction="tx"} 1`);
-    expect(text).toContain(`drasyl_sp_peer_paths{peer="${c.identity.publicKeyHex}",ip_version="ipv4",transport="udp"} 1`);
+    expect(text).toContain(
+      `drasyl_sp_peer_paths{peer="${c.identity.publicKeyHex}",ip_version="ipv4",transport="udp"} 1`,
+    );
     expect(text).toContain('drasyl_sp_dropped_packets_total{reason="too_short"} 1');
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toContain("drasyl_sp_relayed_bytes_total 0");
     // Two distinct endpoints, observed once per housekeeping tick.
     const pk = c.identity.publicKeyHex;
-    const bucket = (le: string) => Number(new RegExp(`^drasyl_sp_peer_endpoints_bucket\\{peer="${pk}",le="${le.replace("+", "\\+")}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    const bucket = (le: string) =>
+      Number(
+        new RegExp(
+          `^drasyl_sp_peer_endpoints_bucket\\{peer="${pk}",le="${le.replace("+", "\\+")}"\\} (\\d+)$`,
+          "m",
+        ).exec(text)?.[1],
+      );
     expect(bucket("1")).toBe(0);
     expect(bucket("2")).toBeGreaterThanOrEqual(1);
     expect(bucket("+Inf")).toBe(bucket("2"));
@@ -340,7 +391,11 @@ describe("HELLO body", () => {
     const sp = await superPeer();
     const c = await client(sp);
     const eps = Array.from({ length: 20 }, (_, i) => ({ address: `10.0.0.${i + 1}`, port: 1000 + i }));
-    const pkt = buildPacket(c.header(sp.identity.publicKey, MessageType.Hello), encodeHelloSuperPeer(nowMicros(), eps), { txKey: c.session.tx });
+    const pkt = buildPacket(
+      c.header(sp.identity.publicKey, MessageType.Hello),
+      encodeHelloSuperPeer(nowMicros(), eps),
+      { txKey: c.session.tx },
+    );
     c.send(pkt, sp.bound.udp4?.port ?? 0);
     expect(await c.receive()).toBeDefined();
     expect([...sp.sp.peers.values()][0]?.endpoints.length).toBe(15 * 18);

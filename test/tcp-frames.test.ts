@@ -1,8 +1,21 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { computeSessionKeys } from "../sp-runtime/crypto/session.ts";
-import { ARM_HEADER_LEN, HEADER_LEN, MAX_TCP_FRAME, MAX_UDP4_PAYLOAD, MessageType } from "../sp-runtime/wire/constants.ts";
+import {
+  ARM_HEADER_LEN,
+  HEADER_LEN,
+  MAX_TCP_FRAME,
+  MAX_UDP4_PAYLOAD,
+  MessageType,
+} from "../sp-runtime/wire/constants.ts";
 import { buildPacket } from "../sp-runtime/wire/packet.ts";
-import { RawClient, RawTcpClient, deferredCleanup, type TestSuperPeer, until, vectorIdentity } from "./support/super-peer.ts";
+import {
+  RawClient,
+  RawTcpClient,
+  deferredCleanup,
+  type TestSuperPeer,
+  until,
+  vectorIdentity,
+} from "./support/super-peer.ts";
 
 const { defer, superPeer } = deferredCleanup(afterEach);
 
@@ -22,7 +35,10 @@ function expectRelayed(got: Uint8Array | undefined, sent: Uint8Array): void {
 }
 
 /** Two clients with keys; `a` says HELLO over TCP, `b` over UDP (or TCP). */
-async function pair(sp: TestSuperPeer, bOverTcp: boolean): Promise<{ a: RawClient; aTcp: RawTcpClient; b: RawClient; bTcp?: RawTcpClient }> {
+async function pair(
+  sp: TestSuperPeer,
+  bOverTcp: boolean,
+): Promise<{ a: RawClient; aTcp: RawTcpClient; b: RawClient; bTcp?: RawTcpClient }> {
   const a = await RawClient.open(vectorIdentity("id_2"), sp.identity);
   const b = await RawClient.open(vectorIdentity("id_3"), sp.identity);
   defer(() => a.close());

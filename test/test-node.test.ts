@@ -5,7 +5,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ed25519PublicToX25519 } from "../sp-runtime/crypto/keys.ts";
 import { computeSessionKeys } from "../sp-runtime/crypto/session.ts";
 import { generateIdentity, Identity } from "../sp-runtime/identity/identity.ts";
-import { formatSuperPeerUrl, parseSuperPeerList, parseSuperPeerUrl, SuperPeerUrlError } from "../sp-runtime/node/super-peer-url.ts";
+import {
+  formatSuperPeerUrl,
+  parseSuperPeerList,
+  parseSuperPeerUrl,
+  SuperPeerUrlError,
+} from "../sp-runtime/node/super-peer-url.ts";
 import { type AppEvent, type DrasylNodeOptions, DrasylNode, type UniteEvent } from "../sp-runtime/node/test-node.ts";
 import { MessageType, MTU } from "../sp-runtime/wire/constants.ts";
 import type { Endpoint } from "../sp-runtime/wire/endpoints.ts";
@@ -40,7 +45,13 @@ function urlError(f: () => unknown): SuperPeerUrlError {
 describe("super peer URLs", () => {
   it("parses a DNS address with Rust's defaults", () => {
     const u = parseSuperPeerUrl(`udp://sp-rjl1.drasyl.org:22527?publicKey=${PK}`);
-    expect(u).toMatchObject({ addr: "sp-rjl1.drasyl.org:22527", host: "sp-rjl1.drasyl.org", port: 22527, networkId: 1, tcpPort: 443 });
+    expect(u).toMatchObject({
+      addr: "sp-rjl1.drasyl.org:22527",
+      host: "sp-rjl1.drasyl.org",
+      port: 22527,
+      networkId: 1,
+      tcpPort: 443,
+    });
     expect(bytesToHex(u.publicKey)).toBe(PK);
     expect(formatSuperPeerUrl(u)).toBe(`udp://sp-rjl1.drasyl.org:22527?publicKey=${PK}&networkId=1&tcpPort=443`);
   });
@@ -49,7 +60,10 @@ describe("super peer URLs", () => {
     const u = parseSuperPeerUrl(`udp://192.0.2.7:22527?tcpPort=8443&networkId=-42&publicKey=${PK.toUpperCase()}`);
     expect(u).toMatchObject({ host: "192.0.2.7", port: 22527, networkId: -42, tcpPort: 8443 });
     expect(bytesToHex(u.publicKey)).toBe(PK);
-    expect(parseSuperPeerUrl(`udp://h:1?publicKey=${PK}&networkId=+7&tcpPort=+80`)).toMatchObject({ networkId: 7, tcpPort: 80 });
+    expect(parseSuperPeerUrl(`udp://h:1?publicKey=${PK}&networkId=+7&tcpPort=+80`)).toMatchObject({
+      networkId: 7,
+      tcpPort: 80,
+    });
   });
 
   it("handles IPv6 literals in brackets, for UDP and TCP", () => {
@@ -62,7 +76,17 @@ describe("super peer URLs", () => {
   });
 
   it("ignores unparsable values and unknown keys like Rust", () => {
-    for (const q of ["networkId=abc", "networkId=2147483648", "networkId=", "networkId= 3", "tcpPort=70000", "tcpPort=-1", "tcpPort=x", "foo=bar", "novalue"]) {
+    for (const q of [
+      "networkId=abc",
+      "networkId=2147483648",
+      "networkId=",
+      "networkId= 3",
+      "tcpPort=70000",
+      "tcpPort=-1",
+      "tcpPort=x",
+      "foo=bar",
+      "novalue",
+    ]) {
       const u = parseSuperPeerUrl(`udp://h:1?publicKey=${PK}&${q}`);
       expect(u, q).toMatchObject({ networkId: 1, tcpPort: 443 });
     }
@@ -243,7 +267,14 @@ class FakeSuperPeer {
     if (msg.value.type !== MessageType.Hello) return undefined;
     const as = this.opts.ackAs ?? this.identity;
     return buildPacket(
-      { hopCount: 0, networkId: this.opts.ackNetworkId ?? header.networkId, recipient: sender, sender: as.publicKey, pow: as.pow, type: MessageType.Ack },
+      {
+        hopCount: 0,
+        networkId: this.opts.ackNetworkId ?? header.networkId,
+        recipient: sender,
+        sender: as.publicKey,
+        pow: as.pow,
+        type: MessageType.Ack,
+      },
       encodeAck(msg.value.time),
       this.opts.armAck === false ? {} : { txKey: this.session(sender, as).tx },
     );
@@ -397,7 +428,12 @@ describe("DrasylNode and a super peer", () => {
 
     const got = sp.received[0];
     expect(got?.header.armed).toBe(true);
-    expect(got?.msg).toMatchObject({ type: MessageType.Hello, kind: "super-peer", childTime: 1n, endpoints: [node.address()] });
+    expect(got?.msg).toMatchObject({
+      type: MessageType.Hello,
+      kind: "super-peer",
+      childTime: 1n,
+      endpoints: [node.address()],
+    });
     expect(node.stats().superPeers[0]?.rttMs.udp).toBe(r.rttMs);
     expect(node.drops.size).toBe(0);
   });
@@ -436,7 +472,11 @@ describe("DrasylNode and a super peer", () => {
     // A relayed APP from another node over the same connection.
     const apps: AppEvent[] = [];
     node.on("app", (e) => apps.push(e));
-    sp.sendTo(buildPacket(header(ID2, ID1, MessageType.App, 1, 1), Uint8Array.of(5), { txKey: sessionTx(ID2, ID1) }), "tcp", node);
+    sp.sendTo(
+      buildPacket(header(ID2, ID1, MessageType.App, 1, 1), Uint8Array.of(5), { txKey: sessionTx(ID2, ID1) }),
+      "tcp",
+      node,
+    );
     await until(() => apps.length === 1);
     expect(apps[0]).toMatchObject({ hopCount: 1, via: "tcp" });
     expect(bytesToHex(apps[0]?.sender ?? new Uint8Array())).toBe(ID2.publicKeyHex);
@@ -453,7 +493,10 @@ describe("DrasylNode and a super peer", () => {
     const got = sp.received[0];
     expect(got?.transport).toBe("udp");
     expect(got?.raw.length).toBe(MTU);
-    const opened = openPacket(Uint8Array.from(got?.raw ?? []), computeSessionKeys(ID2.xPublic, ID2.xSecret, ID1.xPublic).rx);
+    const opened = openPacket(
+      Uint8Array.from(got?.raw ?? []),
+      computeSessionKeys(ID2.xPublic, ID2.xSecret, ID1.xPublic).rx,
+    );
     expect(opened.ok && opened.value.body.every((b) => b === 1)).toBe(true);
     expect(node.counters.appTx).toBe(1);
   });
@@ -472,7 +515,11 @@ describe("DrasylNode and a super peer", () => {
           () => undefined,
           (e: unknown) => e as Error,
         );
-        expect(err?.message, `${reason} via ${transport}`).toMatch(new RegExp(`no ACK from super peer .* over ${transport} within 150 ms; ignored packets from there: ${reason}×1`));
+        expect(err?.message, `${reason} via ${transport}`).toMatch(
+          new RegExp(
+            `no ACK from super peer .* over ${transport} within 150 ms; ignored packets from there: ${reason}×1`,
+          ),
+        );
       }
       expect(node.drops.get(reason)).toBe(2);
       expect(node.counters.ackRx).toBe(0);
@@ -488,7 +535,11 @@ describe("DrasylNode and a super peer", () => {
     const direct = new Promise<string>((resolve) => a.on("ack", (e) => !e.superPeer && resolve(bytesToHex(e.peer))));
 
     await a.hello(sp.address, "udp", 2000);
-    const unite = encodeUnite(ID2.publicKey, [{ address: "127.0.0.1", port: 1 }, b.address(), { address: "::1", port: 2 }]);
+    const unite = encodeUnite(ID2.publicKey, [
+      { address: "127.0.0.1", port: 1 },
+      b.address(),
+      { address: "::1", port: 2 },
+    ]);
     sp.sendTo(buildPacket(header(ID3, ID1, MessageType.Unite), unite, { txKey: sessionTx(ID3, ID1) }), "udp", a);
 
     expect(await direct).toBe(ID2.publicKeyHex);
@@ -526,7 +577,9 @@ describe("DrasylNode and a super peer", () => {
     await sp.close();
     const node = new DrasylNode({ identity: ID1, superPeers: [address], bind: { address: "127.0.0.1" } });
     await node.start();
-    await expect(node.hello(ID3.publicKey, "tcp", 1000)).rejects.toThrow(/TCP connection to super peer .* failed: .*ECONNREFUSED/);
+    await expect(node.hello(ID3.publicKey, "tcp", 1000)).rejects.toThrow(
+      /TCP connection to super peer .* failed: .*ECONNREFUSED/,
+    );
     const pending = expect(node.hello(ID3.publicKey, "udp", 5000)).rejects.toThrow(/closed/);
     await node.close();
     await pending;

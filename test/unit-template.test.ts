@@ -5,9 +5,17 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CURRENT_LINK, UNIT_FILE } from "../stacks/install/layout.ts";
 import { resolveSettings, type Settings } from "../stacks/install/settings.ts";
-import { environmentOf, readTemplate, renderServiceFiles, renderTemplate, TemplateError } from "../stacks/install/templates.ts";
+import {
+  environmentOf,
+  readTemplate,
+  renderServiceFiles,
+  renderTemplate,
+  TemplateError,
+} from "../stacks/install/templates.ts";
 
-const SYSTEM_UNITS = ["/usr/lib/systemd/system", "/lib/systemd/system"].find((d) => existsSync(join(d, "multi-user.target")));
+const SYSTEM_UNITS = ["/usr/lib/systemd/system", "/lib/systemd/system"].find((d) =>
+  existsSync(join(d, "multi-user.target")),
+);
 const analyze = spawnSync("systemd-analyze", ["--version"]).status === 0 && SYSTEM_UNITS !== undefined;
 
 const roots: string[] = [];
@@ -33,7 +41,9 @@ function rootWith(unit: string): string {
 }
 
 function verify(unit: string): { status: number | null; stderr: string } {
-  const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${rootWith(unit)}`, "drasyl-sp.service"], { encoding: "utf8" });
+  const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${rootWith(unit)}`, "drasyl-sp.service"], {
+    encoding: "utf8",
+  });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -61,7 +71,11 @@ describe.skipIf(!analyze && process.env.CI !== "true")("the rendered unit passes
 
   it("security: exposure score is OK (below 2.0)", () => {
     const root = rootWith(unitFor());
-    const r = spawnSync("systemd-analyze", ["security", "--offline=yes", `--root=${root}`, "--no-pager", "drasyl-sp.service"], { encoding: "utf8" });
+    const r = spawnSync(
+      "systemd-analyze",
+      ["security", "--offline=yes", `--root=${root}`, "--no-pager", "drasyl-sp.service"],
+      { encoding: "utf8" },
+    );
     const m = /Overall exposure level for drasyl-sp\.service: (\d+\.\d+) (\S+)/.exec(r.stdout);
     expect(m, r.stdout + r.stderr).not.toBeNull();
     const score = Number(m?.[1]);

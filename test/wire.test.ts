@@ -16,18 +16,24 @@ import { bytesToHex, hexToBytes } from "../sp-runtime/util/hex.ts";
 import { drasyl, type DrasylPacketVector } from "./support/vectors.ts";
 
 const identities = Object.fromEntries(
-  Object.entries(drasyl.identities).map(([name, v]) => [name, new Identity(hexToBytes(v.secretKey), v.proofOfWork ?? 0)]),
+  Object.entries(drasyl.identities).map(([name, v]) => [
+    name,
+    new Identity(hexToBytes(v.secretKey), v.proofOfWork ?? 0),
+  ]),
 );
 const ident = (name: string): Identity => {
   const i = identities[name];
   if (!i) throw new Error(`no identity ${name}`);
   return i;
 };
-const session = (of: string, peer: string) => computeSessionKeys(ident(of).xPublic, ident(of).xSecret, ident(peer).xPublic);
+const session = (of: string, peer: string) =>
+  computeSessionKeys(ident(of).xPublic, ident(of).xSecret, ident(peer).xPublic);
 
 function expectedType(v: DrasylPacketVector): MessageType {
   const word = v.name.split(" ")[0];
-  return { HELLO: MessageType.Hello, ACK: MessageType.Ack, UNITE: MessageType.Unite, APP: MessageType.App }[word as "HELLO"];
+  return { HELLO: MessageType.Hello, ACK: MessageType.Ack, UNITE: MessageType.Unite, APP: MessageType.App }[
+    word as "HELLO"
+  ];
 }
 
 describe("packets from drasyl.json", () => {
@@ -97,7 +103,9 @@ describe("packets from drasyl.json", () => {
   it("message encoders produce the vector bodies", () => {
     const hello = drasyl.packets[0];
     if (!hello) throw new Error("no vectors");
-    expect(bytesToHex(encodeHelloSuperPeer(1700000000000000n, [{ address: "192.168.1.10", port: 22527 }]))).toBe(hello.plaintextBody);
+    expect(bytesToHex(encodeHelloSuperPeer(1700000000000000n, [{ address: "192.168.1.10", port: 22527 }]))).toBe(
+      hello.plaintextBody,
+    );
     expect(bytesToHex(encodeAck(1700000000000000n))).toBe("00060a24181e4000");
     const unite = drasyl.packets.find((p) => p.name.startsWith("UNITE"));
     expect(
@@ -162,11 +170,21 @@ describe("endpoints", () => {
     const body = new Uint8Array(20);
     body.set(encodeHelloNodePeer(7n, new Uint8Array([1, 2, 3, 4])));
     const h = decodeMessage(
-      { hopCount: 0, armed: false, networkId: 1, recipient: ident("id_2").publicKey, sender: ident("id_3").publicKey, pow: 0, type: MessageType.Hello },
+      {
+        hopCount: 0,
+        armed: false,
+        networkId: 1,
+        recipient: ident("id_2").publicKey,
+        sender: ident("id_3").publicKey,
+        pow: 0,
+        type: MessageType.Hello,
+      },
       body,
       "node-peer",
     );
-    expect(h.ok && h.value.type === MessageType.Hello && h.value.kind === "node-peer" && Array.from(h.value.shortId)).toEqual([1, 2, 3, 4]);
+    expect(
+      h.ok && h.value.type === MessageType.Hello && h.value.kind === "node-peer" && Array.from(h.value.shortId),
+    ).toEqual([1, 2, 3, 4]);
   });
 });
 
@@ -185,7 +203,10 @@ describe("headers", () => {
   it("refuses an armed packet without a key and a short armed body", () => {
     const armed = hexToBytes(drasyl.packets[0]?.packet ?? "");
     expect(openPacket(armed, undefined)).toEqual({ ok: false, reason: "no_session_key" });
-    expect(openPacket(armed.subarray(0, HEADER_LEN + 47), new Uint8Array(32))).toEqual({ ok: false, reason: "arm_too_short" });
+    expect(openPacket(armed.subarray(0, HEADER_LEN + 47), new Uint8Array(32))).toEqual({
+      ok: false,
+      reason: "arm_too_short",
+    });
     expect(openPacket(armed.slice(), new Uint8Array(32))).toEqual({ ok: false, reason: "tag_invalid" });
   });
 });

@@ -20,10 +20,16 @@ const cli = join(packageRoot(), "dist", "drasyl-deploy.mjs");
 function timed(stateDir: string, config: string, ...args: string[]): number {
   const t = process.hrtime.bigint();
   try {
-    execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], { stdio: ["ignore", "pipe", "pipe"], timeout: 900_000 });
+    execFileSync(process.execPath, [cli, "--state-dir", stateDir, ...args, "--config", config], {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 900_000,
+    });
   } catch (e) {
     const err = e as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`drasyl-deploy ${args.join(" ")} failed:\n${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`, { cause: e });
+    throw new Error(
+      `drasyl-deploy ${args.join(" ")} failed:\n${err.stderr?.toString() ?? ""}${err.stdout?.toString() ?? ""}`,
+      { cause: e },
+    );
   }
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
@@ -59,16 +65,28 @@ const configs = {
   init: join(dir, "init.yaml"),
 };
 try {
-  for (const [n, config] of [[1, configs.one], [3, configs.three]] as const) {
+  for (const [n, config] of [
+    [1, configs.one],
+    [3, configs.three],
+  ] as const) {
     rows.push({ case: "fresh up (new identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
     rows.push({ case: "no-op up", servers: n, seconds: timed(stateDir, config, "up") });
-    if (n === 3) rows.push({ case: "gated rollout of a new release (--soak 5)", servers: n, seconds: timed(stateDir, config, "rollout", "--release", secondRelease, "--soak", "5") });
+    if (n === 3)
+      rows.push({
+        case: "gated rollout of a new release (--soak 5)",
+        servers: n,
+        seconds: timed(stateDir, config, "rollout", "--release", secondRelease, "--soak", "5"),
+      });
     timed(stateDir, config, "destroy", "--yes");
     rows.push({ case: "fresh up (kept identities, new servers)", servers: n, seconds: timed(stateDir, config, "up") });
     timed(stateDir, config, "destroy", "--yes");
   }
   const name = `bix${process.pid % 1000}`;
-  rows.push({ case: "init --yes to a verified sandbox (new identities, new servers)", servers: 3, seconds: timed(stateDir, configs.init, "init", "--yes", "--target", "local", "--name", name, "--up") });
+  rows.push({
+    case: "init --yes to a verified sandbox (new identities, new servers)",
+    servers: 3,
+    seconds: timed(stateDir, configs.init, "init", "--yes", "--target", "local", "--name", name, "--up"),
+  });
   rows.push({ case: "no-op up after init", servers: 3, seconds: timed(stateDir, configs.init, "up") });
 } finally {
   for (const config of Object.values(configs)) {
@@ -88,11 +106,26 @@ const ratioKept = get("fresh up (kept identities, new servers)", 3) / get("fresh
 const noop = get("no-op up", 3);
 const rollout = get("gated rollout of a new release (--soak 5)", 3);
 const targets = [
-  { target: "fresh up, 3 servers vs 1 (new identities)", goal: "<= 1.3x", measured: `${ratioNew.toFixed(2)}x`, pass: ratioNew <= 1.3 },
-  { target: "fresh up, 3 servers vs 1 (kept identities)", goal: "<= 1.3x", measured: `${ratioKept.toFixed(2)}x`, pass: ratioKept <= 1.3 },
+  {
+    target: "fresh up, 3 servers vs 1 (new identities)",
+    goal: "<= 1.3x",
+    measured: `${ratioNew.toFixed(2)}x`,
+    pass: ratioNew <= 1.3,
+  },
+  {
+    target: "fresh up, 3 servers vs 1 (kept identities)",
+    goal: "<= 1.3x",
+    measured: `${ratioKept.toFixed(2)}x`,
+    pass: ratioKept <= 1.3,
+  },
   { target: "no-op up, 3 servers", goal: "< 3 s", measured: `${noop.toFixed(2)} s`, pass: noop < 3 },
   // Three batches, each: install and start check, probes, 5 s soak with the relay check alongside.
-  { target: "gated rollout, 3 servers, --soak 5", goal: "< 60 s", measured: `${rollout.toFixed(2)} s`, pass: rollout < 60 },
+  {
+    target: "gated rollout, 3 servers, --soak 5",
+    goal: "< 60 s",
+    measured: `${rollout.toFixed(2)} s`,
+    pass: rollout < 60,
+  },
 ];
 console.table(rows.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(2)) })));
 console.table(targets.map((t) => ({ ...t, result: t.pass ? "PASS" : "MISS" })));

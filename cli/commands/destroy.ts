@@ -18,7 +18,9 @@ async function confirmed(deployment: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`This removes the servers of deployment "${deployment}". Identities stay in the local state.\nType the deployment name to confirm: `);
+    const answer = await rl.question(
+      `This removes the servers of deployment "${deployment}". Identities stay in the local state.\nType the deployment name to confirm: `,
+    );
     return answer.trim() === deployment;
   } finally {
     rl.close();
@@ -29,7 +31,9 @@ async function confirmed(deployment: string): Promise<boolean> {
 export async function destroy(opts: DestroyOptions): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   if (!opts.yes && !(await confirmed(d.config.deployment))) {
-    process.stderr.write(`Not confirmed: nothing removed. Without a terminal, pass --yes to destroy "${d.config.deployment}".\n`);
+    process.stderr.write(
+      `Not confirmed: nothing removed. Without a terminal, pass --yes to destroy "${d.config.deployment}".\n`,
+    );
     return 1;
   }
   const unlock = lockDeployment(d.state);
@@ -48,7 +52,12 @@ export async function destroy(opts: DestroyOptions): Promise<number> {
     return (code = 0);
   } finally {
     unlock();
-    appendAudit(d.state, { command: "destroy", args: opts.argv ?? [], exitCode: code, servers: gone.map((server) => ({ server, result: "removed" })) });
+    appendAudit(d.state, {
+      command: "destroy",
+      args: opts.argv ?? [],
+      exitCode: code,
+      servers: gone.map((server) => ({ server, result: "removed" })),
+    });
   }
 }
 

@@ -11,7 +11,11 @@ export async function forgetHost(name: string, opts: { config?: string; stateDir
     return 1;
   }
   const removed = forgetHostKey(d.state.knownHostsFile, server.ssh.host, server.ssh.port);
-  process.stderr.write(removed ? `Forgot the pinned host key of ${name} (${server.ssh.host}:${server.ssh.port}).\n` : `No host key was pinned for ${name}.\n`);
+  process.stderr.write(
+    removed
+      ? `Forgot the pinned host key of ${name} (${server.ssh.host}:${server.ssh.port}).\n`
+      : `No host key was pinned for ${name}.\n`,
+  );
   return 0;
 }
 

@@ -10,7 +10,15 @@ import { DEFAULT_POW_DIFFICULTY, powLeadingZeroBits } from "../../sp-runtime/ide
 import { serverNames, serverRegions } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import type { Archive } from "../identity/archive.ts";
-import { buildArchive, checkWritable, defaultBackupFile, planRestore, readBackup, writeBackup, type HeldIdentity } from "../identity/custody.ts";
+import {
+  buildArchive,
+  checkWritable,
+  defaultBackupFile,
+  planRestore,
+  readBackup,
+  writeBackup,
+  type HeldIdentity,
+} from "../identity/custody.ts";
 import type { Protection, Unlock } from "../identity/encryption.ts";
 import { backupPassphrase } from "../identity/passphrase.ts";
 import { table } from "../output/progress.ts";
@@ -55,7 +63,9 @@ async function unlockFor(o: { passphraseFile?: string; identity?: string[] }): P
     if (identities.length === 0) throw new Error(`no AGE-SECRET-KEY-1... line in ${o.identity.join(", ")}`);
     return { identities };
   }
-  return { passphrase: await backupPassphrase("decrypt", o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}) };
+  return {
+    passphrase: await backupPassphrase("decrypt", o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}),
+  };
 }
 
 export interface BackupOptions {
@@ -79,23 +89,48 @@ export async function backup(opts: BackupOptions, protection?: Protection): Prom
   checkWritable(out, opts.force);
   const p: Protection =
     protection ??
-    (opts.recipient.length > 0 ? { recipients: opts.recipient } : { passphrase: await backupPassphrase("encrypt", opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {}) });
+    (opts.recipient.length > 0
+      ? { recipients: opts.recipient }
+      : {
+          passphrase: await backupPassphrase(
+            "encrypt",
+            opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {},
+          ),
+        });
   const archive = buildArchive(d.config.deployment, d.settings.networkId, held);
   await writeBackup(out, archive, p);
-  recordBackup(d.state, { at: archive.createdAt, file: out, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
-  note(`Backed up ${held.length} identit${held.length === 1 ? "y" : "ies"} of "${d.config.deployment}" to ${out} (age-encrypted, 0600).`);
+  recordBackup(d.state, {
+    at: archive.createdAt,
+    file: out,
+    keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])),
+  });
+  note(
+    `Backed up ${held.length} identit${held.length === 1 ? "y" : "ies"} of "${d.config.deployment}" to ${out} (age-encrypted, 0600).`,
+  );
   note("Keep it somewhere other than this machine, with the passphrase or age key apart from it.");
   return 0;
 }
 
 function describeArchive(a: Archive, out: Out): void {
-  out(`deployment ${a.deployment}, network ${a.networkId}, written ${a.createdAt}, ${a.entries.length} identit${a.entries.length === 1 ? "y" : "ies"}\n`);
+  out(
+    `deployment ${a.deployment}, network ${a.networkId}, written ${a.createdAt}, ${a.entries.length} identit${a.entries.length === 1 ? "y" : "ies"}\n`,
+  );
   const rows = [["SERVER", "REGION", "PUBLIC KEY", "POW"]];
-  for (const e of a.entries) rows.push([e.server, e.region || "-", e.publicKey, `${powLeadingZeroBits(e.identity.publicKey, e.proofOfWork)} bits (needs ${e.powDifficulty})`]);
+  for (const e of a.entries)
+    rows.push([
+      e.server,
+      e.region || "-",
+      e.publicKey,
+      `${powLeadingZeroBits(e.identity.publicKey, e.proofOfWork)} bits (needs ${e.powDifficulty})`,
+    ]);
   out(table(rows));
 }
 
-export async function verify(file: string, o: { passphraseFile?: string; identity?: string[] }, out: Out = stdout): Promise<number> {
+export async function verify(
+  file: string,
+  o: { passphraseFile?: string; identity?: string[] },
+  out: Out = stdout,
+): Promise<number> {
   try {
     const archive = await readBackup(file, await unlockFor(o));
     describeArchive(archive, out);
@@ -120,13 +155,21 @@ export interface RestoreOptions {
  * Puts identities from a backup into the local state; the next `up` installs them, also over a
  * different identity a server may hold. Nothing is written unless the whole archive checks out.
  */
-export async function restore(file: string, opts: RestoreOptions, ask: (q: string) => Promise<boolean> = confirm): Promise<number> {
+export async function restore(
+  file: string,
+  opts: RestoreOptions,
+  ask: (q: string) => Promise<boolean> = confirm,
+): Promise<number> {
   const archive = await readBackup(file, await unlockFor(opts));
   const deployment = opts.toDeployment ?? archive.deployment;
   const state = new StateDir(opts.stateDir).forDeployment(deployment);
   const unlock = lockDeployment(state);
   try {
-    const items = planRestore(archive, { servers: opts.server, ...(opts.toDeployment ? { toDeployment: opts.toDeployment } : {}) }, (s) => loadIdentity(state, s));
+    const items = planRestore(
+      archive,
+      { servers: opts.server, ...(opts.toDeployment ? { toDeployment: opts.toDeployment } : {}) },
+      (s) => loadIdentity(state, s),
+    );
     const pending = pendingRestores(state);
     let declined = 0;
     for (const item of items) {
@@ -136,9 +179,13 @@ export async function restore(file: string, opts: RestoreOptions, ask: (q: strin
         continue;
       }
       if (item.state === "differs" && !opts.force) {
-        const yes = await ask(`${item.server}: the local state holds ${item.localPublicKey}, the backup ${pk}. Replace it (the current one is kept)?`);
+        const yes = await ask(
+          `${item.server}: the local state holds ${item.localPublicKey}, the backup ${pk}. Replace it (the current one is kept)?`,
+        );
         if (!yes) {
-          note(`${item.server}: kept the local identity ${item.localPublicKey} (pass --force to replace it without asking)`);
+          note(
+            `${item.server}: kept the local identity ${item.localPublicKey} (pass --force to replace it without asking)`,
+          );
           declined++;
           continue;
         }
@@ -150,7 +197,11 @@ export async function restore(file: string, opts: RestoreOptions, ask: (q: strin
       note(`${item.server}: restored ${pk}${kept ? ` (the replaced identity is kept as ${kept})` : ""}`);
     }
     // The archive holds these keys: it is a backup of them, wherever it came from.
-    recordBackup(state, { at: archive.createdAt, file: resolve(file), keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])) });
+    recordBackup(state, {
+      at: archive.createdAt,
+      file: resolve(file),
+      keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])),
+    });
     note(`Run drasyl-deploy up to install the restored identities onto the servers of "${deployment}".`);
     return declined > 0 ? 1 : 0;
   } finally {
@@ -184,13 +235,24 @@ export interface ImportOptions {
 }
 
 /** Brings in a Rust `drasyl-sp` identity (file or running server) so the super peer keeps its key. */
-export async function importIdentity(file: string | undefined, opts: ImportOptions, ask: (q: string) => Promise<boolean> = confirm): Promise<number> {
+export async function importIdentity(
+  file: string | undefined,
+  opts: ImportOptions,
+  ask: (q: string) => Promise<boolean> = confirm,
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
-  if (!serverNames(d.config).includes(opts.server)) throw new Error(`--server ${opts.server} is not a server of "${d.config.deployment}" (its servers: ${serverNames(d.config).join(", ")})`);
-  if (!file && !opts.fromServer) throw new Error("name the identity file to import, or pass --from-server to fetch it from the server over SSH");
+  if (!serverNames(d.config).includes(opts.server))
+    throw new Error(
+      `--server ${opts.server} is not a server of "${d.config.deployment}" (its servers: ${serverNames(d.config).join(", ")})`,
+    );
+  if (!file && !opts.fromServer)
+    throw new Error("name the identity file to import, or pass --from-server to fetch it from the server over SSH");
   const identity = file ? parseIdentityFile(readFileSync(file, "utf8"), file) : await remoteIdentity(d, opts.server);
   const bits = powLeadingZeroBits(identity.publicKey, identity.pow);
-  if (bits < DEFAULT_POW_DIFFICULTY) throw new Error(`the identity's proof of work has ${bits} bits, drasyl needs ${DEFAULT_POW_DIFFICULTY}: super peers with it are refused; nothing imported`);
+  if (bits < DEFAULT_POW_DIFFICULTY)
+    throw new Error(
+      `the identity's proof of work has ${bits} bits, drasyl needs ${DEFAULT_POW_DIFFICULTY}: super peers with it are refused; nothing imported`,
+    );
   const unlock = lockDeployment(d.state);
   try {
     const current = loadIdentity(d.state, opts.server);
@@ -198,13 +260,24 @@ export async function importIdentity(file: string | undefined, opts: ImportOptio
       note(`${opts.server}: the local state already holds ${identity.publicKeyHex}`);
       return 0;
     }
-    if (current && !opts.force && !(await ask(`${opts.server}: the local state holds ${current.publicKeyHex}; replace it with ${identity.publicKeyHex} (the current one is kept)?`))) {
-      note(`${opts.server}: kept the local identity ${current.publicKeyHex} (pass --force to replace it without asking)`);
+    if (
+      current &&
+      !opts.force &&
+      !(await ask(
+        `${opts.server}: the local state holds ${current.publicKeyHex}; replace it with ${identity.publicKeyHex} (the current one is kept)?`,
+      ))
+    ) {
+      note(
+        `${opts.server}: kept the local identity ${current.publicKeyHex} (pass --force to replace it without asking)`,
+      );
       return 1;
     }
-    if (!opts.fromServer) setPendingRestores(d.state, { ...pendingRestores(d.state), [opts.server]: identity.publicKeyHex });
+    if (!opts.fromServer)
+      setPendingRestores(d.state, { ...pendingRestores(d.state), [opts.server]: identity.publicKeyHex });
     const kept = replaceIdentity(d.state, opts.server, identity);
-    note(`${opts.server}: imported ${identity.publicKeyHex}${kept ? ` (the replaced identity is kept as ${kept})` : ""}; not backed up yet: run drasyl-deploy identity backup`);
+    note(
+      `${opts.server}: imported ${identity.publicKeyHex}${kept ? ` (the replaced identity is kept as ${kept})` : ""}; not backed up yet: run drasyl-deploy identity backup`,
+    );
     return 0;
   } finally {
     unlock();
@@ -223,23 +296,33 @@ export interface ExportOptions {
 export function exportIdentity(opts: ExportOptions): number {
   const d = openDeployment(opts.config, opts.stateDir);
   const identity = loadIdentity(d.state, opts.server);
-  if (!identity) throw new Error(`the local state of "${d.config.deployment}" holds no identity for ${opts.server} (${d.state.identityFile(opts.server)})`);
+  if (!identity)
+    throw new Error(
+      `the local state of "${d.config.deployment}" holds no identity for ${opts.server} (${d.state.identityFile(opts.server)})`,
+    );
   const out = opts.out ?? `${opts.server}.identity`;
   checkWritable(out, opts.force);
   writeFileAtomic(out, formatIdentityFile(identity), { mode: 0o600 });
-  note(`${opts.server}: wrote ${identity.publicKeyHex} to ${out} (Rust drasyl-sp format, 0600; it holds the secret key)`);
+  note(
+    `${opts.server}: wrote ${identity.publicKeyHex} to ${out} (Rust drasyl-sp format, 0600; it holds the secret key)`,
+  );
   return 0;
 }
 
 type Held = "local+server" | "differs" | "local only" | "server only" | "no identity" | "unreachable";
 
 /** What the server holds, from the facts script (which reads only the public half of the key). */
-async function serverKey(server: Server, stateDir: StateDir): Promise<{ key?: string; present: boolean; error?: string }> {
+async function serverKey(
+  server: Server,
+  stateDir: StateDir,
+): Promise<{ key?: string; present: boolean; error?: string }> {
   let conn: SshConnection | undefined;
   try {
     conn = await SshConnection.open(server, { knownHostsFile: stateDir.knownHostsFile, timeoutMs: 10_000 });
     const facts = await gatherFacts(conn);
-    return facts.identity.present ? { present: true, ...(facts.identity.publicKey ? { key: facts.identity.publicKey } : {}) } : { present: false };
+    return facts.identity.present
+      ? { present: true, ...(facts.identity.publicKey ? { key: facts.identity.publicKey } : {}) }
+      : { present: false };
   } catch (e) {
     return { present: false, error: (e as Error).message };
   } finally {
@@ -247,7 +330,10 @@ async function serverKey(server: Server, stateDir: StateDir): Promise<{ key?: st
   }
 }
 
-export async function list(opts: { config?: string; stateDir: string; localOnly: boolean }, out: Out = stdout): Promise<number> {
+export async function list(
+  opts: { config?: string; stateDir: string; localOnly: boolean },
+  out: Out = stdout,
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const records = backupRecords(d.state);
   const servers = opts.localOnly ? [] : await listServers(d);
@@ -270,7 +356,14 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
     const key = local?.publicKeyHex ?? r?.key ?? "-";
     const pow = local ? `${powLeadingZeroBits(local.publicKey, local.pow)}` : "-";
     const last = local ? (lastBackupOf(records, local.publicKeyHex)?.at ?? "never") : "-";
-    rows.push([name, regions.get(name) ?? "-", key, pow, held === "differs" ? `differs (server: ${r?.key ?? "unreadable"})` : held, last]);
+    rows.push([
+      name,
+      regions.get(name) ?? "-",
+      key,
+      pow,
+      held === "differs" ? `differs (server: ${r?.key ?? "unreadable"})` : held,
+      last,
+    ]);
   }
   out(table(rows));
   const unbacked = names.filter((n) => {
@@ -284,9 +377,19 @@ export async function list(opts: { config?: string; stateDir: string; localOnly:
 /** `identity list|backup|verify|restore|import|export`, each with its own options. */
 export const registerIdentity: Register = (program, globals) => {
   const stateDir = (): string => globals().stateDir;
-  const identity = program.command("identity").description("back up, verify, restore, import and export super peer identities (their public keys are what clients trust)");
-  const passOpt = ["--passphrase-file <file>", "read the backup passphrase from this file (else $DRASYL_DEPLOY_BACKUP_PASSPHRASE, else asked)"] as const;
-  const ageIdOpt = ["--identity <file>", "age identity file (AGE-SECRET-KEY-1...) for a backup made with --recipient"] as const;
+  const identity = program
+    .command("identity")
+    .description(
+      "back up, verify, restore, import and export super peer identities (their public keys are what clients trust)",
+    );
+  const passOpt = [
+    "--passphrase-file <file>",
+    "read the backup passphrase from this file (else $DRASYL_DEPLOY_BACKUP_PASSPHRASE, else asked)",
+  ] as const;
+  const ageIdOpt = [
+    "--identity <file>",
+    "age identity file (AGE-SECRET-KEY-1...) for a backup made with --recipient",
+  ] as const;
   const run = async (f: () => Promise<number> | number): Promise<void> => {
     process.exitCode = await f();
   };
@@ -323,16 +426,22 @@ export const registerIdentity: Register = (program, globals) => {
     .option("--force", "replace differing local identities without asking (they are kept in the state dir)", false)
     .option(...passOpt)
     .option(...ageIdOpt, collect, [])
-    .action((file: string, o: Omit<RestoreOptions, "stateDir">) => run(() => restore(file, { ...o, stateDir: stateDir() })));
+    .action((file: string, o: Omit<RestoreOptions, "stateDir">) =>
+      run(() => restore(file, { ...o, stateDir: stateDir() })),
+    );
 
   identity
     .command("import [file]")
-    .description("import a Rust drasyl-sp identity file (e.g. /etc/drasyl-sp/drasyl-sp.identity) as a server's identity")
+    .description(
+      "import a Rust drasyl-sp identity file (e.g. /etc/drasyl-sp/drasyl-sp.identity) as a server's identity",
+    )
     .requiredOption("--server <name>", "the server of this deployment that gets the identity")
     .option("--from-server", "fetch the identity file from that server over SSH instead of a local file", false)
     .option("--force", "replace a differing local identity without asking (it is kept in the state dir)", false)
     .addOption(configOption())
-    .action((file: string | undefined, o: Omit<ImportOptions, "stateDir">) => run(() => importIdentity(file, { ...o, stateDir: stateDir() })));
+    .action((file: string | undefined, o: Omit<ImportOptions, "stateDir">) =>
+      run(() => importIdentity(file, { ...o, stateDir: stateDir() })),
+    );
 
   identity
     .command("export")

@@ -28,7 +28,9 @@ function previousAnswers(file: string, say: (l: string) => void): { text: string
     say(`${file} exists: its values are the defaults.`);
     return { text, answers: answersFromConfig(config, parseDocument(text).toJS() as Record<string, unknown>) };
   } catch (e) {
-    say(`${file} exists but is not usable (${(e as Error).message.split("\n").join(" ")}): its values are not offered.`);
+    say(
+      `${file} exists but is not usable (${(e as Error).message.split("\n").join(" ")}): its values are not offered.`,
+    );
     return { text };
   }
 }
@@ -41,7 +43,13 @@ function writeAtomically(file: string, text: string): void {
 
 async function run(opts: InitOptions, ask: Asker): Promise<number> {
   const previous = previousAnswers(opts.config, (l) => ask.say(l));
-  const answers = await askAnswers({ ask, flags: opts, previous: previous?.answers, stateDir: opts.stateDir, env: process.env });
+  const answers = await askAnswers({
+    ask,
+    flags: opts,
+    previous: previous?.answers,
+    stateDir: opts.stateDir,
+    env: process.env,
+  });
   const text = renderConfig(answers);
   // The file must be what `up` accepts: a config init cannot write is a bug here, not the operator's.
   parseConfig(text, `the config init generated (${JSON.stringify(configFromAnswers(answers))})`);
@@ -50,9 +58,19 @@ async function run(opts: InitOptions, ask: Asker): Promise<number> {
     ask.say(`${opts.config} already says exactly this: nothing to write.`);
   } else {
     if (previous) {
-      ask.say(createTwoFilesPatch(opts.config, opts.config, previous.text, text, "current", "new").split("\n").slice(2).join("\n"));
-      if (!opts.force && !ask.interactive) throw new AnswerError(`${opts.config} exists and would change (the diff is above): pass --force to overwrite it`);
-      const overwrite = opts.force || (await ask.yesNo({ flag: "--force", message: `Overwrite ${opts.config} with these changes?`, default: false }));
+      ask.say(
+        createTwoFilesPatch(opts.config, opts.config, previous.text, text, "current", "new")
+          .split("\n")
+          .slice(2)
+          .join("\n"),
+      );
+      if (!opts.force && !ask.interactive)
+        throw new AnswerError(
+          `${opts.config} exists and would change (the diff is above): pass --force to overwrite it`,
+        );
+      const overwrite =
+        opts.force ||
+        (await ask.yesNo({ flag: "--force", message: `Overwrite ${opts.config} with these changes?`, default: false }));
       if (!overwrite) {
         ask.say("Nothing written.");
         return 1;
@@ -64,12 +82,15 @@ async function run(opts: InitOptions, ask: Asker): Promise<number> {
     ask.say(`Wrote ${opts.config}.`);
   }
   const secrets = secretsFor(answers);
-  if (secrets.length > 0) ask.say(`Before \`up\`, set in the environment: ${secrets.map((s) => s.split(/\s{2,}/)[0]).join("; ")}.`);
+  if (secrets.length > 0)
+    ask.say(`Before \`up\`, set in the environment: ${secrets.map((s) => s.split(/\s{2,}/)[0]).join("; ")}.`);
   // Unattended, `up` runs only when asked for: writing a config must not deploy by surprise.
   const later = `Deploy with: drasyl-deploy up${opts.config === DEFAULT_CONFIG_FILE ? "" : ` --config ${opts.config}`}`;
   let runUp: boolean;
   try {
-    runUp = opts.up ?? (ask.interactive && (await ask.yesNo({ flag: "--up", message: "Run `drasyl-deploy up` now?", default: true })));
+    runUp =
+      opts.up ??
+      (ask.interactive && (await ask.yesNo({ flag: "--up", message: "Run `drasyl-deploy up` now?", default: true })));
   } catch (e) {
     if (!isPromptCancel(e)) throw e;
     // The file is already written: Ctrl-C here only declines `up`.
@@ -104,13 +125,18 @@ export async function init(opts: InitOptions): Promise<number> {
 export const registerInit: Register = (program, globals) => {
   program
     .command("init")
-    .description("ask a few questions and write drasyl-deploy.yaml (every question also has a flag; --yes takes the defaults)")
+    .description(
+      "ask a few questions and write drasyl-deploy.yaml (every question also has a flag; --yes takes the defaults)",
+    )
     .addOption(new Option("-c, --config <file>", "the file to write").default(DEFAULT_CONFIG_FILE))
     .option("-y, --yes", "never prompt: take the default for every question no flag answers", false)
     .option("--force", "overwrite an existing file without asking", false)
     .option("--name <deployment>", "deployment name")
     .option("--target <kinds>", "where to run, comma-separated: hcloud, aws, existing, local")
-    .option("--regions <list>", "regions or locations, comma-separated; with several targets prefixed, e.g. hcloud:fsn1,aws:eu-central-1")
+    .option(
+      "--regions <list>",
+      "regions or locations, comma-separated; with several targets prefixed, e.g. hcloud:fsn1,aws:eu-central-1",
+    )
     .option("--server-type <type>", "Hetzner Cloud server type (default: the smallest per location)")
     .option("--instance-type <type>", "AWS instance type (default t3.micro)")
     .option("--network-id <id>", "drasyl network id, or 'random' (default 1)")
@@ -121,7 +147,10 @@ export const registerInit: Register = (program, globals) => {
     .option("--ssh-key <key>", "existing server: a private key file, 'agent', or 'new' (a deployment key)")
     .option("--dns-name <name>", "existing server: DNS name for clients (optional)")
     .option("--server-name <name>", "existing server: name (default from the address)")
-    .option("--host-key <key>", "existing server: the SSH host key to expect ('ssh-ed25519 AAAA...'); default: pin what the server offers")
+    .option(
+      "--host-key <key>",
+      "existing server: the SSH host key to expect ('ssh-ed25519 AAAA...'); default: pin what the server offers",
+    )
     .option("--no-check", "existing server: do not connect to check it")
     .option("--up", "run `up` after writing")
     .option("--no-up", "do not run `up` after writing")

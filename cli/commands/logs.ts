@@ -42,7 +42,10 @@ function prefixer(prefix: string, write: (s: string) => void): { push: (text: st
 }
 
 /** `drasyl-deploy logs [SERVER] [-f] [--since ...]`: the super peers' journals over SSH, one prefix per server. */
-export async function logs(opts: LogsOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function logs(
+  opts: LogsOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const all = await listServers(d);
   const servers: Server[] = opts.server === undefined ? all : all.filter((s) => s.name === opts.server);
@@ -68,7 +71,9 @@ export async function logs(opts: LogsOptions, out: (s: string) => void = (s) => 
       const errors = prefixer(`${s.name.padEnd(width)} | `, (l) => process.stderr.write(l));
       try {
         conn = await SshConnection.open(s, { knownHostsFile: d.state.knownHostsFile });
-        const { done, stop } = await conn.stream(command, (text, from) => (from === "stdout" ? lines : errors).push(text));
+        const { done, stop } = await conn.stream(command, (text, from) =>
+          (from === "stdout" ? lines : errors).push(text),
+        );
         const onSignal = (): void => stop();
         process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
         const code = await done;
@@ -96,12 +101,20 @@ function positive(value: string): number {
 export const registerLogs: Register = (program, globals) => {
   program
     .command("logs [server]")
-    .description("the super peers' journal (journalctl -u drasyl-sp) over SSH, from one server or all, one prefix per server")
+    .description(
+      "the super peers' journal (journalctl -u drasyl-sp) over SSH, from one server or all, one prefix per server",
+    )
     .addOption(configOption())
     .option("-f, --follow", "keep printing new lines until Ctrl-C", false)
     .option("--since <time>", 'from this time on, as journalctl takes it ("1 hour ago", "2026-12-04 10:00", "today")')
     .option("-n, --lines <n>", "how many of the last lines without --since (default 50)", positive)
-    .action(async (server: string | undefined, o: { config?: string; follow: boolean; since?: string; lines?: number }) => {
-      process.exitCode = await logs({ ...o, ...(server !== undefined ? { server } : {}), stateDir: globals().stateDir });
-    });
+    .action(
+      async (server: string | undefined, o: { config?: string; follow: boolean; since?: string; lines?: number }) => {
+        process.exitCode = await logs({
+          ...o,
+          ...(server !== undefined ? { server } : {}),
+          stateDir: globals().stateDir,
+        });
+      },
+    );
 };

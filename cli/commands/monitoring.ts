@@ -24,12 +24,17 @@ export interface MonitoringOptions {
  * and Grafana dashboard. Targets of servers no longer in the deployment are removed, so Prometheus
  * stops scraping them on its next file_sd refresh.
  */
-export async function monitoring(opts: MonitoringOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function monitoring(
+  opts: MonitoringOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const listen = d.settings.prometheusListen;
   const port = listen === "" ? undefined : metricsPort(listen);
   if (port === undefined) {
-    out(`superPeer.prometheusListen is "": the super peers serve no metrics. Set it (e.g. "[::]:9898" with a token and metricsFrom) and run drasyl-deploy up first.\n`);
+    out(
+      `superPeer.prometheusListen is "": the super peers serve no metrics. Set it (e.g. "[::]:9898" with a token and metricsFrom) and run drasyl-deploy up first.\n`,
+    );
     return 1;
   }
   requireMetricsToken(listen, d.settings.prometheusToken);
@@ -40,13 +45,21 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
   }
   const dir = resolve(opts.out ?? d.state.ensureDir(join(d.state.dir, "monitoring")));
   const filesAt = opts.filesAt ?? dir;
-  if (!isAbsolute(filesAt)) throw new Error(`--files-at must be an absolute path on the Prometheus host, got ${filesAt}`);
+  if (!isAbsolute(filesAt))
+    throw new Error(`--files-at must be an absolute path on the Prometheus host, got ${filesAt}`);
   const files = monitoringFiles({
     deployment: d.config.deployment,
     filesAt,
     targets: servers.map((s) => {
       const publicKeyHex = loadIdentity(d.state, s.name)?.publicKeyHex;
-      return { deployment: d.config.deployment, server: s.name, region: s.region, host: metricsHost(s), port, ...(publicKeyHex ? { publicKeyHex } : {}) };
+      return {
+        deployment: d.config.deployment,
+        server: s.name,
+        region: s.region,
+        host: metricsHost(s),
+        port,
+        ...(publicKeyHex ? { publicKeyHex } : {}),
+      };
     }),
     ...(d.settings.prometheusToken ? { token: d.settings.prometheusToken } : {}),
     ...(opts.dropRate === undefined ? {} : { dropRate: opts.dropRate }),
@@ -67,7 +80,9 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
 
   out(`Wrote the monitoring files for "${d.config.deployment}" to ${dir}:\n`);
   for (const f of files) out(`  ${f.path}${f.path === TOKEN_FILE ? " (the bearer token, 0600)" : ""}\n`);
-  out(`\nPrometheus: prometheus --config.file=${join(dir, "prometheus.yml")}, or copy its job and rule_files entry into yours`);
+  out(
+    `\nPrometheus: prometheus --config.file=${join(dir, "prometheus.yml")}, or copy its job and rule_files entry into yours`,
+  );
   out(opts.filesAt ? ` (the paths point at ${filesAt}: copy the directory there)\n` : "\n");
   out(`Grafana: Dashboards > New > Import > upload grafana-dashboard.json, pick the Prometheus data source\n`);
   if (!isExposed(listen)) {
@@ -83,10 +98,15 @@ export async function monitoring(opts: MonitoringOptions, out: (s: string) => vo
 export const registerMonitoring: Register = (program, globals) => {
   program
     .command("monitoring")
-    .description("write Prometheus scrape targets (file_sd), alert rules and a Grafana dashboard for the deployment's super peers")
+    .description(
+      "write Prometheus scrape targets (file_sd), alert rules and a Grafana dashboard for the deployment's super peers",
+    )
     .addOption(configOption())
     .option("-o, --out <dir>", "output directory (default: <state dir>/deployments/<deployment>/monitoring)")
-    .option("--files-at <dir>", "absolute path the files will have on the Prometheus host (default: the output directory)")
+    .option(
+      "--files-at <dir>",
+      "absolute path the files will have on the Prometheus host (default: the output directory)",
+    )
     .option("--drop-rate <n>", "dropped packets/s per super peer that raise an alert (default 50)", (v: string) => {
       const n = Number(v);
       if (!(n > 0)) throw new InvalidArgumentError("must be a positive number");

@@ -6,9 +6,21 @@ import { installServer } from "../../stacks/install/installer.ts";
 import { providerFor } from "../../stacks/kinds.ts";
 import { ttyPassphrasePrompt } from "../../stacks/pulumi/preflight.ts";
 import type { Server } from "../../stacks/provider.ts";
-import { loadIdentity, pendingRestores, probeIdentity, replaceIdentity, retireIdentity, setPendingRestores } from "../../stacks/state/identities.ts";
+import {
+  loadIdentity,
+  pendingRestores,
+  probeIdentity,
+  replaceIdentity,
+  retireIdentity,
+  setPendingRestores,
+} from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
-import { clearMoveJournal, type MoveJournal, readMoveJournal, writeMoveJournal } from "../../stacks/state/move-journal.ts";
+import {
+  clearMoveJournal,
+  type MoveJournal,
+  readMoveJournal,
+  writeMoveJournal,
+} from "../../stacks/state/move-journal.ts";
 import { type DeploymentState, StateDir } from "../../stacks/state/state-dir.ts";
 import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { loadDeployConfig, parseConfig } from "../config/load.ts";
@@ -26,7 +38,13 @@ export interface MoveOptions {
 
 function deploymentFor(config: DeployConfig, source: string, state: DeploymentState): Deployment {
   const ctx = { state, ports: config.ports, passphrasePrompt: ttyPassphrasePrompt };
-  return { config, source, state, providers: config.targets.map((t) => providerFor(t, ctx)), settings: settingsFor(config) };
+  return {
+    config,
+    source,
+    state,
+    providers: config.targets.map((t) => providerFor(t, ctx)),
+    settings: settingsFor(config),
+  };
 }
 
 async function applyAll(d: Deployment, progress: Progress): Promise<Server[]> {
@@ -42,7 +60,8 @@ async function applyAll(d: Deployment, progress: Progress): Promise<Server[]> {
  */
 export async function move(server: string, opts: MoveOptions): Promise<number> {
   const { config, source } = loadDeployConfig(opts.config);
-  if (!existsSync(source)) throw new MoveError("move rewrites the config file: pass --config FILE (the built-in sandbox has none)");
+  if (!existsSync(source))
+    throw new MoveError("move rewrites the config file: pass --config FILE (the built-in sandbox has none)");
   const deployment = config.deployment;
   const progress = new Progress([server, serverName(deployment, opts.to)]);
   const state = new StateDir(opts.stateDir).forDeployment(deployment);
@@ -50,15 +69,26 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
   try {
     let journal = readMoveJournal(state);
     if (journal && (journal.server !== server || journal.to !== opts.to)) {
-      throw new MoveError(`an earlier move of ${journal.server} to ${journal.to} is unfinished: run drasyl-deploy move ${journal.server} --to ${journal.to} first`);
+      throw new MoveError(
+        `an earlier move of ${journal.server} to ${journal.to} is unfinished: run drasyl-deploy move ${journal.server} --to ${journal.to} first`,
+      );
     }
     const from = journal?.from ?? serverRegions(config).find((s) => s.name === server)?.region;
-    if (from === undefined) throw new MoveError(`"${server}" is not a server of deployment "${deployment}" (${serverRegions(config).map((s) => s.name).join(", ")})`);
+    if (from === undefined)
+      throw new MoveError(
+        `"${server}" is not a server of deployment "${deployment}" (${serverRegions(config)
+          .map((s) => s.name)
+          .join(", ")})`,
+      );
     const newServer = serverName(deployment, opts.to);
     const oldSite = findSite(config, from);
     const newSite = findSite(config, opts.to);
-    if (oldSite && newSite) throw new MoveError(`the config lists both ${from} and ${opts.to}: a move needs a region that has no server yet`);
-    if (!oldSite && !newSite) throw new MoveError(`${server} is not on a target that creates servers per region (local, hcloud, aws): move an existing server by adding the new one to the config, then drasyl-deploy identity export/import`);
+    if (oldSite && newSite)
+      throw new MoveError(`the config lists both ${from} and ${opts.to}: a move needs a region that has no server yet`);
+    if (!oldSite && !newSite)
+      throw new MoveError(
+        `${server} is not on a target that creates servers per region (local, hcloud, aws): move an existing server by adding the new one to the config, then drasyl-deploy identity export/import`,
+      );
     if (!oldSite && !journal) {
       progress.note(`${server} is already in ${opts.to} as ${newServer}: nothing to do`);
       return 0;
@@ -66,13 +96,28 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
 
     if (oldSite) {
       const identity = loadIdentity(state, server);
-      if (!identity) throw new MoveError(`the local state holds no identity for ${server}: nothing to move (run drasyl-deploy up, or restore it from a backup)`);
+      if (!identity)
+        throw new MoveError(
+          `the local state holds no identity for ${server}: nothing to move (run drasyl-deploy up, or restore it from a backup)`,
+        );
       const other = loadIdentity(state, newServer);
       if (other && other.publicKeyHex !== identity.publicKeyHex) {
-        throw new MoveError(`the local state already holds another identity (${other.publicKeyHex}) for ${newServer}; move it away from the state dir first`);
+        throw new MoveError(
+          `the local state already holds another identity (${other.publicKeyHex}) for ${newServer}; move it away from the state dir first`,
+        );
       }
-      journal ??= { server, from, to: opts.to, newServer, publicKey: identity.publicKeyHex, startedAt: new Date().toISOString() };
-      if (journal.publicKey !== identity.publicKeyHex) throw new MoveError(`${server}'s identity changed since the move began (${journal.publicKey} then, ${identity.publicKeyHex} now); nothing done`);
+      journal ??= {
+        server,
+        from,
+        to: opts.to,
+        newServer,
+        publicKey: identity.publicKeyHex,
+        startedAt: new Date().toISOString(),
+      };
+      if (journal.publicKey !== identity.publicKeyHex)
+        throw new MoveError(
+          `${server}'s identity changed since the move began (${journal.publicKey} then, ${identity.publicKeyHex} now); nothing done`,
+        );
       writeMoveJournal(state, journal);
       replaceIdentity(state, newServer, identity);
 
@@ -81,13 +126,22 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
       const target = (await applyAll(both, progress)).find((s) => s.name === newServer);
       if (!target) throw new MoveError(`the provider did not create ${newServer}`);
       const prober = await probeIdentity(state);
-      const r = await installServer(target, { identity, settings: both.settings }, { knownHostsFile: state.knownHostsFile, prober, onProgress: (m) => progress.line(newServer, m) });
+      const r = await installServer(
+        target,
+        { identity, settings: both.settings },
+        { knownHostsFile: state.knownHostsFile, prober, onProgress: (m) => progress.line(newServer, m) },
+      );
       const probe = await probeServer(target, identity.publicKeyHex, both.settings, { identity: prober });
       if (!["installed", "updated", "unchanged"].includes(r.status) || !probe.ok || !probe.udp.ok || !probe.tcp.ok) {
         const why = r.error ?? probe.error ?? r.status;
-        throw new MoveError(`${newServer} does not answer with ${identity.publicKeyHex} (${why}); ${server} is untouched. Run the move again to retry, or drasyl-deploy up to drop ${newServer}`);
+        throw new MoveError(
+          `${newServer} does not answer with ${identity.publicKeyHex} (${why}); ${server} is untouched. Run the move again to retry, or drasyl-deploy up to drop ${newServer}`,
+        );
       }
-      progress.line(newServer, `answers over UDP (${probe.udp.rttMs.toFixed(1)} ms) and TCP (${probe.tcp.rttMs.toFixed(1)} ms) with ${identity.publicKeyHex}`);
+      progress.line(
+        newServer,
+        `answers over UDP (${probe.udp.rttMs.toFixed(1)} ms) and TCP (${probe.tcp.rttMs.toFixed(1)} ms) with ${identity.publicKeyHex}`,
+      );
 
       // The switch: from here on the config names the new region, and a re-run or `up` removes the old server.
       const text = readFileSync(source, "utf8");
@@ -108,7 +162,10 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
 async function finish(j: MoveJournal, source: string, state: DeploymentState, progress: Progress): Promise<void> {
   const config = loadDeployConfig(source).config;
   const site = findSite(config, j.to);
-  if (!site) throw new MoveError(`${source} no longer lists ${j.to}; finish or undo the move by editing it back, then run again`);
+  if (!site)
+    throw new MoveError(
+      `${source} no longer lists ${j.to}; finish or undo the move by editing it back, then run again`,
+    );
   const both = deploymentFor(withBoth(config, site, j.to, j.from), source, state);
   const old = (await Promise.all(both.providers.map((p) => p.list()))).flat().find((s) => s.name === j.server);
   progress.line(j.server, old ? "removing the old server" : "already removed");
@@ -131,7 +188,9 @@ async function finish(j: MoveJournal, source: string, state: DeploymentState, pr
 export const registerMove: Register = (program, globals) => {
   program
     .command("move <server>")
-    .description("move a super peer to another region keeping its key: new server, same identity, probed, then the old one removed; re-run to finish an interrupted move")
+    .description(
+      "move a super peer to another region keeping its key: new server, same identity, probed, then the old one removed; re-run to finish an interrupted move",
+    )
     .requiredOption("--to <region>", "the region (hcloud: location) of the new server")
     .option("-c, --config <file>", "deployment config (rewritten: the region is replaced)")
     .action(async (server: string, o: { to: string; config?: string }) => {

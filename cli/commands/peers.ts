@@ -21,7 +21,10 @@ export interface PeersOptions {
  * that answer a real drasyl HELLO over UDP and TCP at every address clients may use are listed,
  * unless --all: handing clients a dead super peer costs them a timeout on every start.
  */
-export async function peers(opts: PeersOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function peers(
+  opts: PeersOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   if (opts.diff) {
     const { text, warnings } = formatPeersDiff(readPeersHistory(d.state));
@@ -37,7 +40,9 @@ export async function peers(opts: PeersOptions, out: (s: string) => void = (s) =
       const identity = loadIdentity(d.state, server.name);
       if (!identity) return { server, left: "no identity in the local state (not deployed yet?)" };
       if (!opts.all) {
-        const probe = await probeServer(server, identity.publicKeyHex, d.settings, { identity: await (prober ??= probeIdentity(d.state)) });
+        const probe = await probeServer(server, identity.publicKeyHex, d.settings, {
+          identity: await (prober ??= probeIdentity(d.state)),
+        });
         if (!probe.ok) return { server, left: probe.error ?? "does not answer", hint: " (--all lists it anyway)" };
       }
       return { server, url: superPeerUrl({ server, publicKeyHex: identity.publicKeyHex }, d.settings) };
@@ -62,8 +67,16 @@ export const registerPeers: Register = (program, globals) => {
     .description("print the DRASYL_SUPER_PEERS value for clients (only super peers that answer, unless --all)")
     .addOption(configOption())
     .option("--all", "include super peers that do not answer the probe", false)
-    .addOption(new Option("--format <format>", "env (comma-separated), whitespace, lines, toml or json").choices(PEER_FORMATS).default("env"))
-    .option("--diff", "how the value changed with the last up that changed it: added, removed, public key changed", false)
+    .addOption(
+      new Option("--format <format>", "env (comma-separated), whitespace, lines, toml or json")
+        .choices(PEER_FORMATS)
+        .default("env"),
+    )
+    .option(
+      "--diff",
+      "how the value changed with the last up that changed it: added, removed, public key changed",
+      false,
+    )
     .action(async (o: { config?: string; all: boolean; format: PeerFormat; diff: boolean }) => {
       process.exitCode = await peers({ ...o, stateDir: globals().stateDir });
     });

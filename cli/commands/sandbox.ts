@@ -21,9 +21,14 @@ export interface SandboxOptions {
 }
 
 /** Identities are made on the operator's side and kept in the state dir, so the key outlives any server. */
-export async function sandboxIdentity(state: StateDir, log: (line: string) => void): Promise<{ identity: Identity; file: string }> {
+export async function sandboxIdentity(
+  state: StateDir,
+  log: (line: string) => void,
+): Promise<{ identity: Identity; file: string }> {
   const file = state.sandboxIdentityFile;
-  const { identity } = await ensureIdentityFile(state, file, { onGenerate: () => log("Generating the sandbox super peer's identity (proof of work, a few seconds)...") });
+  const { identity } = await ensureIdentityFile(state, file, {
+    onGenerate: () => log("Generating the sandbox super peer's identity (proof of work, a few seconds)..."),
+  });
   return { identity, file };
 }
 
@@ -64,12 +69,25 @@ export async function sandbox(opts: SandboxOptions, out: (line: string) => void 
     return 1;
   }
 
-  const target = { host: opts.host, port: opts.udpPort, tcpPort: opts.tcpPort, publicKey: identity.publicKey, networkId: DEFAULT_SETTINGS.networkId };
+  const target = {
+    host: opts.host,
+    port: opts.udpPort,
+    tcpPort: opts.tcpPort,
+    publicKey: identity.publicKey,
+    networkId: DEFAULT_SETTINGS.networkId,
+  };
   const prober = await probeIdentity(state);
   const probeOpts = { networkId: target.networkId, arm: DEFAULT_SETTINGS.arm, timeoutMs: 3000 };
-  const [udpProbe, tcpProbe] = await Promise.all([probeSuperPeer(prober, target, "udp", probeOpts), probeSuperPeer(prober, target, "tcp", probeOpts)]);
+  const [udpProbe, tcpProbe] = await Promise.all([
+    probeSuperPeer(prober, target, "udp", probeOpts),
+    probeSuperPeer(prober, target, "tcp", probeOpts),
+  ]);
   out(`Super peer ${identity.publicKeyHex}`);
-  for (const [what, r] of [[`UDP ${udp}`, udpProbe], [`TCP ${tcp}`, tcpProbe]] as const) out(`  ${what}: ${formatProbe(r)}${r.ok ? "" : ` (${r.error})`}`);
+  for (const [what, r] of [
+    [`UDP ${udp}`, udpProbe],
+    [`TCP ${tcp}`, tcpProbe],
+  ] as const)
+    out(`  ${what}: ${formatProbe(r)}${r.ok ? "" : ` (${r.error})`}`);
   out("");
   out("Point drasyl nodes on this machine at it with:");
   out(formatSuperPeers([formatSuperPeerUrl(target)], target.networkId, "env").trimEnd());
@@ -94,7 +112,9 @@ export async function sandbox(opts: SandboxOptions, out: (line: string) => void 
 export const registerSandbox: Register = (program, globals) => {
   program
     .command("sandbox")
-    .description("start one local super peer without root, prove it answers over UDP and TCP, print its DRASYL_SUPER_PEERS line")
+    .description(
+      "start one local super peer without root, prove it answers over UDP and TCP, print its DRASYL_SUPER_PEERS line",
+    )
     .option("--host <ip>", "address to listen on", "127.0.0.1")
     .option("--udp-port <port>", "UDP port", portArg, 22527)
     .option("--tcp-port <port>", "TCP fallback port", portArg, 8443)

@@ -27,7 +27,10 @@ export interface StatusRow extends ServerStatus {
  * Per super peer: systemd state, release, key, and whether it really answers drasyl over UDP and
  * TCP at every address clients may be given (its DNS name, IPv4, IPv6).
  */
-export async function status(opts: StatusOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function status(
+  opts: StatusOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const d = openDeployment(opts.config, opts.stateDir);
   const servers = await listServers(d);
   if (servers.length === 0) {
@@ -40,10 +43,20 @@ export async function status(opts: StatusOptions, out: (s: string) => void = (s)
       const st = await serverStatus(s, { knownHostsFile: d.state.knownHostsFile, prober, settings: d.settings });
       const expected = loadIdentity(d.state, s.name)?.publicKeyHex;
       const keyOk = expected === undefined || st.identityPublicKey === expected;
-      if (!keyOk) st.error = `the server's identity ${st.identityPublicKey ?? "(none)"} is not the backed-up one ${expected}`;
-      const row: StatusRow = { ...st, region: s.region, expectedPublicKey: expected, healthy: st.active === "active" && !st.error && !!st.udp?.ok && !!st.tcp?.ok && keyOk };
+      if (!keyOk)
+        st.error = `the server's identity ${st.identityPublicKey ?? "(none)"} is not the backed-up one ${expected}`;
+      const row: StatusRow = {
+        ...st,
+        region: s.region,
+        expectedPublicKey: expected,
+        healthy: st.active === "active" && !st.error && !!st.udp?.ok && !!st.tcp?.ok && keyOk,
+      };
       if (opts.metrics && st.reachable) {
-        const m = await serverKeyFigures(s, { knownHostsFile: d.state.knownHostsFile, listen: d.settings.prometheusListen, token: d.settings.prometheusToken });
+        const m = await serverKeyFigures(s, {
+          knownHostsFile: d.state.knownHostsFile,
+          listen: d.settings.prometheusListen,
+          token: d.settings.prometheusToken,
+        });
         if (m.figures) row.metrics = m.figures;
         if (m.error) row.error = row.error ? `${row.error}; ${m.error}` : m.error;
       }
@@ -54,7 +67,16 @@ export async function status(opts: StatusOptions, out: (s: string) => void = (s)
   else {
     const lines = [["SERVER", "REGION", "SYSTEMD", "RELEASE", "NODE", "PUBLIC KEY", "UDP", "TCP"]];
     for (const r of rows) {
-      lines.push([r.server, r.region, r.active ?? "unreachable", r.release ?? "-", r.nodeVersion ?? "-", r.identityPublicKey ?? "-", formatProbe(r.udp), formatProbe(r.tcp)]);
+      lines.push([
+        r.server,
+        r.region,
+        r.active ?? "unreachable",
+        r.release ?? "-",
+        r.nodeVersion ?? "-",
+        r.identityPublicKey ?? "-",
+        formatProbe(r.udp),
+        formatProbe(r.tcp),
+      ]);
     }
     out(table(lines));
     if (opts.metrics) out(`\n${metricsTable(rows)}`);
@@ -90,10 +112,16 @@ function metricsTable(rows: StatusRow[]): string {
 export const registerStatus: Register = (program, globals) => {
   program
     .command("status")
-    .description("per super peer: systemd state, release, public key, UDP and TCP probes with RTT (at the DNS name's, IPv4 and IPv6 addresses)")
+    .description(
+      "per super peer: systemd state, release, public key, UDP and TCP probes with RTT (at the DNS name's, IPv4 and IPv6 addresses)",
+    )
     .addOption(configOption())
     .option("--json", "machine-readable output", false)
-    .option("--metrics", "also read each super peer's key figures (peers, relayed traffic, drops, memory) from its metrics endpoint, through SSH", false)
+    .option(
+      "--metrics",
+      "also read each super peer's key figures (peers, relayed traffic, drops, memory) from its metrics endpoint, through SSH",
+      false,
+    )
     .action(async (o: { config?: string; json: boolean; metrics: boolean }) => {
       process.exitCode = await status({ ...o, stateDir: globals().stateDir });
     });

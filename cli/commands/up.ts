@@ -10,7 +10,14 @@ import { formatPlan, type IdentityPolicy } from "../../stacks/install/plan.ts";
 import { LabError } from "../../stacks/local/run.ts";
 import { appendAudit } from "../../stacks/state/audit.ts";
 import { fleetBundle } from "../../stacks/state/fleet-release.ts";
-import { ensureIdentity, loadIdentity, pendingRestores, probeIdentity, replaceIdentity, setPendingRestores } from "../../stacks/state/identities.ts";
+import {
+  ensureIdentity,
+  loadIdentity,
+  pendingRestores,
+  probeIdentity,
+  replaceIdentity,
+  setPendingRestores,
+} from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
 import { readMoveJournal } from "../../stacks/state/move-journal.ts";
 import { recordPeers } from "../../stacks/state/peers-history.ts";
@@ -41,7 +48,12 @@ export interface UpOptions {
 const HEALTHY = new Set(["installed", "updated", "unchanged"]);
 
 /** `restored` holds the keys `identity restore`/`import` put into the local state: confirmed by the operator already. */
-function policyFor(server: string, opts: UpOptions, restored: Record<string, string> = {}, identity?: Identity): IdentityPolicy {
+function policyFor(
+  server: string,
+  opts: UpOptions,
+  restored: Record<string, string> = {},
+  identity?: Identity,
+): IdentityPolicy {
   if (opts.adoptIdentity.includes(server)) return "adopt";
   if (opts.replaceIdentity.includes(server)) return "replace";
   if (identity && restored[server] === identity.publicKeyHex) return "replace";
@@ -52,7 +64,9 @@ async function confirmRemoval(names: string[]): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`${names.join(", ")} ${names.length === 1 ? "is" : "are"} no longer in the config: remove ${names.length === 1 ? "it" : "them"} (identities stay in the local state, marked retired)? [y/N] `);
+    const answer = await rl.question(
+      `${names.join(", ")} ${names.length === 1 ? "is" : "are"} no longer in the config: remove ${names.length === 1 ? "it" : "them"} (identities stay in the local state, marked retired)? [y/N] `,
+    );
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
@@ -61,13 +75,23 @@ async function confirmRemoval(names: string[]): Promise<boolean> {
 
 async function dryRun(d: Deployment, opts: UpOptions, out: (s: string) => void): Promise<number> {
   for (const p of d.providers) for (const line of await p.preview()) out(`${line}\n`);
-  for (const n of serversToRetire(d.state, serverNames(d.config))) out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
+  for (const n of serversToRetire(d.state, serverNames(d.config)))
+    out(`retire ${n} (no longer in the config; its identity stays in the local state)\n`);
   const servers = await listServers(d);
   let failed = 0;
   for (const server of servers) {
     // Planning needs an identity; a throwaway one stands in for one that does not exist yet (the plan shows no secrets).
     const identity = loadIdentity(d.state, server.name) ?? new Identity(generateSecretKey(), 0);
-    const r = await installServer(server, { identity, settings: d.settings, bundlePath: fleetBundle(d.state), identityPolicy: policyFor(server.name, opts, pendingRestores(d.state), identity) }, { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true });
+    const r = await installServer(
+      server,
+      {
+        identity,
+        settings: d.settings,
+        bundlePath: fleetBundle(d.state),
+        identityPolicy: policyFor(server.name, opts, pendingRestores(d.state), identity),
+      },
+      { knownHostsFile: d.state.knownHostsFile, prober: identity, dryRun: true },
+    );
     if (r.plan) out(`\n${formatPlan(r.plan)}`);
     else {
       failed++;
@@ -101,28 +125,36 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     if (opts.dryRun) return (code = await dryRun(d, opts, out));
     const retiring = serversToRetire(d.state, serverNames(d.config));
     if (retiring.length > 0 && !opts.yes && !(await confirmRemoval(retiring))) {
-      process.stderr.write(`Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`);
+      process.stderr.write(
+        `Not confirmed: nothing changed. ${retiring.join(", ")} left the config; put ${retiring.length === 1 ? "it" : "them"} back, or run up --yes to remove ${retiring.length === 1 ? "it" : "them"}.\n`,
+      );
       return 1;
     }
     const bundlePath = fleetBundle(d.state);
     const progress = new Progress(serverNames(d.config));
     const moving = readMoveJournal(d.state);
-    if (moving) progress.note(`A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`);
+    if (moving)
+      progress.note(
+        `A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`,
+      );
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
       for (const name of serverNames(d.config)) {
         const { identity, created } = await ensureIdentity(d.state, name);
         identities.set(name, identity);
-        progress.line(name, `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`);
+        progress.line(
+          name,
+          `${created ? "new identity" : "identity"} ${identity.publicKeyHex} (kept in the local state)`,
+        );
       }
       // The health probe's own identity, mined once per state dir.
       return probeIdentity(d.state);
     })();
     const [servers, prober] = await Promise.all([
-      applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) => p.apply((name, msg) => progress.line(name, msg))).then((s) =>
-        withDnsNames(d.config.dns, d.config.deployment, s),
-      ),
+      applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) =>
+        p.apply((name, msg) => progress.line(name, msg)),
+      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s)),
       identitiesReady,
     ]);
     updateRetired(d.state, retiring, serverNames(d.config));
@@ -131,7 +163,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }
     // Records the stack has just written may take a moment to be visible.
-    if (d.config.dns && dnsManagingKind(d.config.dns.provider)) await waitForDnsNames(servers, { onProgress: (n, m) => progress.line(n, m) });
+    if (d.config.dns && dnsManagingKind(d.config.dns.provider))
+      await waitForDnsNames(servers, { onProgress: (n, m) => progress.line(n, m) });
 
     await backUpNewIdentities(d, (line) => progress.note(line));
     const restored = pendingRestores(d.state);
@@ -139,7 +172,12 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       servers.map((s) =>
         installServer(
           s,
-          { identity: identities.get(s.name) as Identity, settings: d.settings, bundlePath, identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)) },
+          {
+            identity: identities.get(s.name) as Identity,
+            settings: d.settings,
+            bundlePath,
+            identityPolicy: policyFor(s.name, opts, restored, identities.get(s.name)),
+          },
           { knownHostsFile: d.state.knownHostsFile, prober, onProgress: (m) => progress.line(s.name, m) },
         ),
       ),
@@ -150,18 +188,24 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
       if (r.adoptedIdentity) {
         const kept = replaceIdentity(d.state, r.server, r.adoptedIdentity);
         identities.set(r.server, r.adoptedIdentity);
-        progress.line(r.server, `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`);
+        progress.line(
+          r.server,
+          `adopted the server's identity ${r.adoptedIdentity.publicKeyHex}${kept ? ` (previous local one kept as ${kept})` : ""}`,
+        );
       }
     }
 
-    const installed = results.filter((r) => HEALTHY.has(r.status) && restored[r.server] !== undefined).map((r) => r.server);
+    const installed = results
+      .filter((r) => HEALTHY.has(r.status) && restored[r.server] !== undefined)
+      .map((r) => r.server);
     if (installed.length > 0) {
       for (const name of installed) delete restored[name];
       setPendingRestores(d.state, restored);
     }
 
     const rows = [["SERVER", "STATUS", "RELEASE", "UDP", "TCP"]];
-    for (const r of results) rows.push([r.server, r.status, r.release?.id ?? "-", formatProbe(r.health?.udp), formatProbe(r.health?.tcp)]);
+    for (const r of results)
+      rows.push([r.server, r.status, r.release?.id ?? "-", formatProbe(r.health?.udp), formatProbe(r.health?.tcp)]);
     out(`\n${table(rows)}`);
     for (const r of results.filter((x) => !HEALTHY.has(x.status))) {
       out(`\n${r.server}: ${r.status}: ${r.error ?? ""}\n`);
@@ -175,7 +219,14 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         const publicKey = (identities.get(s.name) as Identity).publicKeyHex;
         return { server: s.name, publicKey, url: superPeerUrl({ server: s, publicKeyHex: publicKey }, d.settings) };
       });
-    if (entries.length > 0) out(`\n${formatSuperPeers(entries.map((e) => e.url), d.settings.networkId, "env")}`);
+    if (entries.length > 0)
+      out(
+        `\n${formatSuperPeers(
+          entries.map((e) => e.url),
+          d.settings.networkId,
+          "env",
+        )}`,
+      );
     code = healthy.length === results.length ? 0 : 1;
     // Only a complete up defines what clients should use; peers --diff compares against it.
     if (code === 0) recordPeers(d.state, entries);
@@ -190,7 +241,13 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
         servers: audited.map((r) => {
           const before = r.plan?.previousRelease ?? (r.plan && !r.plan.fresh ? r.plan.release : undefined);
           const after = r.rolledBackTo && r.rolledBackTo !== "previous configuration" ? r.rolledBackTo : r.release?.id;
-          return { server: r.server, result: r.status, ...(before ? { releaseBefore: before } : {}), ...(after ? { releaseAfter: after } : {}), ...(r.error ? { error: r.error } : {}) };
+          return {
+            server: r.server,
+            result: r.status,
+            ...(before ? { releaseBefore: before } : {}),
+            ...(after ? { releaseAfter: after } : {}),
+            ...(r.error ? { error: r.error } : {}),
+          };
         }),
       });
     }
@@ -200,13 +257,33 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
 export const registerUp: Register = (program, globals) => {
   program
     .command("up")
-    .description("create the servers if needed, install or update a super peer on each, verify it, print DRASYL_SUPER_PEERS")
+    .description(
+      "create the servers if needed, install or update a super peer on each, verify it, print DRASYL_SUPER_PEERS",
+    )
     .addOption(configOption())
     .option("--dry-run", "show what would be created and the install plan per server; change nothing", false)
-    .option("--adopt-identity <server>", "keep the identity a server already holds (copied into the local state)", collect, [])
-    .option("--replace-identity <server>", "replace the identity a server holds with the local one (the old one is kept on the server)", collect, [])
+    .option(
+      "--adopt-identity <server>",
+      "keep the identity a server already holds (copied into the local state)",
+      collect,
+      [],
+    )
+    .option(
+      "--replace-identity <server>",
+      "replace the identity a server holds with the local one (the old one is kept on the server)",
+      collect,
+      [],
+    )
     .option("-y, --yes", "remove servers that left the config without asking", false)
-    .action(async (o: { config?: string; dryRun: boolean; adoptIdentity: string[]; replaceIdentity: string[]; yes: boolean }) => {
-      process.exitCode = await up({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
-    });
+    .action(
+      async (o: {
+        config?: string;
+        dryRun: boolean;
+        adoptIdentity: string[];
+        replaceIdentity: string[];
+        yes: boolean;
+      }) => {
+        process.exitCode = await up({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
+      },
+    );
 };

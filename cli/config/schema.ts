@@ -12,7 +12,12 @@ export const configSchema = z
   .strictObject({
     deployment: nameField("deployment"),
     networkId: z.number().int().min(-0x80000000).max(0x7fffffff).default(DEFAULT_SETTINGS.networkId),
-    ports: z.strictObject({ udp: portField.default(DEFAULT_SETTINGS.udpPort), tcp: portField.default(DEFAULT_SETTINGS.tcpPort) }).prefault({}),
+    ports: z
+      .strictObject({
+        udp: portField.default(DEFAULT_SETTINGS.udpPort),
+        tcp: portField.default(DEFAULT_SETTINGS.tcpPort),
+      })
+      .prefault({}),
     superPeer: z
       .strictObject({
         armMessages: z.boolean().default(DEFAULT_SETTINGS.arm),
@@ -28,7 +33,10 @@ export const configSchema = z
           })
           .default(DEFAULT_SETTINGS.prometheusListen),
         /** Bearer token /metrics requires, "" for none. A secret: never printed or logged. */
-        prometheusToken: z.string().regex(TOKEN_ALPHABET, "may only contain A-Z a-z 0-9 . _ ~ + / = -").default(DEFAULT_SETTINGS.prometheusToken),
+        prometheusToken: z
+          .string()
+          .regex(TOKEN_ALPHABET, "may only contain A-Z a-z 0-9 . _ ~ + / = -")
+          .default(DEFAULT_SETTINGS.prometheusToken),
         /** The token's file (0600), kept out of the config; $DRASYL_DEPLOY_METRICS_TOKEN wins over both. */
         prometheusTokenFile: z.string().min(1).optional(),
         /** Who may reach an exposed metrics endpoint through the cloud firewalls. */
@@ -41,14 +49,22 @@ export const configSchema = z
     backup: z
       .strictObject({
         file: z.string().min(1),
-        recipients: z.array(z.string().regex(/^age1[0-9a-z]+$/, "must be an age recipient (age1...)")).min(1).optional(),
+        recipients: z
+          .array(z.string().regex(/^age1[0-9a-z]+$/, "must be an age recipient (age1...)"))
+          .min(1)
+          .optional(),
         passphraseFile: z.string().min(1).optional(),
       })
       .optional(),
   })
   .superRefine((c, ctx) => {
     const listen = c.superPeer.prometheusListen;
-    if (c.targets.some(hasManagedFirewall) && prometheusListenProblem(listen) === undefined && isExposed(listen) && !c.superPeer.metricsFrom) {
+    if (
+      c.targets.some(hasManagedFirewall) &&
+      prometheusListenProblem(listen) === undefined &&
+      isExposed(listen) &&
+      !c.superPeer.metricsFrom
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["superPeer", "metricsFrom"],
@@ -58,16 +74,28 @@ export const configSchema = z
     if (c.dns) {
       const owner = dnsManagingKind(c.dns.provider);
       if (owner && !c.targets.some((t) => t.kind === owner)) {
-        ctx.addIssue({ code: "custom", path: ["dns", "provider"], message: `${c.dns.provider} records are managed by the ${owner} stack: add a target of kind ${owner}, or use provider: none and publish the records yourself` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["dns", "provider"],
+          message: `${c.dns.provider} records are managed by the ${owner} stack: add a target of kind ${owner}, or use provider: none and publish the records yourself`,
+        });
       }
-      const named = c.targets.flatMap((t) => targetServerNames(c.deployment, t)).map((s) => ({ deployment: c.deployment, server: s.name, region: s.region }));
-      for (const message of namingProblems(c.dns, named)) ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
+      const named = c.targets
+        .flatMap((t) => targetServerNames(c.deployment, t))
+        .map((s) => ({ deployment: c.deployment, server: s.name, region: s.region }));
+      for (const message of namingProblems(c.dns, named))
+        ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
     }
     const seen = new Map<string, string>();
     c.targets.forEach((t, i) => {
       for (const { name, path } of targetServerNames(c.deployment, t)) {
         const prev = seen.get(name);
-        if (prev) ctx.addIssue({ code: "custom", path: ["targets", i, ...path], message: `server name "${name}" is already used at ${prev}` });
+        if (prev)
+          ctx.addIssue({
+            code: "custom",
+            path: ["targets", i, ...path],
+            message: `server name "${name}" is already used at ${prev}`,
+          });
         seen.set(name, formatFieldPath(["targets", i, ...path]));
       }
     });
@@ -87,7 +115,12 @@ function regionOf(entry: string | { region?: string; location?: string }): strin
 /** Every server of the config with its region (the location for hcloud), in config order. */
 export function serverRegions(config: DeployConfig): { name: string; region: string }[] {
   return config.targets.flatMap((t) => {
-    const regions = t.kind === "existing" ? t.servers.map((s) => s.region) : t.kind === "hcloud" ? t.locations.map(regionOf) : t.regions.map(regionOf);
+    const regions =
+      t.kind === "existing"
+        ? t.servers.map((s) => s.region)
+        : t.kind === "hcloud"
+          ? t.locations.map(regionOf)
+          : t.regions.map(regionOf);
     return targetServerNames(config.deployment, t).map((s, i) => ({ name: s.name, region: regions[i] ?? "" }));
   });
 }

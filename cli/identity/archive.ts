@@ -39,7 +39,12 @@ export class ArchiveError extends Error {
   override readonly name = "ArchiveError";
 }
 
-export function archiveEntry(server: string, region: string, identity: Identity, powDifficulty = DEFAULT_POW_DIFFICULTY): ArchiveEntry {
+export function archiveEntry(
+  server: string,
+  region: string,
+  identity: Identity,
+  powDifficulty = DEFAULT_POW_DIFFICULTY,
+): ArchiveEntry {
   return { server, region, publicKey: identity.publicKeyHex, proofOfWork: identity.pow, powDifficulty, identity };
 }
 
@@ -55,7 +60,13 @@ export function serializeArchive(a: Archive): string {
   return `${JSON.stringify({ format: ARCHIVE_FORMAT, version: ARCHIVE_VERSION, deployment: a.deployment, networkId: a.networkId, createdAt: a.createdAt, identities: entries }, null, 2)}\n`;
 }
 
-function field<T>(o: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string, where: string): T {
+function field<T>(
+  o: Record<string, unknown>,
+  key: string,
+  check: (v: unknown) => v is T,
+  what: string,
+  where: string,
+): T {
   const v = o[key];
   if (!check(v)) throw new ArchiveError(`${where}: "${key}" must be ${what}`);
   return v;
@@ -78,7 +89,10 @@ export function parseArchive(text: string): Archive {
     throw new ArchiveError("the decrypted archive is not a drasyl-deploy identity backup (wrong format marker)");
   }
   const o = raw as Record<string, unknown>;
-  if (o.version !== ARCHIVE_VERSION) throw new ArchiveError(`archive version ${String(o.version)} is not supported by this drasyl-deploy (it reads version ${ARCHIVE_VERSION})`);
+  if (o.version !== ARCHIVE_VERSION)
+    throw new ArchiveError(
+      `archive version ${String(o.version)} is not supported by this drasyl-deploy (it reads version ${ARCHIVE_VERSION})`,
+    );
   const deployment = field(o, "deployment", isString, "a deployment name", "archive");
   const networkId = field(o, "networkId", isInt, "an integer", "archive");
   const createdAt = field(o, "createdAt", isString, "a date", "archive");
@@ -93,17 +107,38 @@ export function parseArchive(text: string): Archive {
     if (seen.has(server)) throw new ArchiveError(`${where}: the server is listed twice`);
     seen.add(server);
     const region = field(e, "region", (v): v is string => typeof v === "string", "a region", where);
-    const publicKey = field(e, "publicKey", (v): v is string => typeof v === "string" && /^[0-9a-f]{64}$/.test(v), "64 lowercase hex characters", where);
-    const secretHex = field(e, "secretKey", (v): v is string => typeof v === "string" && /^[0-9a-fA-F]{128}$/.test(v), "128 hex characters", where);
+    const publicKey = field(
+      e,
+      "publicKey",
+      (v): v is string => typeof v === "string" && /^[0-9a-f]{64}$/.test(v),
+      "64 lowercase hex characters",
+      where,
+    );
+    const secretHex = field(
+      e,
+      "secretKey",
+      (v): v is string => typeof v === "string" && /^[0-9a-fA-F]{128}$/.test(v),
+      "128 hex characters",
+      where,
+    );
     const proofOfWork = field(e, "proofOfWork", isInt, "an integer", where);
-    const powDifficulty = field(e, "powDifficulty", (v): v is number => isInt(v) && v >= 0 && v <= 64, "an integer 0..64", where);
+    const powDifficulty = field(
+      e,
+      "powDifficulty",
+      (v): v is number => isInt(v) && v >= 0 && v <= 64,
+      "an integer 0..64",
+      where,
+    );
     let identity: Identity;
     try {
       identity = new Identity(hexToBytes(secretHex, 64), proofOfWork);
     } catch (err) {
       throw new ArchiveError(`${where}: not a valid identity: ${(err as Error).message}`);
     }
-    if (identity.publicKeyHex !== publicKey) throw new ArchiveError(`${where}: the public key ${publicKey} is not the one its secret key derives (${identity.publicKeyHex})`);
+    if (identity.publicKeyHex !== publicKey)
+      throw new ArchiveError(
+        `${where}: the public key ${publicKey} is not the one its secret key derives (${identity.publicKeyHex})`,
+      );
     if (powLeadingZeroBits(identity.publicKey, proofOfWork) < powDifficulty) {
       throw new ArchiveError(`${where}: the proof of work ${proofOfWork} does not meet difficulty ${powDifficulty}`);
     }

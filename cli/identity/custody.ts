@@ -12,7 +12,12 @@ export interface HeldIdentity {
 }
 
 export function buildArchive(deployment: string, networkId: number, held: HeldIdentity[], now = new Date()): Archive {
-  return { deployment, networkId, createdAt: now.toISOString(), entries: held.map((h) => archiveEntry(h.server, h.region, h.identity)) };
+  return {
+    deployment,
+    networkId,
+    createdAt: now.toISOString(),
+    entries: held.map((h) => archiveEntry(h.server, h.region, h.identity)),
+  };
 }
 
 /** Encrypts and writes the archive atomically, 0600; never writes anything that is not an age file. */
@@ -20,7 +25,8 @@ export async function writeBackup(file: string, archive: Archive, protection: Pr
   const bytes = await encryptBackup(serializeArchive(archive), protection);
   if (!isAgeFile(bytes)) throw new Error("refusing to write an unencrypted backup");
   writeFileAtomic(file, bytes, { mode: 0o600 });
-  if (!Buffer.from(bytes).equals(readFileSync(file))) throw new Error(`${file} does not read back as written: check the disk, and keep the previous backup`);
+  if (!Buffer.from(bytes).equals(readFileSync(file)))
+    throw new Error(`${file} does not read back as written: check the disk, and keep the previous backup`);
 }
 
 /** Decrypts and checks every entry; throws with a message that names the problem and holds no secret. */
@@ -29,7 +35,9 @@ export async function readBackup(file: string, unlock: Unlock): Promise<Archive>
   try {
     data = readFileSync(file);
   } catch (e) {
-    throw new Error(`${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new Error(`${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      cause: e,
+    });
   }
   return parseArchive(await decryptBackup(data, unlock, file));
 }
@@ -55,19 +63,29 @@ export function planRestore(
 ): RestoreItem[] {
   const wanted = opts.servers && opts.servers.length > 0 ? new Set(opts.servers) : undefined;
   const rename = (name: string): string =>
-    opts.toDeployment && opts.toDeployment !== archive.deployment && name.startsWith(`${archive.deployment}-`) ? `${opts.toDeployment}${name.slice(archive.deployment.length)}` : name;
+    opts.toDeployment && opts.toDeployment !== archive.deployment && name.startsWith(`${archive.deployment}-`)
+      ? `${opts.toDeployment}${name.slice(archive.deployment.length)}`
+      : name;
   const items = archive.entries
     .filter((e) => !wanted || wanted.has(e.server) || wanted.has(rename(e.server)))
     .map((entry): RestoreItem => {
       const server = rename(entry.server);
       const current = local(server);
       if (!current) return { entry, server, state: "missing" };
-      return { entry, server, state: current.publicKeyHex === entry.publicKey && current.pow === entry.proofOfWork ? "same" : "differs", localPublicKey: current.publicKeyHex };
+      return {
+        entry,
+        server,
+        state: current.publicKeyHex === entry.publicKey && current.pow === entry.proofOfWork ? "same" : "differs",
+        localPublicKey: current.publicKeyHex,
+      };
     });
   if (wanted) {
     const found = new Set(items.flatMap((i) => [i.server, i.entry.server]));
     const unknown = [...wanted].filter((s) => !found.has(s));
-    if (unknown.length > 0) throw new Error(`the backup holds no identity for ${unknown.join(", ")} (it holds ${archive.entries.map((e) => e.server).join(", ") || "none"})`);
+    if (unknown.length > 0)
+      throw new Error(
+        `the backup holds no identity for ${unknown.join(", ")} (it holds ${archive.entries.map((e) => e.server).join(", ") || "none"})`,
+      );
   }
   return items;
 }
@@ -78,5 +96,6 @@ export function defaultBackupFile(deployment: string, now = new Date()): string 
 
 /** Refuses to overwrite a file unless asked to: a backup or identity file someone kept is worth more than a new one. */
 export function checkWritable(file: string, force: boolean): void {
-  if (existsSync(file) && !force) throw new Error(`${file} already exists; choose another --out or pass --force to replace it`);
+  if (existsSync(file) && !force)
+    throw new Error(`${file} already exists; choose another --out or pass --force to replace it`);
 }

@@ -28,11 +28,13 @@ export function isAgeFile(data: Uint8Array): boolean {
 export async function encryptBackup(plaintext: string, protection: Protection): Promise<Uint8Array> {
   const e = new Encrypter();
   if ("passphrase" in protection) {
-    if (protection.passphrase.length === 0) throw new BackupCryptoError("refusing to encrypt a backup with an empty passphrase");
+    if (protection.passphrase.length === 0)
+      throw new BackupCryptoError("refusing to encrypt a backup with an empty passphrase");
     e.setPassphrase(protection.passphrase);
     if (protection.scryptLogN !== undefined) e.setScryptWorkFactor(protection.scryptLogN);
   } else {
-    if (protection.recipients.length === 0) throw new BackupCryptoError("refusing to write a backup without a passphrase or recipient");
+    if (protection.recipients.length === 0)
+      throw new BackupCryptoError("refusing to write a backup without a passphrase or recipient");
     for (const r of protection.recipients) {
       try {
         e.addRecipient(r);
@@ -43,14 +45,18 @@ export async function encryptBackup(plaintext: string, protection: Protection): 
   }
   const out = await e.encrypt(plaintext);
   // The one guarantee that matters most: what leaves this function is ciphertext.
-  if (!isAgeFile(out) || Buffer.from(out).includes(Buffer.from(plaintext.slice(0, 64)))) throw new BackupCryptoError("encryption produced no age file; nothing written");
+  if (!isAgeFile(out) || Buffer.from(out).includes(Buffer.from(plaintext.slice(0, 64))))
+    throw new BackupCryptoError("encryption produced no age file; nothing written");
   return out;
 }
 
 /** Decrypts, turning age's terse errors into what the operator should check. */
 export async function decryptBackup(data: Uint8Array, unlock: Unlock, file: string): Promise<string> {
   if (data.length === 0) throw new BackupCryptoError(`${file} is empty`);
-  if (!isAgeFile(data)) throw new BackupCryptoError(`${file} is not an age-encrypted backup (drasyl-deploy never writes unencrypted backups)`);
+  if (!isAgeFile(data))
+    throw new BackupCryptoError(
+      `${file} is not an age-encrypted backup (drasyl-deploy never writes unencrypted backups)`,
+    );
   let bytes = data;
   const text = Buffer.from(data.subarray(0, 64)).toString("latin1").trimStart();
   if (text.startsWith(AGE_ARMOR_HEADER)) {
@@ -66,7 +72,9 @@ export async function decryptBackup(data: Uint8Array, unlock: Unlock, file: stri
     try {
       d.addIdentity(id);
     } catch (e) {
-      throw new BackupCryptoError(`the age identity is not usable (AGE-SECRET-KEY-1... expected): ${(e as Error).message}`);
+      throw new BackupCryptoError(
+        `the age identity is not usable (AGE-SECRET-KEY-1... expected): ${(e as Error).message}`,
+      );
     }
   }
   const header = Buffer.from(bytes).toString("latin1");

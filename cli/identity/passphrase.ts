@@ -18,7 +18,9 @@ function fromFile(file: string): string {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new PassphraseError(`--passphrase-file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new PassphraseError(
+      `--passphrase-file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   // One line, as `echo secret > file` writes it.
   const value = text.replace(/\r?\n$/, "");
@@ -39,9 +41,13 @@ export async function backupPassphrase(purpose: "encrypt" | "decrypt", s: Passph
     return fromEnv;
   }
   const ask = s.ask ?? askHidden;
-  const first = await ask(purpose === "encrypt" ? "Passphrase for the identity backup: " : "Passphrase of the identity backup: ");
+  const first = await ask(
+    purpose === "encrypt" ? "Passphrase for the identity backup: " : "Passphrase of the identity backup: ",
+  );
   if (first === undefined) {
-    throw new PassphraseError(`no passphrase: run in a terminal, set ${PASSPHRASE_ENV}, or pass --passphrase-file FILE${purpose === "encrypt" ? " (or --recipient age1...)" : ""}`);
+    throw new PassphraseError(
+      `no passphrase: run in a terminal, set ${PASSPHRASE_ENV}, or pass --passphrase-file FILE${purpose === "encrypt" ? " (or --recipient age1...)" : ""}`,
+    );
   }
   if (first.length === 0) throw new PassphraseError("the passphrase is empty; nothing done");
   if (purpose === "encrypt") {

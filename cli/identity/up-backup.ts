@@ -24,21 +24,34 @@ export async function backUpNewIdentities(d: Deployment, note: (line: string) =>
   const names = unbacked.map((h) => h.server).join(", ");
   const setting = d.config.backup;
   if (!setting) {
-    note(`No backup holds the identit${unbacked.length === 1 ? "y" : "ies"} of ${names} yet: if this machine's state is lost, clients can no longer trust ${unbacked.length === 1 ? "that super peer" : "those super peers"}. Run: drasyl-deploy identity backup --out FILE`);
+    note(
+      `No backup holds the identit${unbacked.length === 1 ? "y" : "ies"} of ${names} yet: if this machine's state is lost, clients can no longer trust ${unbacked.length === 1 ? "that super peer" : "those super peers"}. Run: drasyl-deploy identity backup --out FILE`,
+    );
     return;
   }
   let protection: Protection;
   try {
     protection = setting.recipients
       ? { recipients: setting.recipients }
-      : { passphrase: await backupPassphrase("encrypt", { ...(setting.passphraseFile ? { passphraseFile: setting.passphraseFile } : {}), ask: async () => undefined }) };
+      : {
+          passphrase: await backupPassphrase("encrypt", {
+            ...(setting.passphraseFile ? { passphraseFile: setting.passphraseFile } : {}),
+            ask: async () => undefined,
+          }),
+        };
   } catch (e) {
-    note(`The backup in the config (backup.file) was not written: ${(e as Error).message}. Set ${PASSPHRASE_ENV}, backup.passphraseFile or backup.recipients, or run drasyl-deploy identity backup.`);
+    note(
+      `The backup in the config (backup.file) was not written: ${(e as Error).message}. Set ${PASSPHRASE_ENV}, backup.passphraseFile or backup.recipients, or run drasyl-deploy identity backup.`,
+    );
     return;
   }
   const file = resolve(setting.file);
   const archive = buildArchive(deployment, d.settings.networkId, held);
   await writeBackup(file, archive, protection);
-  recordBackup(d.state, { at: archive.createdAt, file, keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])) });
+  recordBackup(d.state, {
+    at: archive.createdAt,
+    file,
+    keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])),
+  });
   note(`Backed up the identities of ${held.map((h) => h.server).join(", ")} to ${file} (backup.file in the config).`);
 }

@@ -58,7 +58,12 @@ function kept(raw: Record<string, unknown>, asked: Set<string>): Kept | undefine
  * (not the parsed config with its defaults filled in), so a re-run writes back no more than was there.
  */
 export function answersFromConfig(config: DeployConfig, raw: Record<string, unknown>): InitAnswers {
-  const a: InitAnswers = { deployment: config.deployment, networkId: config.networkId, udpPort: config.ports.udp, tcpPort: config.ports.tcp };
+  const a: InitAnswers = {
+    deployment: config.deployment,
+    networkId: config.networkId,
+    udpPort: config.ports.udp,
+    tcpPort: config.ports.tcp,
+  };
   if (raw.superPeer && typeof raw.superPeer === "object") a.superPeer = raw.superPeer as Kept;
   const rawTargets = Array.isArray(raw.targets) ? (raw.targets as Record<string, unknown>[]) : [];
   config.targets.forEach((t, i) => {
@@ -71,15 +76,32 @@ export function answersFromConfig(config: DeployConfig, raw: Record<string, unkn
         a.existing = {
           servers: [
             ...(a.existing?.servers ?? []),
-            ...t.servers.map((s) => ({ name: s.name, region: s.region, host: s.host, sshPort: s.sshPort, user: s.user, privateKey: s.privateKey, hostKey: s.hostKey, dnsName: s.dnsName })),
+            ...t.servers.map((s) => ({
+              name: s.name,
+              region: s.region,
+              host: s.host,
+              sshPort: s.sshPort,
+              user: s.user,
+              privateKey: s.privateKey,
+              hostKey: s.hostKey,
+              dnsName: s.dnsName,
+            })),
           ],
         };
         break;
       case "hcloud":
-        a.hcloud = { locations: t.locations.map((l) => (typeof l === "string" ? l : l.location)), serverType: t.serverType, kept: kept(r, HCLOUD_ASKED) };
+        a.hcloud = {
+          locations: t.locations.map((l) => (typeof l === "string" ? l : l.location)),
+          serverType: t.serverType,
+          kept: kept(r, HCLOUD_ASKED),
+        };
         break;
       case "aws":
-        a.aws = { regions: t.regions.map((x) => (typeof x === "string" ? x : x.region)), instanceType: t.instanceType, kept: kept(r, AWS_ASKED) };
+        a.aws = {
+          regions: t.regions.map((x) => (typeof x === "string" ? x : x.region)),
+          instanceType: t.instanceType,
+          kept: kept(r, AWS_ASKED),
+        };
         break;
     }
   });
@@ -92,10 +114,22 @@ export function configFromAnswers(a: InitAnswers): Record<string, unknown> {
   for (const kind of selectedKinds(a)) {
     switch (kind) {
       case "hcloud":
-        if (a.hcloud) targets.push({ kind, locations: a.hcloud.locations, ...(a.hcloud.serverType ? { serverType: a.hcloud.serverType } : {}), ...a.hcloud.kept });
+        if (a.hcloud)
+          targets.push({
+            kind,
+            locations: a.hcloud.locations,
+            ...(a.hcloud.serverType ? { serverType: a.hcloud.serverType } : {}),
+            ...a.hcloud.kept,
+          });
         break;
       case "aws":
-        if (a.aws) targets.push({ kind, regions: a.aws.regions, ...(a.aws.instanceType ? { instanceType: a.aws.instanceType } : {}), ...a.aws.kept });
+        if (a.aws)
+          targets.push({
+            kind,
+            regions: a.aws.regions,
+            ...(a.aws.instanceType ? { instanceType: a.aws.instanceType } : {}),
+            ...a.aws.kept,
+          });
         break;
       case "existing":
         if (a.existing) {

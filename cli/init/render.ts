@@ -34,7 +34,9 @@ export function secretsFor(a: InitAnswers): string[] {
 
 /** drasyl-deploy.yaml with a comment per field, as `init` writes it; `up` reads it back. */
 export function renderConfig(a: InitAnswers): string {
-  const out: string[] = ["# drasyl-deploy configuration, written by `drasyl-deploy init`. Apply it with `drasyl-deploy up`."];
+  const out: string[] = [
+    "# drasyl-deploy configuration, written by `drasyl-deploy init`. Apply it with `drasyl-deploy up`.",
+  ];
   const secrets = secretsFor(a);
   if (secrets.length > 0) {
     out.push("# No secrets are kept in this file. Set these in the environment before `up`:");
@@ -51,23 +53,48 @@ export function renderConfig(a: InitAnswers): string {
     `  udp: ${v(a.udpPort)}`,
     `  tcp: ${v(a.tcpPort)}`,
   );
-  if (a.superPeer) out.push("# Super peer settings (see the README's drasyl-sp table).", "superPeer:", ...block(a.superPeer, "  "));
+  if (a.superPeer)
+    out.push("# Super peer settings (see the README's drasyl-sp table).", "superPeer:", ...block(a.superPeer, "  "));
   out.push("# Where the super peers run; one server per region.", "targets:");
   for (const kind of selectedKinds(a)) {
     if (kind === "hcloud" && a.hcloud) {
-      const where = a.hcloud.locations.map((l) => `${l} ${isHcloudLocation(l) ? HCLOUD_LOCATIONS[l] : ""}`.trim()).join("; ");
-      out.push("  # Hetzner Cloud, created with Pulumi (token: HCLOUD_TOKEN).", "  - kind: hcloud", `    # ${where}`, `    locations: ${v(a.hcloud.locations)}`);
-      if (a.hcloud.serverType) out.push("    # The server type of every location.", `    serverType: ${v(a.hcloud.serverType)}`);
-      else out.push("    # serverType: unset, the smallest shared-CPU type of each location (cx23 in the EU, cpx22 elsewhere).");
+      const where = a.hcloud.locations
+        .map((l) => `${l} ${isHcloudLocation(l) ? HCLOUD_LOCATIONS[l] : ""}`.trim())
+        .join("; ");
+      out.push(
+        "  # Hetzner Cloud, created with Pulumi (token: HCLOUD_TOKEN).",
+        "  - kind: hcloud",
+        `    # ${where}`,
+        `    locations: ${v(a.hcloud.locations)}`,
+      );
+      if (a.hcloud.serverType)
+        out.push("    # The server type of every location.", `    serverType: ${v(a.hcloud.serverType)}`);
+      else
+        out.push(
+          "    # serverType: unset, the smallest shared-CPU type of each location (cx23 in the EU, cpx22 elsewhere).",
+        );
       if (a.hcloud.kept) out.push(...block(a.hcloud.kept, "    "));
     } else if (kind === "aws" && a.aws) {
       const where = a.aws.regions.map((r) => `${r} ${AWS_REGIONS[r] ?? ""}`.trim()).join("; ");
-      out.push("  # AWS EC2, created with Pulumi (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE).", "  - kind: aws", `    # ${where}`, `    regions: ${v(a.aws.regions)}`);
-      if (a.aws.instanceType) out.push("    # Graviton types (t4g, m7g, ...) make arm64 servers.", `    instanceType: ${v(a.aws.instanceType)}`);
+      out.push(
+        "  # AWS EC2, created with Pulumi (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE).",
+        "  - kind: aws",
+        `    # ${where}`,
+        `    regions: ${v(a.aws.regions)}`,
+      );
+      if (a.aws.instanceType)
+        out.push(
+          "    # Graviton types (t4g, m7g, ...) make arm64 servers.",
+          `    instanceType: ${v(a.aws.instanceType)}`,
+        );
       else out.push("    # instanceType: unset, t3.micro.");
       if (a.aws.kept) out.push(...block(a.aws.kept, "    "));
     } else if (kind === "existing" && a.existing) {
-      out.push("  # Servers you already have: drasyl-deploy installs over SSH and never deletes them.", "  - kind: existing", "    servers:");
+      out.push(
+        "  # Servers you already have: drasyl-deploy installs over SSH and never deletes them.",
+        "  - kind: existing",
+        "    servers:",
+      );
       for (const s of a.existing.servers) {
         out.push(
           line("      - ", "name", s.name, "names the identity; 1-32 of a-z, 0-9, '-'"),
@@ -75,12 +102,27 @@ export function renderConfig(a: InitAnswers): string {
           line("        ", "host", s.host, "IP or DNS name to connect to"),
         );
         if (s.dnsName) out.push(line("        ", "dnsName", s.dnsName, "what clients get in DRASYL_SUPER_PEERS"));
-        out.push(line("        ", "sshPort", s.sshPort), line("        ", "user", s.user, "root, or a user with passwordless sudo"));
-        out.push(s.privateKey ? line("        ", "privateKey", s.privateKey) : "        # privateKey: unset, the keys of ssh-agent ($SSH_AUTH_SOCK) are used");
-        if (s.hostKey) out.push("        # The SSH host key pinned during init: a server offering another one stops `up`.", line("        ", "hostKey", s.hostKey));
+        out.push(
+          line("        ", "sshPort", s.sshPort),
+          line("        ", "user", s.user, "root, or a user with passwordless sudo"),
+        );
+        out.push(
+          s.privateKey
+            ? line("        ", "privateKey", s.privateKey)
+            : "        # privateKey: unset, the keys of ssh-agent ($SSH_AUTH_SOCK) are used",
+        );
+        if (s.hostKey)
+          out.push(
+            "        # The SSH host key pinned during init: a server offering another one stops `up`.",
+            line("        ", "hostKey", s.hostKey),
+          );
       }
     } else if (kind === "local" && a.local) {
-      out.push("  # Lab servers on this machine (Debian in systemd-nspawn; root).", "  - kind: local", `    regions: ${v(a.local.regions)}`);
+      out.push(
+        "  # Lab servers on this machine (Debian in systemd-nspawn; root).",
+        "  - kind: local",
+        `    regions: ${v(a.local.regions)}`,
+      );
     }
   }
   return `${out.join("\n")}\n`;

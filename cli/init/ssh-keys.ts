@@ -29,7 +29,12 @@ export function sshKeyFiles(home: string = homedir()): KeyFile[] {
     .flatMap((n) => {
       const [type, b64, ...comment] = readFileSync(join(dir, n), "utf8").trim().split(/\s+/);
       if (!type || !b64) return [];
-      return [{ path: `~/.ssh/${n.slice(0, -4)}`, label: `${type} ${fingerprint(Buffer.from(b64, "base64"))} ${comment.join(" ")}`.trim() }];
+      return [
+        {
+          path: `~/.ssh/${n.slice(0, -4)}`,
+          label: `${type} ${fingerprint(Buffer.from(b64, "base64"))} ${comment.join(" ")}`.trim(),
+        },
+      ];
     });
 }
 
@@ -41,7 +46,11 @@ export function agentKeys(socket: string | undefined = process.env.SSH_AUTH_SOCK
     new OpenSSHAgent(socket).getIdentities((err, keys) => {
       clearTimeout(timer);
       if (err || !keys) return resolve([]);
-      resolve(keys.flatMap((k) => ("getPublicSSH" in k ? [`${k.type} ${fingerprint(k.getPublicSSH())} ${k.comment}`.trim()] : [])));
+      resolve(
+        keys.flatMap((k) =>
+          "getPublicSSH" in k ? [`${k.type} ${fingerprint(k.getPublicSSH())} ${k.comment}`.trim()] : [],
+        ),
+      );
     });
   });
 }

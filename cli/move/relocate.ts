@@ -39,7 +39,13 @@ export function findSite(config: DeployConfig, region: string): MoveSite | undef
   for (const [i, t] of config.targets.entries()) {
     if (t.kind === "existing") continue;
     const list: unknown[] = t.kind === "hcloud" ? t.locations : t.regions;
-    if (list.some((e) => regionOf(e) === region)) return { target: i, kind: t.kind, listKey: t.kind === "hcloud" ? "locations" : "regions", entryKey: t.kind === "hcloud" ? "location" : "region" };
+    if (list.some((e) => regionOf(e) === region))
+      return {
+        target: i,
+        kind: t.kind,
+        listKey: t.kind === "hcloud" ? "locations" : "regions",
+        entryKey: t.kind === "hcloud" ? "location" : "region",
+      };
   }
   return undefined;
 }
@@ -64,7 +70,9 @@ export function replaceRegionInYaml(text: string, site: MoveSite, from: string, 
   const doc = parseDocument(text);
   const list = doc.getIn(["targets", site.target, site.listKey], true);
   if (!isSeq(list)) throw new MoveError(`targets[${site.target}].${site.listKey} is not a list in the config file`);
-  const idx = list.items.findIndex((item) => (isScalar(item) ? item.value === from : isMap(item) && (item as YAMLMap).get(site.entryKey) === from));
+  const idx = list.items.findIndex((item) =>
+    isScalar(item) ? item.value === from : isMap(item) && (item as YAMLMap).get(site.entryKey) === from,
+  );
   if (idx < 0) throw new MoveError(`targets[${site.target}].${site.listKey} has no entry ${from}`);
   const item = list.items[idx];
   if (isScalar(item)) item.value = to;

@@ -16,8 +16,17 @@ export function superPeerHost(server: Server): string {
   return server.dnsName ?? server.ipv4 ?? server.ipv6 ?? server.ssh.host;
 }
 
-export function superPeerUrl(sp: DeployedSuperPeer, settings: Pick<Settings, "networkId" | "udpPort" | "tcpPort">): string {
-  return formatSuperPeerUrl({ host: superPeerHost(sp.server), port: settings.udpPort, tcpPort: settings.tcpPort, publicKey: hexToBytes(sp.publicKeyHex, 32), networkId: settings.networkId });
+export function superPeerUrl(
+  sp: DeployedSuperPeer,
+  settings: Pick<Settings, "networkId" | "udpPort" | "tcpPort">,
+): string {
+  return formatSuperPeerUrl({
+    host: superPeerHost(sp.server),
+    port: settings.udpPort,
+    tcpPort: settings.tcpPort,
+    publicKey: hexToBytes(sp.publicKeyHex, 32),
+    networkId: settings.networkId,
+  });
 }
 
 /**

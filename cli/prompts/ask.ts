@@ -58,7 +58,9 @@ export class Asker {
   private unattended<T>(q: { flag: string; message: string; default?: T }): T {
     if (q.default !== undefined && this.yes) return q.default;
     const why = this.yes ? "it has no default" : "there is no terminal to ask on";
-    throw new AnswerError(`${q.message.replace(/[?:]\s*$/, "")}: no answer (${why}): pass ${q.flag}${q.default !== undefined ? ", or --yes to take the defaults" : ""}`);
+    throw new AnswerError(
+      `${q.message.replace(/[?:]\s*$/, "")}: no answer (${why}): pass ${q.flag}${q.default !== undefined ? ", or --yes to take the defaults" : ""}`,
+    );
   }
 
   private checked(flag: string, value: string, check?: Check): string {
@@ -70,7 +72,11 @@ export class Asker {
   async text(q: Question<string> & { check?: Check; optional?: boolean }): Promise<string> {
     if (q.given !== undefined) return this.checked(q.flag, q.given, q.check);
     if (!this.interactive) return q.optional ? (q.default ?? "") : this.checked(q.flag, this.unattended(q), q.check);
-    return input({ message: q.message, default: q.default || undefined, validate: (v) => (q.optional && v === "" ? true : (q.check?.(v.trim()) ?? true)) }).then((v) => v.trim());
+    return input({
+      message: q.message,
+      default: q.default || undefined,
+      validate: (v) => (q.optional && v === "" ? true : (q.check?.(v.trim()) ?? true)),
+    }).then((v) => v.trim());
   }
 
   async choose<T>(q: Question<T> & { choices: Choice<T>[]; parse: (flagValue: string) => T | Invalid }): Promise<T> {
@@ -83,7 +89,9 @@ export class Asker {
     return select({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 });
   }
 
-  async many<T>(q: Question<T[]> & { choices: Choice<T>[]; parse: (flagValue: string) => T[] | Invalid }): Promise<T[]> {
+  async many<T>(
+    q: Question<T[]> & { choices: Choice<T>[]; parse: (flagValue: string) => T[] | Invalid },
+  ): Promise<T[]> {
     if (q.given !== undefined) {
       const parsed = q.parse(q.given);
       if (isInvalid(parsed)) throw new AnswerError(`${q.flag} ${JSON.stringify(q.given)}: ${parsed.invalid}`);

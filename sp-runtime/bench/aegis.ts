@@ -59,7 +59,10 @@ export function benchAegis(): AegisBenchResult[] {
     };
     const openOps = measure(open);
 
-    for (const [op, opsPerSec] of [["seal", sealOps], ["open", openOps]] as const) {
+    for (const [op, opsPerSec] of [
+      ["seal", sealOps],
+      ["open", openOps],
+    ] as const) {
       results.push({
         name: `aegis256x2 ${op} ${size}B`,
         size,

@@ -137,14 +137,23 @@ export async function blast(spec: BlastSpec): Promise<BlastOutcome> {
     (sockets) =>
       new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { port: spec.port, replyType: spec.replyType, window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, sockets },
+        workerData: {
+          port: spec.port,
+          replyType: spec.replyType,
+          window: spec.window,
+          warmupMs: spec.warmupMs,
+          durationMs: spec.durationMs,
+          sockets,
+        },
       }),
   );
   const exited = workers.map((w) => new Promise<void>((resolve) => w.once("exit", () => resolve())));
   try {
     const next = (w: Worker): Promise<WorkerMessage> =>
       new Promise((resolve, reject) => {
-        w.once("message", (m: WorkerMessage) => (m.kind === "error" ? reject(new Error(`blaster: ${m.error}`)) : resolve(m)));
+        w.once("message", (m: WorkerMessage) =>
+          m.kind === "error" ? reject(new Error(`blaster: ${m.error}`)) : resolve(m),
+        );
         w.once("error", reject);
       });
     await Promise.all(workers.map(next));

@@ -122,7 +122,9 @@ function helloHeader(from: Uint8Array, to: Uint8Array): HeaderFields {
 
 /** The 161-byte armed HELLO a real node sends: time, child time, one endpoint. */
 function armedHello(from: Uint8Array, to: Uint8Array, txKey: Uint8Array, time = nowMicros()): Uint8Array {
-  return buildPacket(helloHeader(from, to), encodeHelloSuperPeer(time, [{ address: "127.0.0.1", port: 40000 }]), { txKey });
+  return buildPacket(helloHeader(from, to), encodeHelloSuperPeer(time, [{ address: "127.0.0.1", port: 40000 }]), {
+    txKey,
+  });
 }
 
 export async function benchHello(): Promise<HelloBench> {
@@ -167,7 +169,8 @@ export async function benchHello(): Promise<HelloBench> {
   const helloAckPerSec = measure(handle, refresh);
   if (acks === acks0 || lastAck === undefined) throw new Error("handleUdp sent no ACK");
   const ack = openPacket(lastAck.slice(), peerSession.rx);
-  if (!ack.ok || ack.value.header.type !== MessageType.Ack) throw new Error("the super peer's ACK does not open with the peer's rx key");
+  if (!ack.ok || ack.value.header.type !== MessageType.Ack)
+    throw new Error("the super peer's ACK does not open with the peer's rx key");
   const echoed = decodeAck(ack.value.body);
   if (!echoed.ok || echoed.value !== helloTime) throw new Error("the ACK does not echo the HELLO time");
   rows.push(row("SuperPeer.handleUdp HELLO->ACK, known peer", helloAckPerSec, "161 B armed HELLO, no-op UdpSender"));
@@ -180,13 +183,25 @@ export async function benchHello(): Promise<HelloBench> {
     if (!opened.ok) throw new Error(opened.reason);
     const hello = decodeHelloSuperPeer(opened.value.body);
     if (!hello.ok) throw new Error(hello.reason);
-    buildPacket({ ...helloHeader(spId.publicKey, opened.value.header.sender), type: MessageType.Ack }, encodeAck(hello.value.time), { txKey: spSession.tx });
+    buildPacket(
+      { ...helloHeader(spId.publicKey, opened.value.header.sender), type: MessageType.Ack },
+      encodeAck(hello.value.time),
+      { txKey: spSession.tx },
+    );
   }, refresh);
-  rows.push(row("wire API: openPacket+decodeHello+buildPacket(ACK)", codecPerSec, "endpoint decoding (ipaddr.js), OS random per ACK"));
+  rows.push(
+    row(
+      "wire API: openPacket+decodeHello+buildPacket(ACK)",
+      codecPerSec,
+      "endpoint decoding (ipaddr.js), OS random per ACK",
+    ),
+  );
 
   // --- First contact: each HELLO from a new key, so the daemon checks the PoW and derives session keys.
   const keys = await generatePeerKeys(NEW_PEERS, spId.xPublic);
-  const hellos = Array.from({ length: NEW_PEERS }, (_, i) => Buffer.from(armedHello(keys.publicKey(i), spId.publicKey, keys.tx(i))));
+  const hellos = Array.from({ length: NEW_PEERS }, (_, i) =>
+    Buffer.from(armedHello(keys.publicKey(i), spId.publicKey, keys.tx(i))),
+  );
   const fresh = new SuperPeer(spId, OPTIONS, silent);
   const feed = (i: number): void => {
     const dropped = fresh.handleUdp(hellos[i] as Buffer, udp, "127.0.0.1", 20000 + (i % 1000));
@@ -201,7 +216,9 @@ export async function benchHello(): Promise<HelloBench> {
   gc();
   const m1 = process.memoryUsage();
   if (fresh.peers.size !== NEW_PEERS) throw new Error(`expected ${NEW_PEERS} peers, have ${fresh.peers.size}`);
-  rows.push(row("SuperPeer.handleUdp HELLO->ACK, new peer", newPeerPerSec, "PoW check + Ed25519->X25519 + crypto_kx per peer"));
+  rows.push(
+    row("SuperPeer.handleUdp HELLO->ACK, new peer", newPeerPerSec, "PoW check + Ed25519->X25519 + crypto_kx per peer"),
+  );
   const memory: PeerMemory = {
     peers: measured,
     heapBytesPerPeer: Math.round((m1.heapUsed - m0.heapUsed) / measured),
@@ -212,10 +229,34 @@ export async function benchHello(): Promise<HelloBench> {
   // --- Where a new peer's time goes (each over distinct keys, so nothing is cached).
   const pks = Array.from({ length: BREAKDOWN_N }, (_, i) => keys.publicKey(i));
   const xs = pks.map((pk) => ed25519PublicToX25519(pk));
-  rows.push(row("  new peer: isValidPow (SHA-256)", perItem(BREAKDOWN_N, (i) => isValidPow(pks[i] as Uint8Array, 0, 24)), "identity/pow.ts"));
-  rows.push(row("  new peer: ed25519PublicToX25519", perItem(BREAKDOWN_N, (i) => ed25519PublicToX25519(pks[i] as Uint8Array)), "native modexp (RSA public op mod p), edwards-to-montgomery.ts"));
-  rows.push(row("  new peer: x25519SharedSecret", perItem(BREAKDOWN_N, (i) => x25519SharedSecret(spId.xSecret, xs[i] as Uint8Array)), "node:crypto; own key imported once, peer key as JWK"));
-  rows.push(row("  new peer: computeSessionKeys", perItem(BREAKDOWN_N, (i) => computeSessionKeys(spId.xPublic, spId.xSecret, xs[i] as Uint8Array)), "X25519 + BLAKE2b-512"));
+  rows.push(
+    row(
+      "  new peer: isValidPow (SHA-256)",
+      perItem(BREAKDOWN_N, (i) => isValidPow(pks[i] as Uint8Array, 0, 24)),
+      "identity/pow.ts",
+    ),
+  );
+  rows.push(
+    row(
+      "  new peer: ed25519PublicToX25519",
+      perItem(BREAKDOWN_N, (i) => ed25519PublicToX25519(pks[i] as Uint8Array)),
+      "native modexp (RSA public op mod p), edwards-to-montgomery.ts",
+    ),
+  );
+  rows.push(
+    row(
+      "  new peer: x25519SharedSecret",
+      perItem(BREAKDOWN_N, (i) => x25519SharedSecret(spId.xSecret, xs[i] as Uint8Array)),
+      "node:crypto; own key imported once, peer key as JWK",
+    ),
+  );
+  rows.push(
+    row(
+      "  new peer: computeSessionKeys",
+      perItem(BREAKDOWN_N, (i) => computeSessionKeys(spId.xPublic, spId.xSecret, xs[i] as Uint8Array)),
+      "X25519 + BLAKE2b-512",
+    ),
+  );
   return { rows, helloAckPerSec: Math.round(helloAckPerSec), newPeerPerSec: Math.round(newPeerPerSec), memory };
 }
 
@@ -241,7 +282,10 @@ export async function benchPow(difficulty = 24, runs = 3, budgetMs = 30_000, max
       const seconds = (performance.now() - t0) / 1000;
       if (!isValidPow(pk, pow, difficulty)) throw new Error("generatePow returned an invalid proof of work");
       const offset = pow - (I32_MIN + Math.floor((pow - I32_MIN) / slice) * slice) + 1;
-      results.push({ seconds: Math.round(seconds * 100) / 100, hashesPerSec: Math.round((offset * workers) / seconds) });
+      results.push({
+        seconds: Math.round(seconds * 100) / 100,
+        hashesPerSec: Math.round((offset * workers) / seconds),
+      });
     } catch (e) {
       if ((e as Error).name !== "TimeoutError") throw e;
       results.push({ seconds: null, hashesPerSec: null });

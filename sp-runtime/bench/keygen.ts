@@ -91,7 +91,11 @@ export class PeerKeys {
 }
 
 /** Generates `count` peers' keys with the super peer whose X25519 public key is `spXPublic`, on `threads` workers. */
-export async function generatePeerKeys(count: number, spXPublic: Uint8Array, threads = availableParallelism()): Promise<PeerKeys> {
+export async function generatePeerKeys(
+  count: number,
+  spXPublic: Uint8Array,
+  threads = availableParallelism(),
+): Promise<PeerKeys> {
   const n = Math.max(1, Math.min(threads, count));
   const per = Math.ceil(count / n);
   const workers: Worker[] = [];
@@ -128,8 +132,10 @@ export function checkPeerKeys(keys: PeerKeys, spXPublic: Uint8Array, samples = 4
   for (let s = 0; s < Math.min(samples, keys.count); s++) {
     const i = Math.floor((s * keys.count) / Math.min(samples, keys.count));
     const id = keys.identity(i);
-    if (!bytesEqual(id.xPublic, ed25519PublicToX25519(keys.publicKey(i)))) throw new Error(`keygen: peer ${i} X25519 key mismatch`);
+    if (!bytesEqual(id.xPublic, ed25519PublicToX25519(keys.publicKey(i))))
+      throw new Error(`keygen: peer ${i} X25519 key mismatch`);
     const session = computeSessionKeys(id.xPublic, id.xSecret, spXPublic);
-    if (!bytesEqual(session.tx, keys.tx(i)) || !bytesEqual(session.rx, keys.rx(i))) throw new Error(`keygen: peer ${i} session keys differ from computeSessionKeys`);
+    if (!bytesEqual(session.tx, keys.tx(i)) || !bytesEqual(session.rx, keys.rx(i)))
+      throw new Error(`keygen: peer ${i} session keys differ from computeSessionKeys`);
   }
 }

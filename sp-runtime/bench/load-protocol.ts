@@ -188,7 +188,8 @@ export class Samples {
 
   stats(): LatencyStats {
     const sorted = this.buf.slice(0, this.n).sort();
-    const at = (p: number): number => (this.n === 0 ? NaN : round1(sorted[Math.min(this.n - 1, Math.ceil(p * this.n) - 1)] as number));
+    const at = (p: number): number =>
+      this.n === 0 ? NaN : round1(sorted[Math.min(this.n - 1, Math.ceil(p * this.n) - 1)] as number);
     return { p50Us: at(0.5), p99Us: at(0.99), p999Us: at(0.999), maxUs: round1(this.max), samples: this.seen };
   }
 }

@@ -25,7 +25,17 @@ import { computeSessionKeys } from "../crypto/session.ts";
 import { ed25519PublicToX25519 } from "../crypto/keys.ts";
 import { hexToBytes } from "../util/hex.ts";
 import { ARMED_BODY_START, armPacket, disarmPacket } from "../wire/arming.ts";
-import { ACK_LEN, ENDPOINT_LEN, HEADER_LEN, MAGIC, MessageType, OFF_HOP_COUNT, OFF_RECIPIENT, OFF_SENDER, OFF_TYPE } from "../wire/constants.ts";
+import {
+  ACK_LEN,
+  ENDPOINT_LEN,
+  HEADER_LEN,
+  MAGIC,
+  MessageType,
+  OFF_HOP_COUNT,
+  OFF_RECIPIENT,
+  OFF_SENDER,
+  OFF_TYPE,
+} from "../wire/constants.ts";
 import { writeEndpoint } from "../wire/endpoints.ts";
 import { readU32, writeHeader, writeU32 } from "../wire/header.ts";
 import { buildPacket } from "../wire/packet.ts";
@@ -137,14 +147,26 @@ class Generator {
     checkPeerKeys(keys, spX);
     this.keys = keys;
     for (let i = 0; i < keys.count; i++) this.index.set(Buffer.from(keys.publicKey(i)).toString("latin1"), i);
-    writeHeader(this.header, { hopCount: 0, armed: true, networkId: 1, recipient: spPk, sender: new Uint8Array(32), pow: 0, type: MessageType.Hello });
+    writeHeader(this.header, {
+      hopCount: 0,
+      armed: true,
+      networkId: 1,
+      recipient: spPk,
+      sender: new Uint8Array(32),
+      pow: 0,
+      type: MessageType.Hello,
+    });
     for (let s = 0; s < req.sockets; s++) {
       const socket = await bindSocket();
       this.watch(socket);
       this.sockets.push(socket);
       this.endpoints.push(this.endpointOf(socket));
     }
-    return { peers: keys.count, keygenMs: Math.round(keygenMs), keygenUsPerPeer: round1((keygenMs * 1000) / keys.count) };
+    return {
+      peers: keys.count,
+      keygenMs: Math.round(keygenMs),
+      keygenUsPerPeer: round1((keygenMs * 1000) / keys.count),
+    };
   }
 
   private endpointOf(socket: Socket): Uint8Array {
@@ -219,7 +241,11 @@ class Generator {
   /** A fresh HELLO from peer i, sent from its socket. */
   private sendHello(i: number, socket?: Socket, endpoint?: Uint8Array): void {
     const s = i % this.sockets.length;
-    (socket ?? (this.sockets[s] as Socket)).send(this.buildHello(i, endpoint ?? (this.endpoints[s] as Uint8Array)), this.spPort, LOOPBACK);
+    (socket ?? (this.sockets[s] as Socket)).send(
+      this.buildHello(i, endpoint ?? (this.endpoints[s] as Uint8Array)),
+      this.spPort,
+      LOOPBACK,
+    );
   }
 
   /**
@@ -236,9 +262,18 @@ class Generator {
     for (let i = 0; i < n; i++) {
       const t = i % req.threads;
       const sockets = workers[t] as BlastSocketSpec[];
-      (sockets[Math.floor(i / req.threads) % req.socketsPerThread] as BlastSocketSpec).packets.push(this.buildHello(i, anyEndpoint));
+      (sockets[Math.floor(i / req.threads) % req.socketsPerThread] as BlastSocketSpec).packets.push(
+        this.buildHello(i, anyEndpoint),
+      );
     }
-    return this.saturate({ port: this.spPort, replyType: MessageType.Ack, window: req.window, warmupMs: req.warmupMs, durationMs: req.durationMs, workers });
+    return this.saturate({
+      port: this.spPort,
+      replyType: MessageType.Ack,
+      window: req.window,
+      warmupMs: req.warmupMs,
+      durationMs: req.durationMs,
+      workers,
+    });
   }
 
   /**
@@ -260,16 +295,34 @@ class Generator {
         const a = keys.identity(ia);
         const b = keys.identity(ib);
         const app = (from: typeof a, to: typeof a): Uint8Array =>
-          buildPacket({ hopCount: 0, networkId: 1, recipient: to.publicKey, sender: from.publicKey, pow: 0, type: MessageType.App }, payload, {
-            txKey: computeSessionKeys(from.xPublic, from.xSecret, to.xPublic).tx,
-          });
+          buildPacket(
+            {
+              hopCount: 0,
+              networkId: 1,
+              recipient: to.publicKey,
+              sender: from.publicKey,
+              pow: 0,
+              type: MessageType.App,
+            },
+            payload,
+            {
+              txKey: computeSessionKeys(from.xPublic, from.xSecret, to.xPublic).tx,
+            },
+          );
         // Socket 2p is a, 2p+1 is b: what arrives at b came from a, so b's packets leave from a.
         sockets.push({ packets: [app(b, a)], output: 2 * p + 1, hello: this.buildHello(ia, zeroEndpoint) });
         sockets.push({ packets: [app(a, b)], output: 2 * p, hello: this.buildHello(ib, zeroEndpoint) });
       }
       workers.push(sockets);
     }
-    return this.saturate({ port: this.spPort, replyType: MessageType.App, window: req.window, warmupMs: req.warmupMs, durationMs: req.durationMs, workers });
+    return this.saturate({
+      port: this.spPort,
+      replyType: MessageType.App,
+      window: req.window,
+      warmupMs: req.warmupMs,
+      durationMs: req.durationMs,
+      workers,
+    });
   }
 
   private async saturate(spec: BlastSpec): Promise<SaturateResult> {
@@ -277,7 +330,17 @@ class Generator {
     const r = await blast(spec);
     const stats = this.end(phase);
     // The CPU figure of the whole phase (threads included) stands for the measured window.
-    return { ...stats, startWallMs: r.startWallMs, endWallMs: r.endWallMs, durationS: Math.round((r.endWallMs - r.startWallMs) / 10) / 100, received: r.received, sent: r.sent, perSec: r.perSec, stalls: r.stalls, threads: spec.workers.length };
+    return {
+      ...stats,
+      startWallMs: r.startWallMs,
+      endWallMs: r.endWallMs,
+      durationS: Math.round((r.endWallMs - r.startWallMs) / 10) / 100,
+      received: r.received,
+      sent: r.sent,
+      perSec: r.perSec,
+      stalls: r.stalls,
+      threads: spec.workers.length,
+    };
   }
 
   private begin(): Phase {
@@ -337,7 +400,15 @@ class Generator {
         clearInterval(sweep);
         this.onAck = () => undefined;
         if (error) return reject(error);
-        resolve({ ...stats, sent, acked, ackPerSec: Math.round(acked / stats.durationS), lost, badAcks: this.badAcks - badAcks0, ...latency.stats() });
+        resolve({
+          ...stats,
+          sent,
+          acked,
+          ackPerSec: Math.round(acked / stats.durationS),
+          lost,
+          badAcks: this.badAcks - badAcks0,
+          ...latency.stats(),
+        });
       };
       this.onAck = (i, us) => {
         if (!pending.delete(i)) return; // the late twin of a resent HELLO
@@ -349,7 +420,10 @@ class Generator {
       const sweep = setInterval(() => {
         const now = performance.now();
         if (now - phase.t0 >= opts.durationMs) return finish();
-        if (now - phase.t0 >= opts.deadlineMs) return finish(new Error(`phase did not complete within ${opts.deadlineMs} ms (acked ${acked}, sent ${sent})`));
+        if (now - phase.t0 >= opts.deadlineMs)
+          return finish(
+            new Error(`phase did not complete within ${opts.deadlineMs} ms (acked ${acked}, sent ${sent})`),
+          );
         for (const [i, at] of pending) {
           if (now - at < opts.retryMs) break; // insertion order = send order
           pending.delete(i);
@@ -474,7 +548,8 @@ class Generator {
    * 1000 bytes per packet would make the generator, not the daemon, the bottleneck.
    */
   async flows(req: FlowRequest): Promise<FlowResult> {
-    if (req.packetSize < MIN_APP_SIZE || req.packetSize > 1472) throw new RangeError(`packet size must be ${MIN_APP_SIZE}..1472`);
+    if (req.packetSize < MIN_APP_SIZE || req.packetSize > 1472)
+      throw new RangeError(`packet size must be ${MIN_APP_SIZE}..1472`);
     const keys = this.peerKeys;
     const peers = req.pairs * 2;
     await this.ensurePeerSockets(peers);
@@ -494,7 +569,15 @@ class Generator {
         payload,
         { txKey: computeSessionKeys(a.xPublic, a.xSecret, b.xPublic).tx },
       );
-      flows.push({ id: f, send: this.peerSockets[src] as Socket, template, sent: 0, received: 0, lost: 0, seenAtLastCheck: 0 });
+      flows.push({
+        id: f,
+        send: this.peerSockets[src] as Socket,
+        template,
+        sent: 0,
+        received: 0,
+        lost: 0,
+        seenAtLastCheck: 0,
+      });
     }
     const port = req.mode === "relay" ? this.spPort : req.port;
     const expectedHop = req.mode === "relay" ? 1 : 0;
@@ -545,38 +628,42 @@ class Generator {
     let stats: PhaseStats | undefined;
     await new Promise<void>((resolve) => {
       let pacedSent = 0;
-      const timer = setInterval(() => {
-        const now = performance.now();
-        const elapsed = now - phase.t0;
-        if (!measuring && running && elapsed >= req.warmupMs) {
-          measuring = true;
-          measureStart = now;
-          measureCpu = this.begin();
-          sentAtMeasureStart = totalSent;
-        }
-        if (running && elapsed >= req.warmupMs + req.durationMs) {
-          running = false;
-          measuring = false;
-          measureEnd = now;
-          stats = this.end(measureCpu, now);
-          sentAtMeasureEnd = totalSent;
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        if (paced) {
-          const due = Math.floor((elapsed * (req.pps as number)) / 1000);
-          for (; pacedSent < due; pacedSent++) send(flows[pacedSent % flows.length] as Flow);
-          return;
-        }
-        // Watchdog: a flow whose window is full and that received nothing for a while lost packets.
-        for (const flow of flows) {
-          const outstanding = flow.sent - flow.received - flow.lost;
-          if (outstanding >= req.window && flow.received === flow.seenAtLastCheck && elapsed > 100) flow.lost += outstanding;
-          flow.seenAtLastCheck = flow.received;
-          pump(flow);
-        }
-      }, paced ? 2 : 100);
+      const timer = setInterval(
+        () => {
+          const now = performance.now();
+          const elapsed = now - phase.t0;
+          if (!measuring && running && elapsed >= req.warmupMs) {
+            measuring = true;
+            measureStart = now;
+            measureCpu = this.begin();
+            sentAtMeasureStart = totalSent;
+          }
+          if (running && elapsed >= req.warmupMs + req.durationMs) {
+            running = false;
+            measuring = false;
+            measureEnd = now;
+            stats = this.end(measureCpu, now);
+            sentAtMeasureEnd = totalSent;
+            clearInterval(timer);
+            resolve();
+            return;
+          }
+          if (paced) {
+            const due = Math.floor((elapsed * (req.pps as number)) / 1000);
+            for (; pacedSent < due; pacedSent++) send(flows[pacedSent % flows.length] as Flow);
+            return;
+          }
+          // Watchdog: a flow whose window is full and that received nothing for a while lost packets.
+          for (const flow of flows) {
+            const outstanding = flow.sent - flow.received - flow.lost;
+            if (outstanding >= req.window && flow.received === flow.seenAtLastCheck && elapsed > 100)
+              flow.lost += outstanding;
+            flow.seenAtLastCheck = flow.received;
+            pump(flow);
+          }
+        },
+        paced ? 2 : 100,
+      );
       if (!paced) for (const flow of flows) pump(flow);
     });
     await sleep(250); // let the tail arrive before counting losses
@@ -628,7 +715,8 @@ process.on("message", (call: GenCall) => {
   if (!handler) return reply({ id: call.id, kind: "error", error: `unknown op ${String(call.op)}` });
   handler(call.req).then(
     (res) => reply({ id: call.id, kind: "result", res }),
-    (e: unknown) => reply({ id: call.id, kind: "error", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    (e: unknown) =>
+      reply({ id: call.id, kind: "error", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
   );
 });
 // The runner going away (crash, Ctrl-C) must not leave a generator blasting packets.

@@ -25,7 +25,18 @@ import { fileURLToPath } from "node:url";
 import { generateSecretKey } from "../crypto/keys.ts";
 import { saveIdentityFile } from "../identity/identity-file.ts";
 import { Identity } from "../identity/identity.ts";
-import type { FlowResult, GenCall, GenMessage, GenOp, GenOps, HandshakeResult, InitResult, PhaseStats, SaturateResult, SteadyResult } from "./load-protocol.ts";
+import type {
+  FlowResult,
+  GenCall,
+  GenMessage,
+  GenOp,
+  GenOps,
+  HandshakeResult,
+  InitResult,
+  PhaseStats,
+  SaturateResult,
+  SteadyResult,
+} from "./load-protocol.ts";
 import { round1, round2 } from "./load-protocol.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -42,7 +53,15 @@ const REGISTER_WINDOW = 256;
 const SETTLE_MS = 8_000;
 const STEADY = { peers: 10_000, intervalMs: 5_000, durationMs: 12_000, skipMs: 2_000 } as const;
 /** Saturation: pre-built packets from blaster threads (blaster.ts), so the generator outruns the daemon. */
-const SATURATE = { threads: 2, socketsPerThread: 16, helloWindow: 16, relayPairsPerThread: 2, relayWindow: 32, warmupMs: 700, durationMs: 4_000 } as const;
+const SATURATE = {
+  threads: 2,
+  socketsPerThread: 16,
+  helloWindow: 16,
+  relayPairsPerThread: 2,
+  relayWindow: 32,
+  warmupMs: 700,
+  durationMs: 4_000,
+} as const;
 /** 1000-byte packets: a typical relayed datagram, well under the 1472-byte MTU. */
 const FLOW = { pairs: 4, packetSize: 1000, window: 64, durationMs: 4_000, warmupMs: 500 } as const;
 const PACED = { pps: 2_000, durationMs: 2_000, warmupMs: 300 } as const;
@@ -170,7 +189,8 @@ function waitForLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 
     const onErr = (chunk: Buffer): void => {
       err = (err + chunk.toString()).slice(-4000);
     };
-    const onExit = (code: number | null): void => done(new Error(`${what} exited with code ${code} before it was ready\n${err}`));
+    const onExit = (code: number | null): void =>
+      done(new Error(`${what} exited with code ${code} before it was ready\n${err}`));
     const done = (e?: Error, m?: RegExpExecArray): void => {
       clearTimeout(timer);
       child.stdout?.off("data", onOut);
@@ -188,7 +208,8 @@ function waitForLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 
 /** A clean environment: DRASYL_* or NODE_OPTIONS from the caller's shell must not change what is measured. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("DRASYL_") && k !== "RUST_LOG" && k !== "NODE_OPTIONS") env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("DRASYL_") && k !== "RUST_LOG" && k !== "NODE_OPTIONS") env[k] = v;
   return { ...env, ...extra };
 }
 
@@ -244,7 +265,13 @@ async function freePort(kind: "udp" | "tcp"): Promise<number> {
 function startDaemon(spec: DaemonSpec, env: Record<string, string>): Daemon {
   const argv = spec.cpus === undefined ? spec.argv : ["taskset", "-c", spec.cpus, ...spec.argv];
   const out = spec.stdoutFile === undefined ? "ignore" : openSync(spec.stdoutFile, "w");
-  const child = track(spawn(argv[0] as string, argv.slice(1), { cwd: REPO_ROOT, env: cleanEnv({ ...env, ...spec.env }), stdio: ["ignore", out, "pipe"] }));
+  const child = track(
+    spawn(argv[0] as string, argv.slice(1), {
+      cwd: REPO_ROOT,
+      env: cleanEnv({ ...env, ...spec.env }),
+      stdio: ["ignore", out, "pipe"],
+    }),
+  );
   if (typeof out === "number") closeSync(out);
   let log = "";
   child.stderr?.on("data", (c: Buffer) => {
@@ -290,7 +317,13 @@ process.stdin.resume();
 `;
 
 async function startEcho(): Promise<{ child: ChildProcess; pid: number; port: number }> {
-  const child = track(spawn(process.execPath, ["-e", ECHO_SOURCE], { cwd: REPO_ROOT, env: cleanEnv({}), stdio: ["pipe", "pipe", "pipe"] }));
+  const child = track(
+    spawn(process.execPath, ["-e", ECHO_SOURCE], {
+      cwd: REPO_ROOT,
+      env: cleanEnv({}),
+      stdio: ["pipe", "pipe", "pipe"],
+    }),
+  );
   const m = await waitForLine(child, /port=(\d+)/, "echo server");
   if (child.pid === undefined) throw new Error("echo server has no pid");
   return { child, pid: child.pid, port: Number(m[1]) };
@@ -303,7 +336,14 @@ class GeneratorClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   constructor() {
-    this.child = track(fork(WORKER_ENTRY, [], { cwd: REPO_ROOT, execArgv: ["--import", "tsx"], env: cleanEnv({}), stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+    this.child = track(
+      fork(WORKER_ENTRY, [], {
+        cwd: REPO_ROOT,
+        execArgv: ["--import", "tsx"],
+        env: cleanEnv({}),
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      }),
+    );
     this.child.on("message", (m: GenMessage) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -430,7 +470,14 @@ function windowOf(s: PhaseStats): [number, number] {
   return [s.startWallMs, s.endWallMs];
 }
 
-async function withCpu<T extends PhaseStats>(server: CpuTimeline, machine: CpuTimeline, r: T, packets: number, skipMs = 0, serverSys?: CpuTimeline): Promise<T & CpuWindow> {
+async function withCpu<T extends PhaseStats>(
+  server: CpuTimeline,
+  machine: CpuTimeline,
+  r: T,
+  packets: number,
+  skipMs = 0,
+  serverSys?: CpuTimeline,
+): Promise<T & CpuWindow> {
   const [from, to] = windowOf(r);
   const daemonCpuPct = await server.pct(from + skipMs, to);
   const daemonSysPct = serverSys ? await serverSys.pct(from + skipMs, to) : NaN;
@@ -486,8 +533,30 @@ export async function benchLoad(specs: DaemonSpec[]): Promise<LoadResults> {
     cleanups.push(() => stopChild(echo.child));
     const echoCpu = new CpuTimeline(() => cpuSeconds(echo.pid));
     cleanups.push(() => echoCpu.stop());
-    await gen.call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: echo.port, peers: FLOW.pairs * 2, sockets: 1, keygenThreads: 1 }, 60_000);
-    const r = await gen.call("flows", { pairs: FLOW.pairs, packetSize: FLOW.packetSize, window: FLOW.window, mode: "echo", port: echo.port, durationMs: FLOW.durationMs, warmupMs: FLOW.warmupMs }, FLOW.durationMs + 30_000);
+    await gen.call(
+      "init",
+      {
+        spPublicKeyHex: spIdentity.publicKeyHex,
+        spPort: echo.port,
+        peers: FLOW.pairs * 2,
+        sockets: 1,
+        keygenThreads: 1,
+      },
+      60_000,
+    );
+    const r = await gen.call(
+      "flows",
+      {
+        pairs: FLOW.pairs,
+        packetSize: FLOW.packetSize,
+        window: FLOW.window,
+        mode: "echo",
+        port: echo.port,
+        durationMs: FLOW.durationMs,
+        warmupMs: FLOW.warmupMs,
+      },
+      FLOW.durationMs + 30_000,
+    );
     const echoMax = await withCpu(echoCpu, machine, r, r.received);
     if (!keygen) throw new Error("no daemon to measure");
     return { keygen, daemons, echo: echoMax };
@@ -502,7 +571,12 @@ export async function benchLoad(specs: DaemonSpec[]): Promise<LoadResults> {
   }
 }
 
-async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile: string, machine: CpuTimeline): Promise<{ keygen: InitResult; result: DaemonRun }> {
+async function benchDaemon(
+  spec: DaemonSpec,
+  spIdentity: Identity,
+  identityFile: string,
+  machine: CpuTimeline,
+): Promise<{ keygen: InitResult; result: DaemonRun }> {
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     const udpPort = await freePort("udp");
@@ -522,11 +596,15 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
       DRASYL_PROMETHEUS_LISTEN: "",
       RUST_LOG: "warn",
     };
-    progress(`${spec.label}: starting ${spec.cpus === undefined ? "" : `taskset -c ${spec.cpus} `}${spec.argv.join(" ")}`);
+    progress(
+      `${spec.label}: starting ${spec.cpus === undefined ? "" : `taskset -c ${spec.cpus} `}${spec.argv.join(" ")}`,
+    );
     const daemon = startDaemon(spec, env);
     cleanups.push(() => stopChild(daemon.child, 10_000));
     const daemonDied = new Promise<never>((_, reject) =>
-      daemon.child.once("exit", (code) => reject(new Error(`${spec.label}: daemon exited (code ${code}) during the bench\n${daemon.log()}`))),
+      daemon.child.once("exit", (code) =>
+        reject(new Error(`${spec.label}: daemon exited (code ${code}) during the bench\n${daemon.log()}`)),
+      ),
     );
     daemonDied.catch(() => undefined);
     const cpu = new CpuTimeline(() => cpuSeconds(daemon.pid));
@@ -542,13 +620,31 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     confine(genPid, spec.cpus === undefined ? allCpus() : otherCpus(spec.cpus));
     const genCpu = new CpuTimeline(() => cpuSeconds(genPid));
     cleanups.push(() => genCpu.stop());
-    const call = <K extends GenOp>(op: K, req: GenOps[K]["req"], timeoutMs: number): Promise<GenOps[K]["res"]> => Promise.race([gen.call(op, req, timeoutMs), daemonDied]);
+    const call = <K extends GenOp>(op: K, req: GenOps[K]["req"], timeoutMs: number): Promise<GenOps[K]["res"]> =>
+      Promise.race([gen.call(op, req, timeoutMs), daemonDied]);
     /** Generator CPU from /proc too, for phases whose threads are not in its own window. */
     const measured = async <T extends PhaseStats>(r: T, packets: number, skipMs = 0): Promise<T & CpuWindow> =>
-      withCpu(cpu, machine, { ...r, generatorCpuPct: await genCpu.pct(r.startWallMs + skipMs, r.endWallMs) }, packets, skipMs, sys);
+      withCpu(
+        cpu,
+        machine,
+        { ...r, generatorCpuPct: await genCpu.pct(r.startWallMs + skipMs, r.endWallMs) },
+        packets,
+        skipMs,
+        sys,
+      );
 
     const maxPeers = PEER_STEPS[PEER_STEPS.length - 1] as number;
-    const keygen = await call("init", { spPublicKeyHex: spIdentity.publicKeyHex, spPort: udpPort, peers: maxPeers, sockets: HELLO_SOCKETS, keygenThreads: 2 }, 120_000);
+    const keygen = await call(
+      "init",
+      {
+        spPublicKeyHex: spIdentity.publicKeyHex,
+        spPort: udpPort,
+        peers: maxPeers,
+        sockets: HELLO_SOCKETS,
+        keygenThreads: 2,
+      },
+      120_000,
+    );
 
     progress(`${spec.label}: warm-up`);
     await call("register", { upTo: WARMUP_PEERS, window: 32, retryMs: 1000, maxMs: 20_000 }, 30_000);
@@ -560,13 +656,29 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     let steady: (SteadyResult & CpuWindow) | undefined;
     for (const peers of PEER_STEPS) {
       progress(`${spec.label}: registering peers up to ${peers}`);
-      const r = await call("register", { upTo: peers, window: REGISTER_WINDOW, retryMs: 2_000, maxMs: 150_000 }, 180_000);
+      const r = await call(
+        "register",
+        { upTo: peers, window: REGISTER_WINDOW, retryMs: 2_000, maxMs: 150_000 },
+        180_000,
+      );
       const register = await measured(r, r.acked);
       const rssMb = await settledRssMb(daemon.pid);
-      steps.push({ peers, register, rssMb, rssFileMb: round1(statusKb(daemon.pid, "RssFile") / 1024), rssPer1000Mb: round2((rssMb - baselineRss) / ((peers - WARMUP_PEERS) / 1000)) });
+      steps.push({
+        peers,
+        register,
+        rssMb,
+        rssFileMb: round1(statusKb(daemon.pid, "RssFile") / 1024),
+        rssPer1000Mb: round2((rssMb - baselineRss) / ((peers - WARMUP_PEERS) / 1000)),
+      });
       if (peers === STEADY.peers) {
-        progress(`${spec.label}: steady state, ${STEADY.peers} peers, a HELLO every ${STEADY.intervalMs / 1000} s each, for ${STEADY.durationMs / 1000} s`);
-        const s = await call("steady", { peers: STEADY.peers, intervalMs: STEADY.intervalMs, durationMs: STEADY.durationMs }, STEADY.durationMs + 30_000);
+        progress(
+          `${spec.label}: steady state, ${STEADY.peers} peers, a HELLO every ${STEADY.intervalMs / 1000} s each, for ${STEADY.durationMs / 1000} s`,
+        );
+        const s = await call(
+          "steady",
+          { peers: STEADY.peers, intervalMs: STEADY.intervalMs, durationMs: STEADY.durationMs },
+          STEADY.durationMs + 30_000,
+        );
         steady = await measured(s, s.acked, STEADY.skipMs);
       }
     }
@@ -577,17 +689,44 @@ async function benchDaemon(spec: DaemonSpec, spIdentity: Identity, identityFile:
     progress(`${spec.label}: saturating HELLO -> ACK (${SATURATE.threads} blaster threads, pre-built HELLOs)`);
     const h = await call(
       "saturateHello",
-      { peers: maxPeers, threads: SATURATE.threads, socketsPerThread: SATURATE.socketsPerThread, window: SATURATE.helloWindow, warmupMs: SATURATE.warmupMs, durationMs: SATURATE.durationMs },
+      {
+        peers: maxPeers,
+        threads: SATURATE.threads,
+        socketsPerThread: SATURATE.socketsPerThread,
+        window: SATURATE.helloWindow,
+        warmupMs: SATURATE.warmupMs,
+        durationMs: SATURATE.durationMs,
+      },
       SATURATE.durationMs + 30_000,
     );
     const helloMax = await measured(h, h.received);
 
     progress(`${spec.label}: relay, paced (latency), then saturated (${SATURATE.threads} blaster threads)`);
-    const p = await call("flows", { pairs: FLOW.pairs, packetSize: FLOW.packetSize, window: FLOW.window, mode: "relay", port: udpPort, durationMs: PACED.durationMs, warmupMs: PACED.warmupMs, pps: PACED.pps }, PACED.durationMs + 30_000);
+    const p = await call(
+      "flows",
+      {
+        pairs: FLOW.pairs,
+        packetSize: FLOW.packetSize,
+        window: FLOW.window,
+        mode: "relay",
+        port: udpPort,
+        durationMs: PACED.durationMs,
+        warmupMs: PACED.warmupMs,
+        pps: PACED.pps,
+      },
+      PACED.durationMs + 30_000,
+    );
     const relayPaced = await measured(p, p.received);
     const rm = await call(
       "saturateRelay",
-      { threads: SATURATE.threads, pairsPerThread: SATURATE.relayPairsPerThread, packetSize: FLOW.packetSize, window: SATURATE.relayWindow, warmupMs: SATURATE.warmupMs, durationMs: SATURATE.durationMs },
+      {
+        threads: SATURATE.threads,
+        pairsPerThread: SATURATE.relayPairsPerThread,
+        packetSize: FLOW.packetSize,
+        window: SATURATE.relayWindow,
+        warmupMs: SATURATE.warmupMs,
+        durationMs: SATURATE.durationMs,
+      },
       SATURATE.durationMs + 30_000,
     );
     const relayMax = await measured(rm, rm.received);

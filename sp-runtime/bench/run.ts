@@ -29,7 +29,16 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { benchAegis } from "./aegis.ts";
 import { benchHello, benchPow, type HelloBench, type PowBench } from "./codec.ts";
-import { benchLoad, daemonBundle, type DaemonRun, type DaemonSpec, killChildren, type LoadResults, machineBusySeconds, unitEnvironment } from "./load.ts";
+import {
+  benchLoad,
+  daemonBundle,
+  type DaemonRun,
+  type DaemonSpec,
+  killChildren,
+  type LoadResults,
+  machineBusySeconds,
+  unitEnvironment,
+} from "./load.ts";
 
 const WATCHDOG_MS = 10 * 60_000;
 /** Above this much foreign CPU (% of one core) a section is flagged as measured on a busy machine. */
@@ -42,7 +51,15 @@ const PROFILE_DIR = join(OUT_DIR, "profile");
  * The Rust drasyl-sp (--release, no prometheus feature) measured side by side on the reference
  * machine with this generator, pinned to one core (issue 14): the midpoints of its ranges.
  */
-const RUST = { helloUs: 8.7, firstContactUs: 73.5, relayUs: 4.0, steadyPct: 2.0, rssBaselineMb: 4.6, rss10kMb: 7.7, rssPer1000Mb: 0.25 } as const;
+const RUST = {
+  helloUs: 8.7,
+  firstContactUs: 73.5,
+  relayUs: 4.0,
+  steadyPct: 2.0,
+  rssBaselineMb: 4.6,
+  rss10kMb: 7.7,
+  rssPer1000Mb: 0.25,
+} as const;
 const GOALS = {
   helloUs: 1.5 * RUST.helloUs,
   firstContactUs: 100,
@@ -77,7 +94,9 @@ function verdict(ok: boolean | undefined): TargetRow["result"] {
 }
 
 function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a";
+  return Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "n/a";
 }
 
 function ms(us: number): string {
@@ -95,32 +114,97 @@ function printCrypto(aegis: ReturnType<typeof benchAegis>, hello: HelloBench, po
       ` (= ${fmt((m.heapBytesPerPeer + m.externalBytesPerPeer) / 1024, 2)} MB per 1000 peers)`,
   );
   heading(`1c. Proof of work, difficulty ${pow.difficulty}, ${pow.workers} workers`);
-  console.table(pow.runs.map((r, i) => ({ run: i + 1, seconds: r.seconds ?? "timed out", "MH/s": r.hashesPerSec === null ? "-" : fmt(r.hashesPerSec / 1e6, 1) })));
-  console.log(`mean ${pow.meanSeconds ?? "-"} s, min ${pow.minSeconds ?? "-"} s, max ${pow.maxSeconds ?? "-"} s; ${pow.meanMegaHashesPerSec ?? "-"} MH/s (expected time at this rate: ${pow.meanMegaHashesPerSec ? fmt(2 ** pow.difficulty / (pow.meanMegaHashesPerSec * 1e6), 1) : "-"} s)`);
+  console.table(
+    pow.runs.map((r, i) => ({
+      run: i + 1,
+      seconds: r.seconds ?? "timed out",
+      "MH/s": r.hashesPerSec === null ? "-" : fmt(r.hashesPerSec / 1e6, 1),
+    })),
+  );
+  console.log(
+    `mean ${pow.meanSeconds ?? "-"} s, min ${pow.minSeconds ?? "-"} s, max ${pow.maxSeconds ?? "-"} s; ${pow.meanMegaHashesPerSec ?? "-"} MH/s (expected time at this rate: ${pow.meanMegaHashesPerSec ? fmt(2 ** pow.difficulty / (pow.meanMegaHashesPerSec * 1e6), 1) : "-"} s)`,
+  );
 }
 
 /** The rows of issue 14's table for one daemon run. */
-function daemonRows(d: DaemonRun): { measure: string; value: number; unit: string; goal: number; rust: number; extra: string }[] {
+function daemonRows(
+  d: DaemonRun,
+): { measure: string; value: number; unit: string; goal: number; rust: number; extra: string }[] {
   const s10 = d.steps[d.steps.length - 1];
   return [
-    { measure: "armed HELLO -> ACK, known peer (daemon CPU/pkt)", value: d.helloMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.helloUs, rust: RUST.helloUs, extra: `${fmt(d.helloMax.perSec)}/s at ${d.helloMax.daemonCpuPct}% daemon CPU (kernel ${d.helloMax.daemonSysUsPerPacket} µs/pkt), gen ${d.helloMax.generatorCpuPct}%` },
-    { measure: "first contact of a new peer (daemon CPU/peer)", value: d.firstContact.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.firstContactUs, rust: RUST.firstContactUs, extra: `${fmt(d.firstContact.ackPerSec)} new peers/s at ${d.firstContact.daemonCpuPct}% (kernel ${d.firstContact.daemonSysUsPerPacket} µs/peer)` },
-    { measure: "relayed APP, 1000 B (daemon CPU/pkt)", value: d.relayMax.daemonCpuUsPerPacket, unit: "µs", goal: GOALS.relayUs, rust: RUST.relayUs, extra: `${fmt(d.relayMax.perSec)}/s at ${d.relayMax.daemonCpuPct}% daemon CPU (kernel ${d.relayMax.daemonSysUsPerPacket} µs/pkt), gen ${d.relayMax.generatorCpuPct}%` },
-    { measure: "10k peers, one HELLO each per 5 s", value: d.steady.daemonCpuPct, unit: "% core", goal: GOALS.steadyPct, rust: RUST.steadyPct, extra: `${fmt(d.steady.ackPerSec)} ACK/s, ${d.steady.lost} lost, p99 ${ms(d.steady.p99Us)}` },
-    { measure: "RSS baseline (100 peers)", value: d.baseline.rssMb, unit: "MB", goal: GOALS.rssBaselineMb, rust: RUST.rssBaselineMb, extra: `of which file-backed (the program binary, shared) ${d.baseline.rssFileMb} MB` },
-    { measure: "RSS at 10k peers", value: s10?.rssMb ?? NaN, unit: "MB", goal: GOALS.rss10kMb, rust: RUST.rss10kMb, extra: `peak (VmHWM) ${d.peakRssMb} MB; file-backed ${s10?.rssFileMb} MB` },
-    { measure: "RSS marginal per 1000 peers (1k -> 10k)", value: d.marginalRssPer1000Mb, unit: "MB", goal: GOALS.rssPer1000Mb, rust: RUST.rssPer1000Mb, extra: "" },
+    {
+      measure: "armed HELLO -> ACK, known peer (daemon CPU/pkt)",
+      value: d.helloMax.daemonCpuUsPerPacket,
+      unit: "µs",
+      goal: GOALS.helloUs,
+      rust: RUST.helloUs,
+      extra: `${fmt(d.helloMax.perSec)}/s at ${d.helloMax.daemonCpuPct}% daemon CPU (kernel ${d.helloMax.daemonSysUsPerPacket} µs/pkt), gen ${d.helloMax.generatorCpuPct}%`,
+    },
+    {
+      measure: "first contact of a new peer (daemon CPU/peer)",
+      value: d.firstContact.daemonCpuUsPerPacket,
+      unit: "µs",
+      goal: GOALS.firstContactUs,
+      rust: RUST.firstContactUs,
+      extra: `${fmt(d.firstContact.ackPerSec)} new peers/s at ${d.firstContact.daemonCpuPct}% (kernel ${d.firstContact.daemonSysUsPerPacket} µs/peer)`,
+    },
+    {
+      measure: "relayed APP, 1000 B (daemon CPU/pkt)",
+      value: d.relayMax.daemonCpuUsPerPacket,
+      unit: "µs",
+      goal: GOALS.relayUs,
+      rust: RUST.relayUs,
+      extra: `${fmt(d.relayMax.perSec)}/s at ${d.relayMax.daemonCpuPct}% daemon CPU (kernel ${d.relayMax.daemonSysUsPerPacket} µs/pkt), gen ${d.relayMax.generatorCpuPct}%`,
+    },
+    {
+      measure: "10k peers, one HELLO each per 5 s",
+      value: d.steady.daemonCpuPct,
+      unit: "% core",
+      goal: GOALS.steadyPct,
+      rust: RUST.steadyPct,
+      extra: `${fmt(d.steady.ackPerSec)} ACK/s, ${d.steady.lost} lost, p99 ${ms(d.steady.p99Us)}`,
+    },
+    {
+      measure: "RSS baseline (100 peers)",
+      value: d.baseline.rssMb,
+      unit: "MB",
+      goal: GOALS.rssBaselineMb,
+      rust: RUST.rssBaselineMb,
+      extra: `of which file-backed (the program binary, shared) ${d.baseline.rssFileMb} MB`,
+    },
+    {
+      measure: "RSS at 10k peers",
+      value: s10?.rssMb ?? NaN,
+      unit: "MB",
+      goal: GOALS.rss10kMb,
+      rust: RUST.rss10kMb,
+      extra: `peak (VmHWM) ${d.peakRssMb} MB; file-backed ${s10?.rssFileMb} MB`,
+    },
+    {
+      measure: "RSS marginal per 1000 peers (1k -> 10k)",
+      value: d.marginalRssPer1000Mb,
+      unit: "MB",
+      goal: GOALS.rssPer1000Mb,
+      rust: RUST.rssPer1000Mb,
+      extra: "",
+    },
   ];
 }
 
 function printLoad(l: LoadResults): void {
   heading("2a. Load setup");
-  console.log(`simulated peers: ${l.keygen.peers}, keys + sessions generated in ${fmt(l.keygen.keygenMs)} ms (${l.keygen.keygenUsPerPeer} µs/peer, 2 threads)`);
+  console.log(
+    `simulated peers: ${l.keygen.peers}, keys + sessions generated in ${fmt(l.keygen.keygenMs)} ms (${l.keygen.keygenUsPerPeer} µs/peer, 2 threads)`,
+  );
   for (const d of l.daemons) {
-    const tuning = Object.entries(d.tuning).map(([k, v]) => `${k}="${v}" `).join("");
+    const tuning = Object.entries(d.tuning)
+      .map(([k, v]) => `${k}="${v}" `)
+      .join("");
     console.log(`${d.label}: ${tuning}${d.cpus === undefined ? "" : `taskset -c ${d.cpus} `}${d.argv.join(" ")}`);
   }
-  console.log("daemon CPU is read from /proc/<pid>/stat over each phase's window; µs/pkt = daemon CPU / packets answered or relayed.");
+  console.log(
+    "daemon CPU is read from /proc/<pid>/stat over each phase's window; µs/pkt = daemon CPU / packets answered or relayed.",
+  );
 
   heading("2b. Issue 14 table: ours vs goal (Rust figures from the issue's side-by-side run)");
   const table: Record<string, string | number>[] = [];
@@ -141,32 +225,67 @@ function printLoad(l: LoadResults): void {
   for (const [k, d] of l.daemons.entries()) {
     console.log(`-- ${d.label}`);
     for (const r of rows[k] ?? []) if (r.extra) console.log(`   ${r.measure}: ${r.extra}`);
-    console.log(`   relay paced 2000 pkt/s: p50 ${ms(d.relayPaced.p50Us)}, p99 ${ms(d.relayPaced.p99Us)}, loss ${d.relayPaced.lossPct}%, ${d.relayPaced.daemonCpuUsPerPacket} µs/pkt; UNITEs ${d.relayPaced.unites}`);
-    console.log(`   saturation stalls (windows reopened after 200 ms without reply): HELLO ${d.helloMax.stalls}, relay ${d.relayMax.stalls}`);
+    console.log(
+      `   relay paced 2000 pkt/s: p50 ${ms(d.relayPaced.p50Us)}, p99 ${ms(d.relayPaced.p99Us)}, loss ${d.relayPaced.lossPct}%, ${d.relayPaced.daemonCpuUsPerPacket} µs/pkt; UNITEs ${d.relayPaced.unites}`,
+    );
+    console.log(
+      `   saturation stalls (windows reopened after 200 ms without reply): HELLO ${d.helloMax.stalls}, relay ${d.relayMax.stalls}`,
+    );
     console.log(`   registration: ${d.steps.map((s) => `${fmt(s.peers)} peers -> ${s.rssMb} MB`).join(", ")}`);
   }
-  console.log(`echo ceiling (one Node UDP socket, ${l.echo.packetSize} B, same generator): ${fmt(l.echo.pps)} pkt/s, ${l.echo.daemonCpuUsPerPacket} µs/pkt server CPU`);
+  console.log(
+    `echo ceiling (one Node UDP socket, ${l.echo.packetSize} B, same generator): ${fmt(l.echo.pps)} pkt/s, ${l.echo.daemonCpuUsPerPacket} µs/pkt server CPU`,
+  );
   const quiet = Math.max(...l.daemons.map((d) => d.steady.othersCpuPct), l.echo.othersCpuPct);
-  if (quiet > NOISY_PCT) console.log(`WARNING: up to ${quiet}% of a core went to other work during low-rate phases: the machine was shared, figures are pessimistic.`);
+  if (quiet > NOISY_PCT)
+    console.log(
+      `WARNING: up to ${quiet}% of a core went to other work during low-rate phases: the machine was shared, figures are pessimistic.`,
+    );
 }
 
 function targets(hello: HelloBench | undefined, load: LoadResults | undefined): TargetRow[] {
   const rows: TargetRow[] = [];
   if (hello) {
-    rows.push({ target: "HELLO open + ACK build, handleUdp in-process (info)", goal: `>= ${fmt(TARGETS.helloAckPerSec)}/s`, measured: `${fmt(hello.helloAckPerSec)}/s`, result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec) });
+    rows.push({
+      target: "HELLO open + ACK build, handleUdp in-process (info)",
+      goal: `>= ${fmt(TARGETS.helloAckPerSec)}/s`,
+      measured: `${fmt(hello.helloAckPerSec)}/s`,
+      result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec),
+    });
     const perPeer = hello.memory.heapBytesPerPeer + hello.memory.externalBytesPerPeer;
-    rows.push({ target: "Peer table (SuperPeer only), heap after forced GC (info)", goal: `< ${GOALS.rssPer1000Mb} MB/1000`, measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`, result: "n/a" });
+    rows.push({
+      target: "Peer table (SuperPeer only), heap after forced GC (info)",
+      goal: `< ${GOALS.rssPer1000Mb} MB/1000`,
+      measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`,
+      result: "n/a",
+    });
   }
   for (const d of load?.daemons ?? []) {
-    for (const r of daemonRows(d)) rows.push({ target: `${d.label}: ${r.measure}`, goal: `<= ${fmt(r.goal, 1)} ${r.unit}`, measured: `${fmt(r.value, 1)} ${r.unit}`, result: verdict(Number.isFinite(r.value) ? r.value <= r.goal : undefined) });
+    for (const r of daemonRows(d))
+      rows.push({
+        target: `${d.label}: ${r.measure}`,
+        goal: `<= ${fmt(r.goal, 1)} ${r.unit}`,
+        measured: `${fmt(r.value, 1)} ${r.unit}`,
+        result: verdict(Number.isFinite(r.value) ? r.value <= r.goal : undefined),
+      });
   }
   const unpinned = load?.daemons.find((d) => d.cpus === undefined);
   if (unpinned) {
     // "More than Rust's throughput": what Rust's CPU cost allows on its one core.
     const rustHello = 1e6 / RUST.helloUs;
     const rustRelay = 1e6 / RUST.relayUs;
-    rows.push({ target: `${unpinned.label}: HELLO -> ACK throughput`, goal: `> ${fmt(rustHello)}/s (Rust, one core)`, measured: `${fmt(unpinned.helloMax.perSec)}/s`, result: verdict(unpinned.helloMax.perSec > rustHello) });
-    rows.push({ target: `${unpinned.label}: relay throughput`, goal: `> ${fmt(rustRelay)}/s (Rust, one core)`, measured: `${fmt(unpinned.relayMax.perSec)}/s`, result: verdict(unpinned.relayMax.perSec > rustRelay) });
+    rows.push({
+      target: `${unpinned.label}: HELLO -> ACK throughput`,
+      goal: `> ${fmt(rustHello)}/s (Rust, one core)`,
+      measured: `${fmt(unpinned.helloMax.perSec)}/s`,
+      result: verdict(unpinned.helloMax.perSec > rustHello),
+    });
+    rows.push({
+      target: `${unpinned.label}: relay throughput`,
+      goal: `> ${fmt(rustRelay)}/s (Rust, one core)`,
+      measured: `${fmt(unpinned.relayMax.perSec)}/s`,
+      result: verdict(unpinned.relayMax.perSec > rustRelay),
+    });
   }
   return rows;
 }
@@ -191,11 +310,21 @@ function startNoiseMeter(): () => number {
 function meta(): Record<string, unknown> {
   let commit: string | undefined;
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     commit = undefined;
   }
-  return { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), commit };
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    commit,
+  };
 }
 
 interface Args {
@@ -226,10 +355,18 @@ function daemonSpecs(args: Args): DaemonSpec[] {
   const env = unitEnvironment();
   const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
   const specs: DaemonSpec[] = [
-    { label: "bundle, 1 core", argv: [process.execPath, ...profileArgs, bundle], cpus: "0", env, stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined },
+    {
+      label: "bundle, 1 core",
+      argv: [process.execPath, ...profileArgs, bundle],
+      cpus: "0",
+      env,
+      stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined,
+    },
     { label: "bundle, all cores", argv: [process.execPath, bundle], env },
   ];
-  args.daemons.forEach((cmd, i) => specs.push({ label: `--daemon #${i + 1}, 1 core`, argv: ["sh", "-c", `exec ${cmd}`], cpus: "0" }));
+  args.daemons.forEach((cmd, i) =>
+    specs.push({ label: `--daemon #${i + 1}, 1 core`, argv: ["sh", "-c", `exec ${cmd}`], cpus: "0" }),
+  );
   return specs;
 }
 
@@ -237,8 +374,14 @@ function daemonSpecs(args: Args): DaemonSpec[] {
 function summariseProfile(): string {
   const files = readdirSync(PROFILE_DIR).filter((f) => f.endsWith(".cpuprofile"));
   if (files.length === 0) return "no .cpuprofile written";
-  const file = files.map((f) => ({ f, text: readFileSync(join(PROFILE_DIR, f), "utf8") })).sort((a, b) => b.text.length - a.text.length)[0] as { f: string; text: string };
-  const profile = JSON.parse(file.text) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
+  const file = files
+    .map((f) => ({ f, text: readFileSync(join(PROFILE_DIR, f), "utf8") }))
+    .sort((a, b) => b.text.length - a.text.length)[0] as { f: string; text: string };
+  const profile = JSON.parse(file.text) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   let total = 0;
@@ -250,7 +393,10 @@ function summariseProfile(): string {
     self.set(name, (self.get(name) ?? 0) + dt);
     total += dt;
   });
-  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([name, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
+  const lines = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 30)
+    .map(([name, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
   const summary = `${file.f}: self time, top 30 of ${fmt(total / 1000)} ms sampled\n${lines.join("\n")}\n`;
   writeFileSync(join(PROFILE_DIR, "top-functions.txt"), summary);
   return summary;
@@ -261,7 +407,8 @@ async function main(): Promise<void> {
   const only = args.only;
   mkdirSync(args.profile ? PROFILE_DIR : OUT_DIR, { recursive: true });
   const started = Date.now();
-  let crypto: { aegis: ReturnType<typeof benchAegis>; hello: HelloBench; pow: PowBench; othersCpuPct: number } | undefined;
+  let crypto:
+    { aegis: ReturnType<typeof benchAegis>; hello: HelloBench; pow: PowBench; othersCpuPct: number } | undefined;
   let load: LoadResults | undefined;
 
   if (only !== "load") {
@@ -274,7 +421,8 @@ async function main(): Promise<void> {
     crypto = { aegis, hello, pow, othersCpuPct: noise() };
     printCrypto(aegis, hello, pow);
     console.log(`CPU used by other processes and the kernel during section 1: ${crypto.othersCpuPct}% of one core`);
-    if (crypto.othersCpuPct > NOISY_PCT) console.log(`WARNING: the machine was busy with other work; section 1 figures are pessimistic.`);
+    if (crypto.othersCpuPct > NOISY_PCT)
+      console.log(`WARNING: the machine was busy with other work; section 1 figures are pessimistic.`);
   }
   if (only !== "crypto") {
     process.stderr.write("[bench] section 2: load\n");
@@ -291,7 +439,12 @@ async function main(): Promise<void> {
   const targetRows = targets(crypto?.hello, load);
   heading("Targets");
   console.table(targetRows);
-  const doc = { meta: { ...meta(), seconds: Math.round((Date.now() - started) / 1000) }, crypto, load, targets: targetRows };
+  const doc = {
+    meta: { ...meta(), seconds: Math.round((Date.now() - started) / 1000) },
+    crypto,
+    load,
+    targets: targetRows,
+  };
   const json = JSON.stringify(doc, null, 2);
   writeFileSync(RESULTS_FILE, json + "\n");
   heading(`JSON (also in ${RESULTS_FILE})`);

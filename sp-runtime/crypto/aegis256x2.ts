@@ -96,8 +96,42 @@ function st(b: Uint8Array, o: number, w: number): void {
 // ---------------------------------------------------------------------------------------------
 // Scratch memory shared by all calls (see the design notes).
 
-const C0 = Uint8Array.of(0x00, 0x01, 0x01, 0x02, 0x03, 0x05, 0x08, 0x0d, 0x15, 0x22, 0x37, 0x59, 0x90, 0xe9, 0x79, 0x62);
-const C1 = Uint8Array.of(0xdb, 0x3d, 0x18, 0x55, 0x6d, 0xc2, 0x2f, 0xf1, 0x20, 0x11, 0x31, 0x42, 0x73, 0xb5, 0x28, 0xdd);
+const C0 = Uint8Array.of(
+  0x00,
+  0x01,
+  0x01,
+  0x02,
+  0x03,
+  0x05,
+  0x08,
+  0x0d,
+  0x15,
+  0x22,
+  0x37,
+  0x59,
+  0x90,
+  0xe9,
+  0x79,
+  0x62,
+);
+const C1 = Uint8Array.of(
+  0xdb,
+  0x3d,
+  0x18,
+  0x55,
+  0x6d,
+  0xc2,
+  0x2f,
+  0xf1,
+  0x20,
+  0x11,
+  0x31,
+  0x42,
+  0x73,
+  0xb5,
+  0x28,
+  0xdd,
+);
 const C0W = Int32Array.of(ld(C0, 0), ld(C0, 4), ld(C0, 8), ld(C0, 12));
 const C1W = Int32Array.of(ld(C1, 0), ld(C1, 4), ld(C1, 8), ld(C1, 12));
 
@@ -156,7 +190,16 @@ function cryptChunk(buf: Uint8Array, off: number, end: number, open: boolean): v
  * Finalize, leaving its state in STATE. Offsets instead of views: a packet is sealed or opened in
  * place without allocating a subarray per call.
  */
-function runLane(lane: number, ad: Uint8Array, adOff: number, adLen: number, msg: Uint8Array, msgOff: number, msgLen: number, mode: number): void {
+function runLane(
+  lane: number,
+  ad: Uint8Array,
+  adOff: number,
+  adLen: number,
+  msg: Uint8Array,
+  msgOff: number,
+  msgLen: number,
+  mode: number,
+): void {
   const laneOff = lane << 4;
   const ctx = lane | 0x100; // bytes [lane, D-1 = 1, 0, ...]; only word 0 is non-zero
   const adBlocks = (adLen + 31) >>> 5;
@@ -167,13 +210,34 @@ function runLane(lane: number, ad: Uint8Array, adOff: number, adLen: number, msg
   const end = mode === MODE_INIT_ONLY ? 16 : msgEnd + 7;
   const open = mode === MODE_OPEN;
 
-  let v00 = INIT[8]!, v01 = INIT[9]!, v02 = INIT[10]!, v03 = INIT[11]!;
-  let v10 = INIT[12]!, v11 = INIT[13]!, v12 = INIT[14]!, v13 = INIT[15]!;
-  let v20 = C1W[0]!, v21 = C1W[1]!, v22 = C1W[2]!, v23 = C1W[3]!;
-  let v30 = C0W[0]!, v31 = C0W[1]!, v32 = C0W[2]!, v33 = C0W[3]!;
-  let v40 = INIT[0]! ^ v30, v41 = INIT[1]! ^ v31, v42 = INIT[2]! ^ v32, v43 = INIT[3]! ^ v33;
-  let v50 = INIT[4]! ^ v20, v51 = INIT[5]! ^ v21, v52 = INIT[6]! ^ v22, v53 = INIT[7]! ^ v23;
-  let f0 = 0, f1 = 0, f2 = 0, f3 = 0;
+  let v00 = INIT[8]!,
+    v01 = INIT[9]!,
+    v02 = INIT[10]!,
+    v03 = INIT[11]!;
+  let v10 = INIT[12]!,
+    v11 = INIT[13]!,
+    v12 = INIT[14]!,
+    v13 = INIT[15]!;
+  let v20 = C1W[0]!,
+    v21 = C1W[1]!,
+    v22 = C1W[2]!,
+    v23 = C1W[3]!;
+  let v30 = C0W[0]!,
+    v31 = C0W[1]!,
+    v32 = C0W[2]!,
+    v33 = C0W[3]!;
+  let v40 = INIT[0]! ^ v30,
+    v41 = INIT[1]! ^ v31,
+    v42 = INIT[2]! ^ v32,
+    v43 = INIT[3]! ^ v33;
+  let v50 = INIT[4]! ^ v20,
+    v51 = INIT[5]! ^ v21,
+    v52 = INIT[6]! ^ v22,
+    v53 = INIT[7]! ^ v23;
+  let f0 = 0,
+    f1 = 0,
+    f2 = 0,
+    f3 = 0;
 
   for (let step = 0; step < end; step++) {
     let m0: number, m1: number, m2: number, m3: number;
@@ -218,7 +282,10 @@ function runLane(lane: number, ad: Uint8Array, adOff: number, adLen: number, msg
 
     // Update(m): Vi' = AESRound(V(i-1), Vi), V0' = AESRound(V5, V0 ^ m). Computed from V5 down
     // to V1 so each step still sees the old V(i-1); only the old V5 needs saving for V0'.
-    const p0 = v50, p1 = v51, p2 = v52, p3 = v53;
+    const p0 = v50,
+      p1 = v51,
+      p2 = v52,
+      p3 = v53;
     v50 = T0[v40 & 0xff]! ^ T1[(v41 >>> 8) & 0xff]! ^ T2[(v42 >>> 16) & 0xff]! ^ T3[v43 >>> 24]! ^ v50;
     v51 = T0[v41 & 0xff]! ^ T1[(v42 >>> 8) & 0xff]! ^ T2[(v43 >>> 16) & 0xff]! ^ T3[v40 >>> 24]! ^ v51;
     v52 = T0[v42 & 0xff]! ^ T1[(v43 >>> 8) & 0xff]! ^ T2[(v40 >>> 16) & 0xff]! ^ T3[v41 >>> 24]! ^ v52;
@@ -246,17 +313,37 @@ function runLane(lane: number, ad: Uint8Array, adOff: number, adLen: number, msg
   }
 
   const s = lane * 24;
-  STATE[s] = v00; STATE[s + 1] = v01; STATE[s + 2] = v02; STATE[s + 3] = v03;
-  STATE[s + 4] = v10; STATE[s + 5] = v11; STATE[s + 6] = v12; STATE[s + 7] = v13;
-  STATE[s + 8] = v20; STATE[s + 9] = v21; STATE[s + 10] = v22; STATE[s + 11] = v23;
-  STATE[s + 12] = v30; STATE[s + 13] = v31; STATE[s + 14] = v32; STATE[s + 15] = v33;
-  STATE[s + 16] = v40; STATE[s + 17] = v41; STATE[s + 18] = v42; STATE[s + 19] = v43;
-  STATE[s + 20] = v50; STATE[s + 21] = v51; STATE[s + 22] = v52; STATE[s + 23] = v53;
+  STATE[s] = v00;
+  STATE[s + 1] = v01;
+  STATE[s + 2] = v02;
+  STATE[s + 3] = v03;
+  STATE[s + 4] = v10;
+  STATE[s + 5] = v11;
+  STATE[s + 6] = v12;
+  STATE[s + 7] = v13;
+  STATE[s + 8] = v20;
+  STATE[s + 9] = v21;
+  STATE[s + 10] = v22;
+  STATE[s + 11] = v23;
+  STATE[s + 12] = v30;
+  STATE[s + 13] = v31;
+  STATE[s + 14] = v32;
+  STATE[s + 15] = v33;
+  STATE[s + 16] = v40;
+  STATE[s + 17] = v41;
+  STATE[s + 18] = v42;
+  STATE[s + 19] = v43;
+  STATE[s + 20] = v50;
+  STATE[s + 21] = v51;
+  STATE[s + 22] = v52;
+  STATE[s + 23] = v53;
 }
 
 function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
-  if (key.length !== AEGIS_KEY_LEN) throw new RangeError(`AEGIS-256X2 key must be ${AEGIS_KEY_LEN} bytes, got ${key.length}`);
-  if (nonce.length !== AEGIS_NONCE_LEN) throw new RangeError(`AEGIS-256X2 nonce must be ${AEGIS_NONCE_LEN} bytes, got ${nonce.length}`);
+  if (key.length !== AEGIS_KEY_LEN)
+    throw new RangeError(`AEGIS-256X2 key must be ${AEGIS_KEY_LEN} bytes, got ${key.length}`);
+  if (nonce.length !== AEGIS_NONCE_LEN)
+    throw new RangeError(`AEGIS-256X2 nonce must be ${AEGIS_NONCE_LEN} bytes, got ${nonce.length}`);
 }
 
 function loadKeyNonce(key: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number): void {
@@ -268,7 +355,15 @@ function loadKeyNonce(key: Uint8Array, keyOff: number, nonce: Uint8Array, nonceO
 }
 
 /** Runs both lanes and leaves the 128-bit tag (XOR of all 12 state blocks) in TAG. */
-function run(ad: Uint8Array, adOff: number, adLen: number, msg: Uint8Array, msgOff: number, msgLen: number, mode: number): void {
+function run(
+  ad: Uint8Array,
+  adOff: number,
+  adLen: number,
+  msg: Uint8Array,
+  msgOff: number,
+  msgLen: number,
+  mode: number,
+): void {
   if (adLen > MAX_INPUT_LEN || msgLen > MAX_INPUT_LEN) throw new RangeError("AEGIS-256X2 input longer than 1 GiB");
   runLane(0, ad, adOff, adLen, msg, msgOff, msgLen, mode);
   runLane(1, ad, adOff, adLen, msg, msgOff, msgLen, mode);
@@ -280,8 +375,15 @@ function run(ad: Uint8Array, adOff: number, adLen: number, msg: Uint8Array, msgO
 }
 
 /** Encrypts `msg` in place and writes the 16-byte tag into `tagOut` (first 16 bytes). */
-export function aegis256x2Seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, msg: Uint8Array, tagOut: Uint8Array): void {
-  if (tagOut.length < AEGIS_TAG_LEN) throw new RangeError(`AEGIS-256X2 tag output needs ${AEGIS_TAG_LEN} bytes, got ${tagOut.length}`);
+export function aegis256x2Seal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  msg: Uint8Array,
+  tagOut: Uint8Array,
+): void {
+  if (tagOut.length < AEGIS_TAG_LEN)
+    throw new RangeError(`AEGIS-256X2 tag output needs ${AEGIS_TAG_LEN} bytes, got ${tagOut.length}`);
   checkKeyNonce(key, nonce);
   loadKeyNonce(key, 0, nonce, 0);
   run(ad, 0, ad.length, msg, 0, msg.length, MODE_SEAL);
@@ -293,8 +395,15 @@ export function aegis256x2Seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Arra
  * ct zeroed (never expose unauthenticated plaintext). Tag comparison is constant time.
  * `tag` must be exactly 16 bytes (RangeError otherwise). `ad` and `ct` must not overlap.
  */
-export function aegis256x2Open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ct: Uint8Array, tag: Uint8Array): boolean {
-  if (tag.length !== AEGIS_TAG_LEN) throw new RangeError(`AEGIS-256X2 tag must be ${AEGIS_TAG_LEN} bytes, got ${tag.length}`);
+export function aegis256x2Open(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  ct: Uint8Array,
+  tag: Uint8Array,
+): boolean {
+  if (tag.length !== AEGIS_TAG_LEN)
+    throw new RangeError(`AEGIS-256X2 tag must be ${AEGIS_TAG_LEN} bytes, got ${tag.length}`);
   checkKeyNonce(key, nonce);
   loadKeyNonce(key, 0, nonce, 0);
   run(ad, 0, ad.length, ct, 0, ct.length, MODE_OPEN);
@@ -313,14 +422,34 @@ export function aegis256x2Open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Arra
  * the nonce in `nonce[nonceOff, +32)` (e.g. one peer's slot of a key table). The regions must lie
  * inside the buffers and the AD and tag must not overlap the message; callers own that layout.
  */
-export function aegis256x2SealAt(buf: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number, adOff: number, adLen: number, msgOff: number, msgLen: number, tagOff: number): void {
+export function aegis256x2SealAt(
+  buf: Uint8Array,
+  keyOff: number,
+  nonce: Uint8Array,
+  nonceOff: number,
+  adOff: number,
+  adLen: number,
+  msgOff: number,
+  msgLen: number,
+  tagOff: number,
+): void {
   loadKeyNonce(buf, keyOff, nonce, nonceOff);
   run(buf, adOff, adLen, buf, msgOff, msgLen, MODE_SEAL);
   for (let i = 0; i < AEGIS_TAG_LEN; i++) buf[tagOff + i] = TAG[i]!;
 }
 
 /** aegis256x2Open on the layout of aegis256x2SealAt; on a bad tag the message region is zeroed. */
-export function aegis256x2OpenAt(buf: Uint8Array, keyOff: number, nonce: Uint8Array, nonceOff: number, adOff: number, adLen: number, msgOff: number, msgLen: number, tagOff: number): boolean {
+export function aegis256x2OpenAt(
+  buf: Uint8Array,
+  keyOff: number,
+  nonce: Uint8Array,
+  nonceOff: number,
+  adOff: number,
+  adLen: number,
+  msgOff: number,
+  msgLen: number,
+  tagOff: number,
+): boolean {
   loadKeyNonce(buf, keyOff, nonce, nonceOff);
   run(buf, adOff, adLen, buf, msgOff, msgLen, MODE_OPEN);
   let diff = 0;
@@ -335,7 +464,10 @@ export function aegis256x2OpenAt(buf: Uint8Array, keyOff: number, nonce: Uint8Ar
 /** One AES round (SubBytes, ShiftRows, MixColumns, xor rk), for the draft's AESRound vector. */
 export function aesRound(input: Uint8Array, rk: Uint8Array): Uint8Array {
   if (input.length !== 16 || rk.length !== 16) throw new RangeError("AESRound takes 16-byte blocks");
-  const a = ld(input, 0), b = ld(input, 4), c = ld(input, 8), d = ld(input, 12);
+  const a = ld(input, 0),
+    b = ld(input, 4),
+    c = ld(input, 8),
+    d = ld(input, 12);
   const out = new Uint8Array(16);
   st(out, 0, rw(a, b, c, d, ld(rk, 0)));
   st(out, 4, rw(b, c, d, a, ld(rk, 4)));

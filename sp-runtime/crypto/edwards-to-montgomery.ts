@@ -24,7 +24,10 @@ function be32(x: bigint): Buffer {
 }
 
 function powKey(exponent: bigint): KeyObject {
-  return createPublicKey({ key: { kty: "RSA", n: be32(P).toString("base64url"), e: be32(exponent).toString("base64url") }, format: "jwk" });
+  return createPublicKey({
+    key: { kty: "RSA", n: be32(P).toString("base64url"), e: be32(exponent).toString("base64url") },
+    format: "jwk",
+  });
 }
 
 /** x^e mod p for the e of `key`, x in [0, p). */

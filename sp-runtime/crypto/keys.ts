@@ -70,7 +70,10 @@ function privateKeyObject(secret: Uint8Array): KeyObject {
 
 export function x25519SharedSecret(mySecret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
   try {
-    const publicKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(peerPublic).toString("base64url") }, format: "jwk" });
+    const publicKey = createPublicKey({
+      key: { kty: "OKP", crv: "X25519", x: Buffer.from(peerPublic).toString("base64url") },
+      format: "jwk",
+    });
     return new Uint8Array(diffieHellman({ privateKey: privateKeyObject(mySecret), publicKey }));
   } catch {
     throw new KeyError("X25519 agreement failed (invalid or low-order peer key)");

@@ -53,7 +53,9 @@ function integer(env: Env, key: string, dflt: number, min: number, max: number):
   if (raw === undefined || raw === "") return dflt;
   if (!/^[+-]?\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new ConfigError(`DRASYL_${key}="${raw}" is not an integer ${range}${key === "MAX_PEERS" ? " (0 = unlimited)" : ""}`);
+    throw new ConfigError(
+      `DRASYL_${key}="${raw}" is not an integer ${range}${key === "MAX_PEERS" ? " (0 = unlimited)" : ""}`,
+    );
   }
   return Number(raw);
 }
@@ -75,7 +77,9 @@ export function parseListen(value: string, family: 4 | 6 | "any", what: string):
   const ipFamily = host === undefined ? 0 : isIP(host);
   if (!m || !host || ipFamily === 0 || port > 65535 || (family !== "any" && ipFamily !== family)) {
     const example = family === 6 ? "[::]:22527" : family === 4 ? "0.0.0.0:22527" : "127.0.0.1:9898";
-    throw new ConfigError(`${what}="${value}" is not a valid ${family === "any" ? "" : `IPv${family} `}address:port (e.g. ${example}; "" disables it)`);
+    throw new ConfigError(
+      `${what}="${value}" is not a valid ${family === "any" ? "" : `IPv${family} `}address:port (e.g. ${example}; "" disables it)`,
+    );
   }
   return { host, port };
 }
@@ -122,7 +126,9 @@ export function loadConfig(env: Env = process.env): SuperPeerConfig {
     tcpMaxBuffered: integer(env, "TCP_MAX_BUFFERED", 256 * 1024, 4096, 64 * 1024 * 1024),
   };
   if (!config.udp4Listen && !config.udp6Listen && !config.tcp4Listen && !config.tcp6Listen) {
-    throw new ConfigError("all of DRASYL_UDP4_LISTEN, DRASYL_UDP6_LISTEN, DRASYL_TCP4_LISTEN and DRASYL_TCP6_LISTEN are empty: nothing to listen on");
+    throw new ConfigError(
+      "all of DRASYL_UDP4_LISTEN, DRASYL_UDP6_LISTEN, DRASYL_TCP4_LISTEN and DRASYL_TCP6_LISTEN are empty: nothing to listen on",
+    );
   }
   return config;
 }

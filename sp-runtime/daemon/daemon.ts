@@ -30,7 +30,10 @@ export async function obtainIdentity(config: SuperPeerConfig, log: Logger): Prom
         "(drasyl-deploy keeps a backup) or unset DRASYL_IDENTITY_REQUIRED to generate a fresh one.",
     );
   }
-  log.info("identity file not found, generating a new identity", { file: config.identityFile, difficulty: config.minPowDifficulty });
+  log.info("identity file not found, generating a new identity", {
+    file: config.identityFile,
+    difficulty: config.minPowDifficulty,
+  });
   const identity = await generateIdentity({ difficulty: config.minPowDifficulty });
   saveIdentityFile(config.identityFile, identity);
   log.info("new identity saved", { file: config.identityFile, publicKey: identity.publicKeyHex });
@@ -42,7 +45,13 @@ export interface RunningSuperPeer {
   readonly urls: string[];
   readonly udp: UdpListener[];
   /** Bound addresses, with real ports when 0 was configured. */
-  readonly bound: { udp4?: ListenAddress; udp6?: ListenAddress; tcp4?: ListenAddress; tcp6?: ListenAddress; prometheus?: ListenAddress };
+  readonly bound: {
+    udp4?: ListenAddress;
+    udp6?: ListenAddress;
+    tcp4?: ListenAddress;
+    tcp6?: ListenAddress;
+    prometheus?: ListenAddress;
+  };
   close(): Promise<void>;
 }
 
@@ -58,7 +67,11 @@ export async function startSuperPeer(
 ): Promise<RunningSuperPeer> {
   const sp = new SuperPeer(identity, config, log);
   const udp: UdpListener[] = [];
-  const tcp = new TcpService(sp, { maxConnections: config.maxPeers, maxFrame: config.tcpMaxFrame, maxBuffered: config.tcpMaxBuffered }, log);
+  const tcp = new TcpService(
+    sp,
+    { maxConnections: config.maxPeers, maxFrame: config.tcpMaxFrame, maxBuffered: config.tcpMaxBuffered },
+    log,
+  );
   const bound: RunningSuperPeer["bound"] = {};
   const timers: NodeJS.Timeout[] = [];
   let metricsServer: Server | undefined;
@@ -81,8 +94,13 @@ export async function startSuperPeer(
       udp.push(l);
       bound.udp6 = boundOf(l.socket.address(), config.udp6Listen);
     }
-    if (config.tcp4Listen) bound.tcp4 = boundOf((await tcp.listen(config.tcp4Listen, false)).address(), config.tcp4Listen);
-    if (config.tcp6Listen) bound.tcp6 = boundOf((await tcp.listen(config.tcp6Listen, config.tcp4Listen !== undefined)).address(), config.tcp6Listen);
+    if (config.tcp4Listen)
+      bound.tcp4 = boundOf((await tcp.listen(config.tcp4Listen, false)).address(), config.tcp4Listen);
+    if (config.tcp6Listen)
+      bound.tcp6 = boundOf(
+        (await tcp.listen(config.tcp6Listen, config.tcp4Listen !== undefined)).address(),
+        config.tcp6Listen,
+      );
 
     // Without an exporter nobody reads the metrics, so nothing is collected, and prom-client (~10 MB
     // of RSS once loaded) is not even loaded.
@@ -94,9 +112,16 @@ export async function startSuperPeer(
       bound.prometheus = boundOf(metricsServer.address(), config.prometheusListen);
     }
 
-    const urls = listeningUrls({ ...config, udp4Listen: bound.udp4, udp6Listen: bound.udp6, tcp4Listen: bound.tcp4, tcp6Listen: bound.tcp6 }, bytesToHex(identity.publicKey));
+    const urls = listeningUrls(
+      { ...config, udp4Listen: bound.udp4, udp6Listen: bound.udp6, tcp4Listen: bound.tcp4, tcp6Listen: bound.tcp6 },
+      bytesToHex(identity.publicKey),
+    );
     stdout(formatListening(urls));
-    log.info("super peer started", { publicKey: identity.publicKeyHex, networkId: config.networkId, armMessages: config.armMessages });
+    log.info("super peer started", {
+      publicKey: identity.publicKeyHex,
+      networkId: config.networkId,
+      armMessages: config.armMessages,
+    });
 
     timers.push(
       setInterval(() => {
@@ -106,14 +131,17 @@ export async function startSuperPeer(
         metrics?.tick();
       }, config.housekeepingInterval),
     );
-    if (config.peersPrintInterval > 0) timers.push(setInterval(() => stdout(formatPeers(sp.peers.values(), Date.now())), config.peersPrintInterval));
+    if (config.peersPrintInterval > 0)
+      timers.push(setInterval(() => stdout(formatPeers(sp.peers.values(), Date.now())), config.peersPrintInterval));
     for (const t of timers) t.unref();
     return { sp, urls, udp, bound, close };
   } catch (e) {
     await close();
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE" || err.code === "EACCES" || err.code === "EADDRNOTAVAIL") {
-      throw new StartupError(`cannot listen: ${err.message} (check the DRASYL_*_LISTEN addresses and that nothing else uses the port)`);
+      throw new StartupError(
+        `cannot listen: ${err.message} (check the DRASYL_*_LISTEN addresses and that nothing else uses the port)`,
+      );
     }
     throw e;
   }

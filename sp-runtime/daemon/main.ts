@@ -36,7 +36,9 @@ async function main(): Promise<void> {
 
 process.on("uncaughtException", (err) => {
   // A bug must not take every relayed session down with it silently: log, then let systemd restart us.
-  process.stderr.write(`ts=${new Date().toISOString()} level=error msg="uncaught exception" error=${JSON.stringify(String(err?.stack ?? err))}\n`);
+  process.stderr.write(
+    `ts=${new Date().toISOString()} level=error msg="uncaught exception" error=${JSON.stringify(String(err?.stack ?? err))}\n`,
+  );
   process.exit(70);
 });
 

@@ -42,7 +42,10 @@ export class Metrics {
           if (p.helloAt === 0) continue;
           for (const ip of ["ipv4", "ipv6"] as const) {
             for (const transport of ["tcp", "udp"] as const) {
-              this.set({ peer: p.publicKeyHex, ip_version: ip, transport }, p.ipVersion === ip && p.prot === transport ? 1 : 0);
+              this.set(
+                { peer: p.publicKeyHex, ip_version: ip, transport },
+                p.ipVersion === ip && p.prot === transport ? 1 : 0,
+              );
             }
           }
         }
@@ -83,7 +86,11 @@ export class Metrics {
         const pairs = sp.pairs;
         for (let e = 0; e < pairs.size; e++) {
           const bytes = pairs.bytes[e] as number;
-          if (bytes > 0) this.inc({ src: sp.peers.view(pairs.source(e)).publicKeyHex, dst: sp.peers.view(pairs.target(e)).publicKeyHex }, bytes);
+          if (bytes > 0)
+            this.inc(
+              { src: sp.peers.view(pairs.source(e)).publicKeyHex, dst: sp.peers.view(pairs.target(e)).publicKeyHex },
+              bytes,
+            );
         }
       },
     });
@@ -222,7 +229,11 @@ class EndpointsHistogram {
         const le = i < ENDPOINT_BUCKETS.length ? (ENDPOINT_BUCKETS[i] as number) : "+Inf";
         values.push({ metricName: `${this.name}_bucket`, labels: { peer, le }, value: cumulative });
       }
-      values.push({ metricName: `${this.name}_sum`, labels: { peer }, value: c[ENDPOINT_BUCKETS.length + 1] as number });
+      values.push({
+        metricName: `${this.name}_sum`,
+        labels: { peer },
+        value: c[ENDPOINT_BUCKETS.length + 1] as number,
+      });
       values.push({ metricName: `${this.name}_count`, labels: { peer }, value: cumulative });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };

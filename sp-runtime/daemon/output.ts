@@ -37,7 +37,9 @@ export function formatPeers(peers: Iterable<Peer>, now: number): string {
     n++;
     const age = p.helloAt === 0 ? "" : String(Math.max(0, now - p.helloAt));
     const src = p.helloAt === 0 ? "" : `${p.prot}://${hostPort(p.address, p.port)}`;
-    const eps = decodeEndpoints(p.endpoints).map((e) => ` udp://${formatEndpoint(e)}`).join("");
+    const eps = decodeEndpoints(p.endpoints)
+      .map((e) => ` udp://${formatEndpoint(e)}`)
+      .join("");
     out += `${p.publicKeyHex} ${(p.validPow ? "ok" : "nok").padEnd(3)} ${age.padEnd(7)} ${src}${eps}\n`;
   }
   return `${out}Total Peers: ${n}\n`;

@@ -82,7 +82,11 @@ export class PeerTable {
   private hash(buf: Uint8Array, off: number): number {
     let h = this.seed;
     for (let i = 0; i < KEY_LEN; i += 4) {
-      const w = (buf[off + i] as number) | ((buf[off + i + 1] as number) << 8) | ((buf[off + i + 2] as number) << 16) | ((buf[off + i + 3] as number) << 24);
+      const w =
+        (buf[off + i] as number) |
+        ((buf[off + i + 1] as number) << 8) |
+        ((buf[off + i + 2] as number) << 16) |
+        ((buf[off + i + 3] as number) << 24);
       h = Math.imul(h ^ w, 0x9e3779b1);
       h ^= h >>> 15;
     }
@@ -113,7 +117,12 @@ export class PeerTable {
   }
 
   /** Adds a peer that `find` did not find; returns its slot. */
-  insert(buf: Uint8Array, off: number, validPow: boolean, session: { rx: Uint8Array; tx: Uint8Array } | undefined): number {
+  insert(
+    buf: Uint8Array,
+    off: number,
+    validPow: boolean,
+    session: { rx: Uint8Array; tx: Uint8Array } | undefined,
+  ): number {
     if (this.size === this.capacity) this.resize(this.capacity * 2);
     const slot = this.freeCount > 0 ? (this.freeSlots[--this.freeCount] as number) : this.highWater++;
     const base = slot * KEY_LEN;
@@ -175,7 +184,11 @@ export class PeerTable {
   }
 
   private resize(capacity: number): void {
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, per: number): T => {
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      old: T,
+      make: (n: number) => T,
+      per: number,
+    ): T => {
       const next = make(capacity * per);
       next.set(old);
       return next;
@@ -361,7 +374,11 @@ export class Peer {
   }
 
   get publicKeyHex(): string {
-    return Buffer.from(this.table.publicKeys.buffer, this.table.publicKeys.byteOffset + this.slot * KEY_LEN, KEY_LEN).toString("hex");
+    return Buffer.from(
+      this.table.publicKeys.buffer,
+      this.table.publicKeys.byteOffset + this.slot * KEY_LEN,
+      KEY_LEN,
+    ).toString("hex");
   }
 
   get validPow(): boolean {

@@ -102,7 +102,13 @@ export class SuperPeer {
     return reason;
   }
 
-  private handle(pkt: Buffer, udp: UdpSender | undefined, address: string, port: number, tcp: TcpLink | undefined): DropReason | undefined {
+  private handle(
+    pkt: Buffer,
+    udp: UdpSender | undefined,
+    address: string,
+    port: number,
+    tcp: TcpLink | undefined,
+  ): DropReason | undefined {
     const bad = checkHeader(pkt);
     if (bad !== undefined) return bad;
     if (readI32(pkt, OFF_NETWORK_ID) !== this.opts.networkId) return "network_id_invalid";
@@ -115,7 +121,13 @@ export class SuperPeer {
     return true;
   }
 
-  private handleOwn(pkt: Buffer, udp: UdpSender | undefined, address: string, port: number, tcp: TcpLink | undefined): DropReason | undefined {
+  private handleOwn(
+    pkt: Buffer,
+    udp: UdpSender | undefined,
+    address: string,
+    port: number,
+    tcp: TcpLink | undefined,
+  ): DropReason | undefined {
     const armed = ((pkt[OFF_FLAGS] as number) & FLAG_ARMED) !== 0;
     if (armed !== this.opts.armMessages) return armed ? "message_armed" : "message_unarmed";
     const peers = this.peers;
@@ -188,7 +200,8 @@ export class SuperPeer {
       this.uniteRecords = grown;
     }
     this.uniteRecords[slot] = 0;
-    if (this.log.enabled("debug")) this.log.debug("new peer", { peer: this.peers.view(slot).publicKeyHex, pow: validPow ? "ok" : "invalid" });
+    if (this.log.enabled("debug"))
+      this.log.debug("new peer", { peer: this.peers.view(slot).publicKeyHex, pow: validPow ? "ok" : "invalid" });
     return slot;
   }
 
@@ -212,7 +225,12 @@ export class SuperPeer {
     if (recipient < 0) return "recipient_unknown";
     if (peers.helloAt[recipient] === 0) return "recipient_no_hello";
     // A TCP frame can be up to 64 KiB, more than fits in one datagram (EMSGSIZE would come back asynchronously, uncounted).
-    if (pkt.length > MAX_UDP4_PAYLOAD && !peers.isTcp(recipient) && (peers.ipVersion(recipient) === "ipv4" || pkt.length > MAX_UDP6_PAYLOAD)) return "udp_payload_too_large";
+    if (
+      pkt.length > MAX_UDP4_PAYLOAD &&
+      !peers.isTcp(recipient) &&
+      (peers.ipVersion(recipient) === "ipv4" || pkt.length > MAX_UDP6_PAYLOAD)
+    )
+      return "udp_payload_too_large";
 
     // Byte 4 is outside the AEAD, so the end-to-end tag stays valid.
     pkt[OFF_HOP_COUNT] = hop + 1;
@@ -242,7 +260,11 @@ export class SuperPeer {
       // A record that is only being renewed does not count twice.
       const newForward = last === 0 ? 1 : 0;
       const newBack = pairs.unitedAt[back] === 0 ? 1 : 0;
-      if ((records[sender] as number) + newForward > MAX_UNITE_RECORDS_PER_PEER || (records[recipient] as number) + newBack > MAX_UNITE_RECORDS_PER_PEER) return;
+      if (
+        (records[sender] as number) + newForward > MAX_UNITE_RECORDS_PER_PEER ||
+        (records[recipient] as number) + newBack > MAX_UNITE_RECORDS_PER_PEER
+      )
+        return;
       records[sender] = (records[sender] as number) + newForward;
       records[recipient] = (records[recipient] as number) + newBack;
       // Read through `pairs` again: entry() may have replaced the arrays when it grew them.

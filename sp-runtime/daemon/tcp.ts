@@ -7,7 +7,14 @@ import type { SuperPeer } from "./super-peer.ts";
 import type { TcpLink } from "./transport.ts";
 
 /** Outcomes Rust treats as Ok, not as errors, so they must not cost the node its connection. */
-const NOT_FATAL = new Set<DropReason>(["hop_limit_exceeded", "recipient_unknown", "recipient_no_hello", "recipient_unreachable", "udp_payload_too_large", "tcp_backpressure"]);
+const NOT_FATAL = new Set<DropReason>([
+  "hop_limit_exceeded",
+  "recipient_unknown",
+  "recipient_no_hello",
+  "recipient_unreachable",
+  "udp_payload_too_large",
+  "tcp_backpressure",
+]);
 
 export interface TcpLimits {
   maxConnections: number;
@@ -66,7 +73,9 @@ export class TcpService {
   }
 
   async listen(addr: ListenAddress, v6Only: boolean): Promise<Server> {
-    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 }, (socket) => this.accept(socket));
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 }, (socket) =>
+      this.accept(socket),
+    );
     server.on("error", (err) => this.log.warn("tcp server error", { error: err.message }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -97,14 +106,19 @@ export class TcpService {
           return true;
         }
         if (NOT_FATAL.has(reason)) return true;
-        this.log.debug("closing tcp connection after bad frame", { reason, src: `${conn.remoteAddress}:${conn.remotePort}` });
+        this.log.debug("closing tcp connection after bad frame", {
+          reason,
+          src: `${conn.remoteAddress}:${conn.remotePort}`,
+        });
         conn.close();
         return false;
       },
       () => this.sp.drops.add("tcp_frame_too_large"),
     );
     socket.on("data", (chunk: Buffer) => reader.feed(chunk));
-    socket.on("error", (err) => this.log.debug("tcp connection error", { error: err.message, src: `${conn.remoteAddress}:${conn.remotePort}` }));
+    socket.on("error", (err) =>
+      this.log.debug("tcp connection error", { error: err.message, src: `${conn.remoteAddress}:${conn.remotePort}` }),
+    );
     socket.on("close", () => this.connections.delete(conn));
   }
 

@@ -16,7 +16,13 @@ export interface UdpListener extends UdpSender {
  * peer's remote address), so the lookup dgram runs before each send (dns.lookup: an IP check,
  * then a callback on the next tick) is answered on the spot: one closure and tick less per packet.
  */
-function ipLiteral(family: 4 | 6): (address: string, options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void {
+function ipLiteral(
+  family: 4 | 6,
+): (
+  address: string,
+  options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+) => void {
   return (address, _options, callback) => callback(null, address, family);
 }
 
@@ -25,8 +31,18 @@ function ipLiteral(family: 4 | 6): (address: string, options: unknown, callback:
  * bindv6only=0 a wildcard [::] socket would otherwise also claim the IPv4 port, and the second bind
  * fails with EADDRINUSE (protocol.md s0.6).
  */
-export async function bindUdp(sp: SuperPeer, addr: ListenAddress, family: 4 | 6, v6Only: boolean, log: Logger): Promise<UdpListener> {
-  const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", ipv6Only: family === 6 && v6Only, lookup: ipLiteral(family) });
+export async function bindUdp(
+  sp: SuperPeer,
+  addr: ListenAddress,
+  family: 4 | 6,
+  v6Only: boolean,
+  log: Logger,
+): Promise<UdpListener> {
+  const socket = createSocket({
+    type: family === 4 ? "udp4" : "udp6",
+    ipv6Only: family === 6 && v6Only,
+    lookup: ipLiteral(family),
+  });
   const name = family === 4 ? "udp4" : "udp6";
   const listener: UdpListener = {
     socket,
@@ -38,7 +54,8 @@ export async function bindUdp(sp: SuperPeer, addr: ListenAddress, family: 4 | 6,
   };
   socket.on("message", (msg, rinfo) => {
     const reason = sp.handleUdp(msg, listener, rinfo.address, rinfo.port);
-    if (reason !== undefined && log.enabled("debug")) log.debug("packet dropped", { reason, src: `${rinfo.address}:${rinfo.port}`, prot: "udp" });
+    if (reason !== undefined && log.enabled("debug"))
+      log.debug("packet dropped", { reason, src: `${rinfo.address}:${rinfo.port}`, prot: "udp" });
   });
   // Without a listener, a failed send (e.g. EPERM from a firewall) would be thrown as an uncaught error.
   socket.on("error", (err) => {

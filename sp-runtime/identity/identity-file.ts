@@ -38,7 +38,8 @@ export function parseIdentityFile(text: string, file = "<identity>"): Identity {
   }
   if (!/^[+-]?\d+$/.test(powText)) throw new IdentityFileError(file, `ProofOfWork "${powText}" is not an integer`);
   const pow = Number(powText);
-  if (pow < -0x80000000 || pow > 0x7fffffff) throw new IdentityFileError(file, `ProofOfWork ${powText} is outside the 32-bit signed range`);
+  if (pow < -0x80000000 || pow > 0x7fffffff)
+    throw new IdentityFileError(file, `ProofOfWork ${powText} is outside the 32-bit signed range`);
   try {
     return new Identity(sk, pow);
   } catch (e) {

@@ -29,6 +29,9 @@ export class Identity {
 
 export async function generateIdentity(options: PowSearchOptions = {}): Promise<Identity> {
   const sk = generateSecretKey();
-  const pow = await generatePow(sk.subarray(32), { ...options, difficulty: options.difficulty ?? DEFAULT_POW_DIFFICULTY });
+  const pow = await generatePow(sk.subarray(32), {
+    ...options,
+    difficulty: options.difficulty ?? DEFAULT_POW_DIFFICULTY,
+  });
   return new Identity(sk, pow);
 }

@@ -77,7 +77,8 @@ export async function generatePow(publicKey: Uint8Array, options: PowSearchOptio
         workers.push(w);
         w.on("message", (pow: number | null) => {
           if (pow !== null) resolve(pow);
-          else if (++exhausted === n) reject(new Error(`no proof of work at difficulty ${difficulty} exists for this key`));
+          else if (++exhausted === n)
+            reject(new Error(`no proof of work at difficulty ${difficulty} exists for this key`));
         });
         w.on("error", reject);
       }

@@ -28,29 +28,47 @@ export interface ProbeOptions {
  * expected key, in the expected network. `identity` is the prober's own node identity: a super peer
  * ignores HELLOs with weaker proof of work than its minimum, so it must be a mined one.
  */
-export async function probeSuperPeer(identity: Identity, sp: SuperPeerAddress, transport: Transport, opts: ProbeOptions): Promise<ProbeResult> {
+export async function probeSuperPeer(
+  identity: Identity,
+  sp: SuperPeerAddress,
+  transport: Transport,
+  opts: ProbeOptions,
+): Promise<ProbeResult> {
   const port = transport === "udp" ? sp.port : sp.tcpPort;
   const where = `${bytesToHex(sp.publicKey).slice(0, 16)}… at ${hostPort(sp.host, port)} over ${transport.toUpperCase()}`;
   let address: string;
   try {
     address = isIP(sp.host) !== 0 ? sp.host : (await lookup(sp.host)).address;
   } catch (e) {
-    return { ok: false, error: `${sp.host} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return {
+      ok: false,
+      error: `${sp.host} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    };
   }
   const session = computeSessionKeys(identity.xPublic, identity.xSecret, ed25519PublicToX25519(sp.publicKey));
   const time = nowMicros();
-  const header = { hopCount: 0, networkId: opts.networkId, recipient: sp.publicKey, sender: identity.publicKey, pow: identity.pow, type: MessageType.Hello };
+  const header = {
+    hopCount: 0,
+    networkId: opts.networkId,
+    recipient: sp.publicKey,
+    sender: identity.publicKey,
+    pow: identity.pow,
+    type: MessageType.Hello,
+  };
   const hello = buildPacket(header, encodeHelloSuperPeer(time, []), opts.arm ? { txKey: session.tx } : {});
 
   let unexpected: string | undefined;
   /** Whether `pkt` is our ACK; anything else is remembered, so a timeout can say what did come back. */
   const isAck = (pkt: Uint8Array): boolean => {
     const opened = openPacket(pkt, session.rx);
-    if (!opened.ok) return (unexpected = `an undecodable answer (${opened.reason})`), false;
+    if (!opened.ok) return ((unexpected = `an undecodable answer (${opened.reason})`), false);
     const h = opened.value.header;
-    if (!bytesEqual(h.sender, sp.publicKey)) return (unexpected = `an answer from another key, ${bytesToHex(h.sender)}`), false;
-    if (h.networkId !== opts.networkId) return (unexpected = `an answer for network ${h.networkId}, not ${opts.networkId}`), false;
-    if (!bytesEqual(h.recipient, identity.publicKey) || h.armed !== opts.arm) return (unexpected = "an answer not addressed to this probe"), false;
+    if (!bytesEqual(h.sender, sp.publicKey))
+      return ((unexpected = `an answer from another key, ${bytesToHex(h.sender)}`), false);
+    if (h.networkId !== opts.networkId)
+      return ((unexpected = `an answer for network ${h.networkId}, not ${opts.networkId}`), false);
+    if (!bytesEqual(h.recipient, identity.publicKey) || h.armed !== opts.arm)
+      return ((unexpected = "an answer not addressed to this probe"), false);
     const m = decodeMessage(h, opened.value.body, "node-peer");
     return m.ok && m.value.type === MessageType.Ack && m.value.time === time;
   };
@@ -67,7 +85,10 @@ export async function probeSuperPeer(identity: Identity, sp: SuperPeerAddress, t
       resolve(r);
     };
     const timer = setTimeout(() => {
-      settle({ ok: false, error: `no ACK from ${where} within ${opts.timeoutMs} ms${unexpected ? `; got ${unexpected}` : ""}` });
+      settle({
+        ok: false,
+        error: `no ACK from ${where} within ${opts.timeoutMs} ms${unexpected ? `; got ${unexpected}` : ""}`,
+      });
     }, opts.timeoutMs);
     const onPacket = (pkt: Uint8Array): void => {
       if (isAck(pkt)) settle({ ok: true, rttMs: performance.now() - started });

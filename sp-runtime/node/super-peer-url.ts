@@ -77,15 +77,25 @@ function splitAddr(addr: string, url: string): { host: string; port: number } {
     }
     host = addr.slice(1, close);
     portText = addr.slice(close + 2);
-    if (isIP(host) !== 6) throw new SuperPeerUrlError("invalid_addr", url, `"${host}" in super peer address "${addr}" is not an IPv6 address`);
+    if (isIP(host) !== 6)
+      throw new SuperPeerUrlError(
+        "invalid_addr",
+        url,
+        `"${host}" in super peer address "${addr}" is not an IPv6 address`,
+      );
   } else {
     const colon = addr.lastIndexOf(":");
-    if (colon < 0) throw new SuperPeerUrlError("invalid_addr", url, `super peer address "${addr}" has no port (expected host:port)`);
+    if (colon < 0)
+      throw new SuperPeerUrlError("invalid_addr", url, `super peer address "${addr}" has no port (expected host:port)`);
     host = addr.slice(0, colon);
     portText = addr.slice(colon + 1);
     // Rust would resolve "::1:22527" by splitting at the last colon; we refuse the ambiguity.
     if (host.includes(":")) {
-      throw new SuperPeerUrlError("invalid_addr", url, `IPv6 literal in super peer address "${addr}" needs brackets: [${host}]:${portText}`);
+      throw new SuperPeerUrlError(
+        "invalid_addr",
+        url,
+        `IPv6 literal in super peer address "${addr}" needs brackets: [${host}]:${portText}`,
+      );
     }
     if (host === "") throw new SuperPeerUrlError("invalid_addr", url, `super peer address "${addr}" has no host`);
   }
@@ -97,7 +107,8 @@ function splitAddr(addr: string, url: string): { host: string; port: number } {
 }
 
 export function parseSuperPeerUrl(url: string): SuperPeerUrl {
-  if (!url.startsWith(SCHEME)) throw new SuperPeerUrlError("invalid_url", url, `super peer URL "${url}" must start with ${SCHEME}`);
+  if (!url.startsWith(SCHEME))
+    throw new SuperPeerUrlError("invalid_url", url, `super peer URL "${url}" must start with ${SCHEME}`);
   const q = url.indexOf("?");
   if (q < 0) throw new SuperPeerUrlError("no_addr", url, `super peer URL "${url}" has no "?publicKey=..." query`);
   const addr = url.slice(SCHEME.length, q);
@@ -115,7 +126,11 @@ export function parseSuperPeerUrl(url: string): SuperPeerUrl {
       try {
         publicKey = hexToBytes(value, 32);
       } catch (e) {
-        throw new SuperPeerUrlError("invalid_public_key", url, `super peer URL "${url}" has an invalid publicKey: ${(e as Error).message}`);
+        throw new SuperPeerUrlError(
+          "invalid_public_key",
+          url,
+          `super peer URL "${url}" has an invalid publicKey: ${(e as Error).message}`,
+        );
       }
     } else if (key === "networkId") {
       networkId = parseI32(value) ?? networkId;
@@ -123,12 +138,15 @@ export function parseSuperPeerUrl(url: string): SuperPeerUrl {
       tcpPort = parseU16(value) ?? tcpPort;
     }
   }
-  if (publicKey === undefined) throw new SuperPeerUrlError("no_public_key", url, `super peer URL "${url}" has no publicKey`);
+  if (publicKey === undefined)
+    throw new SuperPeerUrlError("no_public_key", url, `super peer URL "${url}" has no publicKey`);
   return { addr, host, port, tcpPort, publicKey, networkId };
 }
 
 /** Rust's Display form; always spells out networkId and tcpPort. */
-export function formatSuperPeerUrl(u: Pick<SuperPeerUrl, "host" | "port" | "tcpPort" | "publicKey" | "networkId"> & { addr?: string }): string {
+export function formatSuperPeerUrl(
+  u: Pick<SuperPeerUrl, "host" | "port" | "tcpPort" | "publicKey" | "networkId"> & { addr?: string },
+): string {
   const addr = u.addr ?? hostPort(u.host, u.port);
   return `${SCHEME}${addr}?publicKey=${bytesToHex(u.publicKey)}&networkId=${u.networkId}&tcpPort=${u.tcpPort}`;
 }

@@ -22,7 +22,14 @@ import { isValidPow } from "../identity/pow.ts";
 import { bytesEqual, bytesToHex, hexToBytes } from "../util/hex.ts";
 import { interfaceAddresses } from "../util/interface-addresses.ts";
 import { disarmPacket } from "../wire/arming.ts";
-import { ARM_HEADER_LEN, DEFAULT_NETWORK_ID, HEADER_LEN, HELLO_MAX_ENDPOINTS, MessageType, MTU } from "../wire/constants.ts";
+import {
+  ARM_HEADER_LEN,
+  DEFAULT_NETWORK_ID,
+  HEADER_LEN,
+  HELLO_MAX_ENDPOINTS,
+  MessageType,
+  MTU,
+} from "../wire/constants.ts";
 import { type Endpoint, formatEndpoint } from "../wire/endpoints.ts";
 import { type LongHeader, parseHeader } from "../wire/header.ts";
 import { encodeAck, encodeHelloNodePeer, encodeHelloSuperPeer, type Unite } from "../wire/messages.ts";
@@ -245,7 +252,16 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   readonly minPowDifficulty: number;
   /** Dropped inbound packets by reason (stable snake_case, e.g. "unarmed", "tag_invalid"). */
   readonly drops = new Map<string, number>();
-  readonly counters: DrasylNodeCounters = { helloTx: 0, ackTx: 0, appTx: 0, helloRx: 0, ackRx: 0, appRx: 0, uniteRx: 0, sendErrors: 0 };
+  readonly counters: DrasylNodeCounters = {
+    helloTx: 0,
+    ackTx: 0,
+    appTx: 0,
+    helloRx: 0,
+    ackRx: 0,
+    appRx: 0,
+    uniteRx: 0,
+    sendErrors: 0,
+  };
 
   private readonly opts: DrasylNodeOptions;
   private readonly superPeers: SuperPeerState[];
@@ -275,7 +291,11 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     // Session keys up front, like the Rust node: a bad super peer key is a configuration error.
     this.superPeers = opts.superPeers.map((config) => {
       const hex = bytesToHex(config.publicKey);
-      const session = computeSessionKeys(this.identity.xPublic, this.identity.xSecret, ed25519PublicToX25519(config.publicKey));
+      const session = computeSessionKeys(
+        this.identity.xPublic,
+        this.identity.xSecret,
+        ed25519PublicToX25519(config.publicKey),
+      );
       return { config, hex, session, ip: config.host, udpAddress: config.host, rttMs: {} };
     });
     for (const sp of this.superPeers) this.superPeersByHex.set(sp.hex, sp);
@@ -340,10 +360,13 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     this.udp = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
-      socket.bind({ address: bindAddress ?? (family === 6 ? "::" : "0.0.0.0"), port: this.opts.bind?.port ?? 0, exclusive: true }, () => {
-        socket.off("error", reject);
-        resolve();
-      });
+      socket.bind(
+        { address: bindAddress ?? (family === 6 ? "::" : "0.0.0.0"), port: this.opts.bind?.port ?? 0, exclusive: true },
+        () => {
+          socket.off("error", reject);
+          resolve();
+        },
+      );
     });
     socket.on("error", (err) => this.warn(err));
     socket.on("message", (msg: Buffer, rinfo: RemoteInfo) => {
@@ -361,7 +384,8 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   private async resolve(host: string, family: 4 | 6 | undefined): Promise<string> {
     const literal = isIP(host);
     if (literal !== 0) {
-      if (family === 4 && literal === 6) throw new Error(`super peer ${host} is IPv6 but the node binds IPv4 address ${this.opts.bind?.address}`);
+      if (family === 4 && literal === 6)
+        throw new Error(`super peer ${host} is IPv6 but the node binds IPv4 address ${this.opts.bind?.address}`);
       return canonicalIp(host);
     }
     const all = await lookup(host, { all: true, order: "verbatim" });
@@ -412,7 +436,11 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   // Super peers
 
   /** One HELLO_SUPER_PEER; resolves on the ACK echoing its time from that super peer's key. */
-  async hello(sp: SuperPeerAddress | Uint8Array, transport: Transport = "udp", timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<HelloResult> {
+  async hello(
+    sp: SuperPeerAddress | Uint8Array,
+    transport: Transport = "udp",
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+  ): Promise<HelloResult> {
     this.requireRunning();
     const state = this.superPeer(sp);
     const started = performance.now();
@@ -423,7 +451,15 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     const address = transport === "tcp" ? state.ip : state.udpAddress;
     const port = transport === "tcp" ? state.config.tcpPort : state.config.port;
     const what = `super peer ${state.hex.slice(0, 16)}… at ${formatEndpoint({ address: state.ip, port })} over ${transport}`;
-    const ack = this.expectAck(time, state.hex, transport, address, port, Math.max(0, timeoutMs - (performance.now() - started)), `${what} within ${timeoutMs} ms`);
+    const ack = this.expectAck(
+      time,
+      state.hex,
+      transport,
+      address,
+      port,
+      Math.max(0, timeoutMs - (performance.now() - started)),
+      `${what} within ${timeoutMs} ms`,
+    );
     if (link !== undefined) link.send(pkt);
     else this.udpSend(pkt, state.udpAddress, state.config.port);
     this.counters.helloTx++;
@@ -481,7 +517,12 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   }
 
   private buildHelloSuperPeer(sp: SuperPeerState, time: bigint): Uint8Array {
-    return this.build(sp.config.publicKey, MessageType.Hello, encodeHelloSuperPeer(time, this.ownEndpoints), this.armMessages ? sp.session.tx : undefined);
+    return this.build(
+      sp.config.publicKey,
+      MessageType.Hello,
+      encodeHelloSuperPeer(time, this.ownEndpoints),
+      this.armMessages ? sp.session.tx : undefined,
+    );
   }
 
   private superPeer(sp: SuperPeerAddress | Uint8Array): SuperPeerState {
@@ -497,13 +538,23 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     const target = formatEndpoint({ address: sp.ip, port: sp.config.tcpPort });
     const bindAddress = this.opts.bind?.address;
     // Inside a network namespace the test binds a specific IP; TCP should leave from it too.
-    const localAddress = bindAddress !== undefined && !isWildcard(bindAddress) && isIP(bindAddress) === isIP(sp.ip) ? bindAddress : undefined;
+    const localAddress =
+      bindAddress !== undefined && !isWildcard(bindAddress) && isIP(bindAddress) === isIP(sp.ip)
+        ? bindAddress
+        : undefined;
     const connecting = new Promise<TcpLink>((resolve, reject) => {
-      const socket = netConnect({ host: sp.ip, port: sp.config.tcpPort, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+      const socket = netConnect({
+        host: sp.ip,
+        port: sp.config.tcpPort,
+        noDelay: true,
+        ...(localAddress ? { localAddress } : {}),
+      });
       this.tcpSockets.add(socket);
       let link: TcpLink | undefined;
       const timer = setTimeout(() => {
-        reject(new Error(`TCP connect to super peer ${sp.hex.slice(0, 16)}… at ${target} timed out after ${timeoutMs} ms`));
+        reject(
+          new Error(`TCP connect to super peer ${sp.hex.slice(0, 16)}… at ${target} timed out after ${timeoutMs} ms`),
+        );
         socket.destroy();
       }, timeoutMs);
       socket.once("connect", () => {
@@ -535,7 +586,12 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
         reject(new Error(`TCP connection to super peer ${sp.hex.slice(0, 16)}… at ${target} closed while connecting`));
         if (link !== undefined && sp.tcp === link) {
           sp.tcp = undefined;
-          this.failPending("tcp", sp.ip, sp.config.tcpPort, `TCP connection to super peer ${sp.hex.slice(0, 16)}… at ${target} closed before the ACK`);
+          this.failPending(
+            "tcp",
+            sp.ip,
+            sp.config.tcpPort,
+            `TCP connection to super peer ${sp.hex.slice(0, 16)}… at ${target} closed before the ACK`,
+          );
           if (this.state === "running") this.emit("tcp", { superPeer: sp.hex, state: "closed" });
         }
       });
@@ -551,22 +607,40 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
    * A HELLO_NODE_PEER straight to `endpoint` over UDP (the direct-path attempt of s4.11);
    * resolves on the peer's ACK. We advertise no short id, so the peer keeps using long headers.
    */
-  async helloNodePeer(peer: Uint8Array, endpoint: Endpoint, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<NodeHelloResult> {
+  async helloNodePeer(
+    peer: Uint8Array,
+    endpoint: Endpoint,
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+  ): Promise<NodeHelloResult> {
     this.requireRunning();
     const peerHex = bytesToHex(peer);
     const address = this.udpTarget(endpoint.address);
-    if (address === undefined) throw new Error(`cannot reach ${formatEndpoint(endpoint)} from an IPv${this.udpFamily} socket`);
+    if (address === undefined)
+      throw new Error(`cannot reach ${formatEndpoint(endpoint)} from an IPv${this.udpFamily} socket`);
     const time = this.nextTime();
     const pkt = this.buildHelloNodePeer(peer, time);
     const what = `node peer ${peerHex.slice(0, 16)}… at ${formatEndpoint(endpoint)}`;
-    const ack = this.expectAck(time, peerHex, "udp", address, endpoint.port, timeoutMs, `${what} within ${timeoutMs} ms`);
+    const ack = this.expectAck(
+      time,
+      peerHex,
+      "udp",
+      address,
+      endpoint.port,
+      timeoutMs,
+      `${what} within ${timeoutMs} ms`,
+    );
     this.udpSend(pkt, address, endpoint.port);
     this.counters.helloTx++;
     return { rttMs: await ack, peer: peerHex };
   }
 
   private buildHelloNodePeer(peer: Uint8Array, time: bigint): Uint8Array {
-    return this.build(peer, MessageType.Hello, encodeHelloNodePeer(time, NO_SHORT_ID), this.armMessages ? this.sessionFor(peer).tx : undefined);
+    return this.build(
+      peer,
+      MessageType.Hello,
+      encodeHelloNodePeer(time, NO_SHORT_ID),
+      this.armMessages ? this.sessionFor(peer).tx : undefined,
+    );
   }
 
   /**
@@ -580,12 +654,21 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     const transport = via ?? (sp.tcp !== undefined ? "tcp" : "udp");
     const size = HEADER_LEN + (this.armMessages ? ARM_HEADER_LEN : 0) + payload.length;
     if (transport === "udp" && size > MTU) {
-      throw new RangeError(`APP of ${size} bytes exceeds the MTU of ${MTU} (payload at most ${MTU - (size - payload.length)} bytes)`);
+      throw new RangeError(
+        `APP of ${size} bytes exceeds the MTU of ${MTU} (payload at most ${MTU - (size - payload.length)} bytes)`,
+      );
     }
     if (transport === "tcp" && sp.tcp === undefined) {
-      throw new Error(`no TCP connection to super peer ${sp.hex.slice(0, 16)}…; hello(sp, "tcp") or the hello loop opens one`);
+      throw new Error(
+        `no TCP connection to super peer ${sp.hex.slice(0, 16)}…; hello(sp, "tcp") or the hello loop opens one`,
+      );
     }
-    const pkt = this.build(recipient, MessageType.App, payload, this.armMessages ? this.sessionFor(recipient).tx : undefined);
+    const pkt = this.build(
+      recipient,
+      MessageType.App,
+      payload,
+      this.armMessages ? this.sessionFor(recipient).tx : undefined,
+    );
     if (sp.tcp !== undefined && transport === "tcp") sp.tcp.send(pkt);
     else this.udpSend(pkt, sp.udpAddress, sp.config.port);
     this.counters.appTx++;
@@ -614,7 +697,8 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     if (!parsed.ok) return this.drop(parsed.reason, transport, address, port);
     const header = parsed.value;
     if (header.networkId !== this.networkId) return this.drop("network_id_invalid", transport, address, port);
-    if (!bytesEqual(header.recipient, this.identity.publicKey)) return this.drop("recipient_invalid", transport, address, port);
+    if (!bytesEqual(header.recipient, this.identity.publicKey))
+      return this.drop("recipient_invalid", transport, address, port);
     // The Rust node parses unarmed packets as plaintext even when it arms (s1.2); that lets anyone spoof a sender.
     if (!header.armed && this.armMessages) return this.drop("unarmed", transport, address, port);
     const senderHex = bytesToHex(header.sender);
@@ -663,12 +747,21 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     }
   }
 
-  private onAck(header: LongHeader, senderHex: string, sp: SuperPeerState | undefined, time: bigint, transport: Transport, address: string, port: number): void {
+  private onAck(
+    header: LongHeader,
+    senderHex: string,
+    sp: SuperPeerState | undefined,
+    time: bigint,
+    transport: Transport,
+    address: string,
+    port: number,
+  ): void {
     const now = clockMicros();
     // We only ever send our own past times; a future echo would make a negative RTT.
     if (time > now) return this.drop("ack_time_invalid", transport, address, port);
     // Rust checks the age of node-peer ACKs only (s4.8).
-    if (sp === undefined && now - time > BigInt(this.helloMaxAgeMs) * 1000n) return this.drop("ack_too_old", transport, address, port);
+    if (sp === undefined && now - time > BigInt(this.helloMaxAgeMs) * 1000n)
+      return this.drop("ack_too_old", transport, address, port);
     const rttMs = Number(now - time) / 1000;
     const pending = this.pending.get(time);
     if (pending !== undefined) {
@@ -689,7 +782,13 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
         if (this.loopTimer !== undefined && !this.enforceTcp && sp.tcp !== undefined) sp.tcp.close();
       }
     }
-    this.emit("ack", { peer: header.sender, superPeer: sp !== undefined, transport, rttMs, remote: { address: plainAddress(address), port } });
+    this.emit("ack", {
+      peer: header.sender,
+      superPeer: sp !== undefined,
+      transport,
+      rttMs,
+      remote: { address: plainAddress(address), port },
+    });
   }
 
   private onNodeHello(header: LongHeader, time: bigint, transport: Transport, address: string, port: number): void {
@@ -697,9 +796,15 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     if (transport !== "udp") return this.drop("type_unexpected", transport, address, port);
     const now = clockMicros();
     // Rust uses saturating_sub: a HELLO from the future is accepted.
-    if (now > time && now - time > BigInt(this.helloMaxAgeMs) * 1000n) return this.drop("hello_too_old", transport, address, port);
+    if (now > time && now - time > BigInt(this.helloMaxAgeMs) * 1000n)
+      return this.drop("hello_too_old", transport, address, port);
     this.counters.helloRx++;
-    const ack = this.build(header.sender, MessageType.Ack, encodeAck(time), this.armMessages ? this.sessionFor(header.sender).tx : undefined);
+    const ack = this.build(
+      header.sender,
+      MessageType.Ack,
+      encodeAck(time),
+      this.armMessages ? this.sessionFor(header.sender).tx : undefined,
+    );
     this.udpSend(ack, address, port);
     this.counters.ackTx++;
     this.emit("hello", { peer: header.sender, remote: { address: plainAddress(address), port }, time });
@@ -725,13 +830,23 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
   // ---------------------------------------------------------------------------------------------
   // Plumbing
 
-  private expectAck(time: bigint, peerHex: string, transport: Transport, address: string, port: number, timeoutMs: number, what: string): Promise<number> {
+  private expectAck(
+    time: bigint,
+    peerHex: string,
+    transport: Transport,
+    address: string,
+    port: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<number> {
     if (this.state !== "running") return Promise.reject(new Error("DrasylNode closed"));
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         const p = this.pending.get(time);
         this.pending.delete(time);
-        const ignored = p?.dropped ? `; ignored packets from there: ${[...p.dropped].map(([r, n]) => `${r}×${n}`).join(", ")}` : "";
+        const ignored = p?.dropped
+          ? `; ignored packets from there: ${[...p.dropped].map(([r, n]) => `${r}×${n}`).join(", ")}`
+          : "";
         reject(new Error(`no ACK from ${what}${ignored}`));
       }, timeoutMs);
       this.pending.set(time, { peerHex, transport, address, port, timer, settle: { resolve, reject } });
@@ -763,7 +878,9 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     if (cached !== undefined) return cached;
     let state: PeerState;
     try {
-      state = { session: computeSessionKeys(this.identity.xPublic, this.identity.xSecret, ed25519PublicToX25519(publicKey)) };
+      state = {
+        session: computeSessionKeys(this.identity.xPublic, this.identity.xSecret, ed25519PublicToX25519(publicKey)),
+      };
     } catch {
       state = null;
     }
@@ -781,12 +898,20 @@ export class DrasylNode extends EventEmitter<DrasylNodeEvents> {
     const sp = this.superPeersByHex.get(hex);
     if (sp !== undefined) return sp.session;
     const state = this.peerState(hex, publicKey);
-    if (state === null) throw new Error(`cannot derive session keys with ${hex}: not a valid Ed25519 public key, or our own`);
+    if (state === null)
+      throw new Error(`cannot derive session keys with ${hex}: not a valid Ed25519 public key, or our own`);
     return state.session;
   }
 
   private build(recipient: Uint8Array, type: MessageType, body: Uint8Array, txKey: Uint8Array | undefined): Uint8Array {
-    const header = { hopCount: 0, networkId: this.networkId, recipient, sender: this.identity.publicKey, pow: this.identity.pow, type };
+    const header = {
+      hopCount: 0,
+      networkId: this.networkId,
+      recipient,
+      sender: this.identity.publicKey,
+      pow: this.identity.pow,
+      type,
+    };
     return buildPacket(header, body, txKey !== undefined ? { txKey } : {});
   }
 

@@ -18,7 +18,13 @@ export function armPacket(pkt: Uint8Array, txKey: Uint8Array, random?: Uint8Arra
   const r = pkt.subarray(R_START, TAG_START);
   if (random) r.set(random);
   else randomFillSync(r);
-  aegis256x2Seal(r, txKey, pkt.subarray(AD_START, HEADER_LEN), pkt.subarray(BODY_START), pkt.subarray(TAG_START, BODY_START));
+  aegis256x2Seal(
+    r,
+    txKey,
+    pkt.subarray(AD_START, HEADER_LEN),
+    pkt.subarray(BODY_START),
+    pkt.subarray(TAG_START, BODY_START),
+  );
 }
 
 /** Opens pkt in place and returns the plaintext body as a view; on failure the body is zeroed. */
@@ -38,17 +44,49 @@ export function disarmPacket(pkt: Uint8Array, rxKey: Uint8Array): Result<Uint8Ar
  * armPacket for the packet path, allocation-free: the tx key is `keys[keyOff, +32)` (a slot of a
  * key table) and R is copied from `random[randomOff, +32)`.
  */
-export function armPacketAt(pkt: Uint8Array, keys: Uint8Array, keyOff: number, random: Uint8Array, randomOff: number): void {
+export function armPacketAt(
+  pkt: Uint8Array,
+  keys: Uint8Array,
+  keyOff: number,
+  random: Uint8Array,
+  randomOff: number,
+): void {
   if (pkt.length < BODY_START) throw new RangeError("packet too short to arm");
   pkt[OFF_FLAGS] = (pkt[OFF_FLAGS] as number) | FLAG_ARMED;
   for (let i = 0; i < RANDOM_LEN; i++) pkt[R_START + i] = random[randomOff + i] as number;
-  aegis256x2SealAt(pkt, R_START, keys, keyOff, AD_START, HEADER_LEN - AD_START, BODY_START, pkt.length - BODY_START, TAG_START);
+  aegis256x2SealAt(
+    pkt,
+    R_START,
+    keys,
+    keyOff,
+    AD_START,
+    HEADER_LEN - AD_START,
+    BODY_START,
+    pkt.length - BODY_START,
+    TAG_START,
+  );
 }
 
 /** disarmPacket for the packet path: the rx key is `keys[keyOff, +32)`; the body is pkt[ARMED_BODY_START..]. */
-export function disarmPacketAt(pkt: Uint8Array, keys: Uint8Array, keyOff: number): "arm_too_short" | "tag_invalid" | undefined {
+export function disarmPacketAt(
+  pkt: Uint8Array,
+  keys: Uint8Array,
+  keyOff: number,
+): "arm_too_short" | "tag_invalid" | undefined {
   if (pkt.length < BODY_START) return "arm_too_short";
-  return aegis256x2OpenAt(pkt, R_START, keys, keyOff, AD_START, HEADER_LEN - AD_START, BODY_START, pkt.length - BODY_START, TAG_START) ? undefined : "tag_invalid";
+  return aegis256x2OpenAt(
+    pkt,
+    R_START,
+    keys,
+    keyOff,
+    AD_START,
+    HEADER_LEN - AD_START,
+    BODY_START,
+    pkt.length - BODY_START,
+    TAG_START,
+  )
+    ? undefined
+    : "tag_invalid";
 }
 
 export { BODY_START as ARMED_BODY_START };

@@ -24,7 +24,13 @@ export interface LongHeader {
 }
 
 export function readU32(buf: Uint8Array, off: number): number {
-  return (((buf[off] as number) << 24) | ((buf[off + 1] as number) << 16) | ((buf[off + 2] as number) << 8) | (buf[off + 3] as number)) >>> 0;
+  return (
+    (((buf[off] as number) << 24) |
+      ((buf[off + 1] as number) << 16) |
+      ((buf[off + 2] as number) << 8) |
+      (buf[off + 3] as number)) >>>
+    0
+  );
 }
 
 export function readI32(buf: Uint8Array, off: number): number {
@@ -62,7 +68,8 @@ export function parseHeader(pkt: Uint8Array): Result<LongHeader> {
 }
 
 export function writeHeader(pkt: Uint8Array, h: LongHeader): void {
-  if (h.recipient.length !== 32 || h.sender.length !== 32) throw new RangeError("recipient and sender must be 32-byte public keys");
+  if (h.recipient.length !== 32 || h.sender.length !== 32)
+    throw new RangeError("recipient and sender must be 32-byte public keys");
   writeU32(pkt, 0, MAGIC);
   pkt[OFF_HOP_COUNT] = h.hopCount;
   pkt[OFF_FLAGS] = h.armed ? FLAG_ARMED : 0;

@@ -27,7 +27,10 @@ export interface Accepted<T> {
 }
 export type Result<T> = Accepted<T> | Rejected;
 
-const REJECTED = Object.fromEntries(REJECTIONS.map((r) => [r, Object.freeze({ ok: false, reason: r })])) as Record<Rejection, Rejected>;
+const REJECTED = Object.fromEntries(REJECTIONS.map((r) => [r, Object.freeze({ ok: false, reason: r })])) as Record<
+  Rejection,
+  Rejected
+>;
 
 /** Shared frozen objects, so rejecting allocates nothing. */
 export function reject(reason: Rejection): Rejected {

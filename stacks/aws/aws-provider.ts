@@ -18,13 +18,26 @@ export class AwsProvider extends PulumiCloudProvider<AwsTargetConfig> {
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
-    return this.specs.map((s) => ({ name: s.name, region: s.region, detail: `${s.instanceType} (${s.arch}), ${s.image}, in ${s.region}` }));
+    return this.specs.map((s) => ({
+      name: s.name,
+      region: s.region,
+      detail: `${s.instanceType} (${s.arch}), ${s.image}, in ${s.region}`,
+    }));
   }
 
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { awsProgram } = await import("./program.ts");
-      return { ...awsProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
+      return {
+        ...awsProgram({
+          deployment: this.opts.state.deployment,
+          servers: this.specs,
+          sshUser: this.opts.target.sshUser,
+          ports: this.opts.ports,
+          metrics: this.opts.metrics,
+          ...inputs,
+        }),
+      };
     };
   }
 }

@@ -23,7 +23,9 @@ export function checkInstanceType(type: string): string | undefined {
 }
 
 export function checkAwsImage(image: string): string | undefined {
-  return Object.hasOwn(IMAGES, image) ? undefined : `"${image}" is not a supported image: use ${Object.keys(IMAGES).join(" or ")}`;
+  return Object.hasOwn(IMAGES, image)
+    ? undefined
+    : `"${image}" is not a supported image: use ${Object.keys(IMAGES).join(" or ")}`;
 }
 
 /**
@@ -37,7 +39,9 @@ export function awsArch(instanceType: string): ServerArch {
 
 /** The name filter and architecture of the image's AMIs, e.g. debian-12-arm64-*. */
 export function amiFilter(image: string, arch: ServerArch): { name: string; architecture: "x86_64" | "arm64" } {
-  return arch === "arm64" ? { name: `${image}-arm64-*`, architecture: "arm64" } : { name: `${image}-amd64-*`, architecture: "x86_64" };
+  return arch === "arm64"
+    ? { name: `${image}-arm64-*`, architecture: "arm64" }
+    : { name: `${image}-amd64-*`, architecture: "x86_64" };
 }
 
 export type AwsRegionEntry = string | { region: string; instanceType?: string };
@@ -51,10 +55,19 @@ export interface AwsServerSpec {
 }
 
 /** The servers a target yields, one per region, named `<deployment>-<region>`. */
-export function awsServerSpecs(deployment: string, target: { regions: AwsRegionEntry[]; instanceType?: string; image?: string }): AwsServerSpec[] {
+export function awsServerSpecs(
+  deployment: string,
+  target: { regions: AwsRegionEntry[]; instanceType?: string; image?: string },
+): AwsServerSpec[] {
   return target.regions.map((entry) => {
     const e = typeof entry === "string" ? { region: entry } : entry;
     const instanceType = e.instanceType ?? target.instanceType ?? AWS_DEFAULT_INSTANCE_TYPE;
-    return { name: `${deployment}-${e.region}`, region: e.region, instanceType, image: target.image ?? AWS_DEFAULT_IMAGE, arch: awsArch(instanceType) };
+    return {
+      name: `${deployment}-${e.region}`,
+      region: e.region,
+      instanceType,
+      image: target.image ?? AWS_DEFAULT_IMAGE,
+      arch: awsArch(instanceType),
+    };
   });
 }

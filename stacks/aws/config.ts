@@ -2,13 +2,20 @@ import { z } from "zod";
 import { checkPlaces, cloudFields } from "../config-fields.ts";
 import { AWS_DEFAULT_IMAGE, AWS_DEFAULT_REGIONS, checkAwsImage, checkInstanceType, checkRegion } from "./catalog.ts";
 
-const awsRegionEntry = z.union([z.string(), z.strictObject({ region: z.string(), instanceType: z.string().optional() })]);
+const awsRegionEntry = z.union([
+  z.string(),
+  z.strictObject({ region: z.string(), instanceType: z.string().optional() }),
+]);
 
 /** AWS EC2: one instance per region, named `<deployment>-<region>`. */
 export const awsTargetSchema = z
   .strictObject({
     kind: z.literal("aws"),
-    regions: z.array(awsRegionEntry).min(1).max(16).default([...AWS_DEFAULT_REGIONS]),
+    regions: z
+      .array(awsRegionEntry)
+      .min(1)
+      .max(16)
+      .default([...AWS_DEFAULT_REGIONS]),
     /** Default t3.micro; Graviton types (t4g, m7g, ...) make arm64 servers. */
     instanceType: z.string().optional(),
     image: z.string().default(AWS_DEFAULT_IMAGE),
@@ -19,7 +26,8 @@ export const awsTargetSchema = z
       const own = typeof entry === "string" ? undefined : entry.instanceType;
       const type = own ?? t.instanceType;
       const typeProblem = type === undefined ? undefined : checkInstanceType(type);
-      if (typeProblem) ctx.addIssue({ code: "custom", path: own ? [...at, "instanceType"] : ["instanceType"], message: typeProblem });
+      if (typeProblem)
+        ctx.addIssue({ code: "custom", path: own ? [...at, "instanceType"] : ["instanceType"], message: typeProblem });
     });
     const imageProblem = checkAwsImage(t.image);
     if (imageProblem) ctx.addIssue({ code: "custom", path: ["image"], message: imageProblem });

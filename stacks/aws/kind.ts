@@ -7,7 +7,8 @@ import { AWS_PROFILE } from "./profile.ts";
 export const awsKind = defineKind({
   kind: "aws",
   schema: awsTargetSchema,
-  serverNames: (deployment, t) => awsServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.region, path: ["regions", j] })),
+  serverNames: (deployment, t) =>
+    awsServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.region, path: ["regions", j] })),
   provider: (t, ctx) => new AwsProvider({ ...ctx, target: t }),
   profile: AWS_PROFILE,
   dnsProvider: "route53",

@@ -23,7 +23,8 @@ export const SUBNET_CIDR = "10.0.0.0/24";
 export function ipv6Subnet64(cidr: string, index = 0): string {
   const [addr, len] = cidr.split("/");
   const prefix = Number(len);
-  if (!addr || !Number.isInteger(prefix) || prefix > 64) throw new Error(`not an IPv6 network of /64 or larger: ${cidr}`);
+  if (!addr || !Number.isInteger(prefix) || prefix > 64)
+    throw new Error(`not an IPv6 network of /64 or larger: ${cidr}`);
   const [head = "", tail = ""] = addr.split("::");
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
@@ -67,16 +68,27 @@ function regionNetwork(c: RegionContext) {
   const opts = { provider };
   const vpc = new aws.ec2.Vpc(
     c.name("vpc"),
-    { region, cidrBlock: VPC_CIDR, assignGeneratedIpv6CidrBlock: true, enableDnsSupport: true, enableDnsHostnames: true, tags: c.tags("vpc") },
+    {
+      region,
+      cidrBlock: VPC_CIDR,
+      assignGeneratedIpv6CidrBlock: true,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: c.tags("vpc"),
+    },
     opts,
   );
   // The first availability zone (by name) that offers the instance type: not every zone has every type.
   const instanceType = c.server.instanceType;
   const zone = aws.ec2
-    .getInstanceTypeOfferingsOutput({ region, locationType: "availability-zone", filters: [{ name: "instance-type", values: [instanceType] }] }, { provider })
+    .getInstanceTypeOfferingsOutput(
+      { region, locationType: "availability-zone", filters: [{ name: "instance-type", values: [instanceType] }] },
+      { provider },
+    )
     .apply((o) => {
       const zones = [...o.locations].sort();
-      if (zones.length === 0) throw new Error(`instance type ${instanceType} is not offered in any availability zone of ${region}`);
+      if (zones.length === 0)
+        throw new Error(`instance type ${instanceType} is not offered in any availability zone of ${region}`);
       return zones[0] as string;
     });
   const subnet = new aws.ec2.Subnet(
@@ -108,7 +120,11 @@ function regionNetwork(c: RegionContext) {
     },
     opts,
   );
-  new aws.ec2.RouteTableAssociation(c.name("routes-subnet"), { region, subnetId: subnet.id, routeTableId: routes.id }, opts);
+  new aws.ec2.RouteTableAssociation(
+    c.name("routes-subnet"),
+    { region, subnetId: subnet.id, routeTableId: routes.id },
+    opts,
+  );
   return { vpc, subnet, igw };
 }
 
@@ -132,7 +148,8 @@ function regionSecurityGroup(c: RegionContext, vpcId: Output<string>, rules: Inb
   for (const rule of rules) {
     for (const source of rule.sources) {
       const v6 = cidrFamily(source) === 6;
-      const ports = rule.protocol === "icmp" ? { fromPort: -1, toPort: -1 } : { fromPort: rule.port, toPort: rule.port };
+      const ports =
+        rule.protocol === "icmp" ? { fromPort: -1, toPort: -1 } : { fromPort: rule.port, toPort: rule.port };
       new aws.vpc.SecurityGroupIngressRule(
         // Named by rule and source, so adding or removing one SSH source touches only its own rule.
         c.name(`in-${rule.key}-${cidrSlug(source)}`),
@@ -154,7 +171,14 @@ function regionSecurityGroup(c: RegionContext, vpcId: Output<string>, rules: Inb
     const v6 = cidrFamily(source) === 6;
     new aws.vpc.SecurityGroupEgressRule(
       c.name(`out-${v6 ? "ipv6" : "ipv4"}`),
-      { region, securityGroupId: sg.id, ipProtocol: "-1", ...(v6 ? { cidrIpv6: source } : { cidrIpv4: source }), description: "all outbound", tags: c.tags("out") },
+      {
+        region,
+        securityGroupId: sg.id,
+        ipProtocol: "-1",
+        ...(v6 ? { cidrIpv6: source } : { cidrIpv4: source }),
+        description: "all outbound",
+        tags: c.tags("out"),
+      },
       opts,
     );
   }
@@ -217,7 +241,11 @@ function regionInstance(
     // provider stops the instance, changes the type and starts it again).
     { ...opts, ignoreChanges: ["ami", "userData"], dependsOn: [net.igw] },
   );
-  const eip = new aws.ec2.Eip(c.name("eip"), { region, domain: "vpc", tags: c.tags("eip") }, { ...opts, dependsOn: [net.igw] });
+  const eip = new aws.ec2.Eip(
+    c.name("eip"),
+    { region, domain: "vpc", tags: c.tags("eip") },
+    { ...opts, dependsOn: [net.igw] },
+  );
   const association = new aws.ec2.EipAssociation(
     c.name("eip-server"),
     { region, allocationId: eip.allocationId, instanceId: instance.id },
@@ -237,8 +265,16 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
   const pulumi = pulumiSdk();
   const aws = awsSdk();
   const provider = new aws.Provider("aws", { region: AWS_PROVIDER_REGION });
-  const rules = inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics });
-  const login = { sshPublicKey: args.sshPublicKey, userData: renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey }) };
+  const rules = inboundRules({
+    udpPort: args.ports.udp,
+    tcpPort: args.ports.tcp,
+    sshSources: args.sshSources,
+    metrics: args.metrics,
+  });
+  const login = {
+    sshPublicKey: args.sshPublicKey,
+    userData: renderUserData({ user: args.sshUser, authorizedKey: args.sshPublicKey }),
+  };
 
   const dnsServers: AwsDnsServer[] = [];
   const servers = args.servers.map((s) => {
@@ -250,11 +286,20 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
       deployment: args.deployment,
       provider,
       name: (what) => awsResourceName(region, what),
-      tags: (what) => ({ Name: `${s.name}-${what}`, "managed-by": "drasyl-deploy", deployment: args.deployment, region }),
+      tags: (what) => ({
+        Name: `${s.name}-${what}`,
+        "managed-by": "drasyl-deploy",
+        deployment: args.deployment,
+        region,
+      }),
     };
     const net = regionNetwork(c);
     const sg = regionSecurityGroup(c, net.vpc.id, rules);
-    const { instance, eip, association } = regionInstance(c, { subnetId: net.subnet.id, securityGroupId: sg.id, igw: net.igw }, login);
+    const { instance, eip, association } = regionInstance(
+      c,
+      { subnetId: net.subnet.id, securityGroupId: sg.id, igw: net.igw },
+      login,
+    );
 
     const out = {
       name: s.name,

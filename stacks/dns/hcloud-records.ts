@@ -19,10 +19,16 @@ export interface HcloudDnsServer {
  * start with their location, like the rest of a location's resources, so removing a location
  * removes only its records; other servers' records are named after the server.
  */
-export function hcloudDnsRecords(hcloud: Hcloud, dns: DnsProgramArgs, servers: HcloudDnsServer[], labels: Record<string, string>): void {
+export function hcloudDnsRecords(
+  hcloud: Hcloud,
+  dns: DnsProgramArgs,
+  servers: HcloudDnsServer[],
+  labels: Record<string, string>,
+): void {
   // The zone may hold records that are not ours: a created zone is kept when the stack is destroyed.
   const zone: Output<string> | string = dns.createZone
-    ? new hcloud.Zone("dns-zone", { name: dns.zone, mode: "primary", ttl: dns.ttl, labels }, { retainOnDelete: true }).name
+    ? new hcloud.Zone("dns-zone", { name: dns.zone, mode: "primary", ttl: dns.ttl, labels }, { retainOnDelete: true })
+        .name
     : hcloud.getZoneOutput({ name: dns.zone }).apply((z) => z.name ?? dns.zone);
   const rrset = (logical: string, name: string, type: "A" | "AAAA", value: Output<string> | string) =>
     new hcloud.ZoneRrset(logical, { zone, name, type, ttl: dns.ttl, records: [{ value }], labels });

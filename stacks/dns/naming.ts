@@ -10,7 +10,11 @@ export interface NameParts {
 
 /** The record's name relative to the zone, e.g. "sp-fsn1" for name "sp-{region}". */
 export function recordName(dns: Pick<DnsConfig, "name">, s: NameParts): string {
-  return dns.name.replaceAll("{region}", s.region).replaceAll("{server}", s.server).replaceAll("{deployment}", s.deployment).toLowerCase();
+  return dns.name
+    .replaceAll("{region}", s.region)
+    .replaceAll("{server}", s.server)
+    .replaceAll("{deployment}", s.deployment)
+    .toLowerCase();
 }
 
 /** The name clients get in DRASYL_SUPER_PEERS. */
@@ -29,10 +33,17 @@ export function namingProblems(dns: DnsConfig, servers: NameParts[]): string[] {
   for (const s of servers) {
     const rel = recordName(dns, s);
     const bad = rel.split(".").find((l) => !LABEL.test(l));
-    if (bad !== undefined) problems.push(`"${dns.name}" gives server ${s.server} the name "${rel}", which is not a DNS name ("${bad}" must be 1-63 of a-z, 0-9 and '-')`);
-    else if (`${rel}.${dns.zone}`.length > 253) problems.push(`the name of server ${s.server} is longer than 253 characters`);
+    if (bad !== undefined)
+      problems.push(
+        `"${dns.name}" gives server ${s.server} the name "${rel}", which is not a DNS name ("${bad}" must be 1-63 of a-z, 0-9 and '-')`,
+      );
+    else if (`${rel}.${dns.zone}`.length > 253)
+      problems.push(`the name of server ${s.server} is longer than 253 characters`);
     const other = owner.get(rel);
-    if (other !== undefined) problems.push(`"${dns.name}" gives servers ${other} and ${s.server} the same name "${rel}"; use {server} in dns.name`);
+    if (other !== undefined)
+      problems.push(
+        `"${dns.name}" gives servers ${other} and ${s.server} the same name "${rel}"; use {server} in dns.name`,
+      );
     owner.set(rel, s.server);
   }
   return problems;

@@ -20,6 +20,12 @@ export interface DnsProgramArgs {
 }
 
 /** Record sets of one name: A and AAAA, each only when the server has an address of that family. */
-export function addressRecords(r: { ipv4?: string | undefined; ipv6?: string | undefined }): { type: "A" | "AAAA"; value: string }[] {
-  return [...(r.ipv4 ? [{ type: "A" as const, value: r.ipv4 }] : []), ...(r.ipv6 ? [{ type: "AAAA" as const, value: r.ipv6 }] : [])];
+export function addressRecords(r: {
+  ipv4?: string | undefined;
+  ipv6?: string | undefined;
+}): { type: "A" | "AAAA"; value: string }[] {
+  return [
+    ...(r.ipv4 ? [{ type: "A" as const, value: r.ipv4 }] : []),
+    ...(r.ipv6 ? [{ type: "AAAA" as const, value: r.ipv6 }] : []),
+  ];
 }

@@ -34,9 +34,12 @@ export async function waitForDnsNames(servers: Server[], opts: PropagationOption
           }
           pending.set(s.name, problem);
           if (Date.now() >= deadline) return;
-          if (!announced) opts.onProgress?.(s.name, `waiting for the DNS record of ${s.dnsName} to be visible: ${problem}`);
+          if (!announced)
+            opts.onProgress?.(s.name, `waiting for the DNS record of ${s.dnsName} to be visible: ${problem}`);
           announced = true;
-          await new Promise((r) => setTimeout(r, Math.min(opts.intervalMs ?? 3000, Math.max(0, deadline - Date.now()))));
+          await new Promise((r) =>
+            setTimeout(r, Math.min(opts.intervalMs ?? 3000, Math.max(0, deadline - Date.now()))),
+          );
         }
       }),
   );

@@ -15,10 +15,19 @@ export interface AwsDnsServer {
  * super peer. Own instances' records start with their region, like the region's other resources;
  * other servers' records are named after the server.
  */
-export function route53Records(aws: Aws, provider: ProviderResource, dns: DnsProgramArgs, servers: AwsDnsServer[]): void {
+export function route53Records(
+  aws: Aws,
+  provider: ProviderResource,
+  dns: DnsProgramArgs,
+  servers: AwsDnsServer[],
+): void {
   const zoneId = aws.route53.getZoneOutput({ name: dns.zone, privateZone: false }, { provider }).zoneId;
   const record = (logical: string, name: string, type: "A" | "AAAA", value: Output<string> | string) =>
-    new aws.route53.Record(logical, { zoneId, name: `${name}.${dns.zone}`, type, ttl: dns.ttl, records: [value] }, { provider });
+    new aws.route53.Record(
+      logical,
+      { zoneId, name: `${name}.${dns.zone}`, type, ttl: dns.ttl, records: [value] },
+      { provider },
+    );
 
   for (const s of servers) {
     const name = dns.names[s.name];

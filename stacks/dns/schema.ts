@@ -23,10 +23,19 @@ export const dnsSchema = z.strictObject({
   name: z
     .string()
     .default("sp-{region}")
-    .refine((n) => [...n.matchAll(/\{([^}]*)\}/g)].every((m) => (NAME_PLACEHOLDERS as readonly string[]).includes(m[1] ?? "")), {
-      message: `may use the placeholders ${NAME_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")} only`,
-    }),
-  ttl: z.number().int().min(60, "must be at least 60 seconds").max(86400, "must be at most 86400 seconds (a day)").default(300),
+    .refine(
+      (n) =>
+        [...n.matchAll(/\{([^}]*)\}/g)].every((m) => (NAME_PLACEHOLDERS as readonly string[]).includes(m[1] ?? "")),
+      {
+        message: `may use the placeholders ${NAME_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")} only`,
+      },
+    ),
+  ttl: z
+    .number()
+    .int()
+    .min(60, "must be at least 60 seconds")
+    .max(86400, "must be at most 86400 seconds (a day)")
+    .default(300),
   /** hcloud only: create the zone in the Hetzner project (kept on destroy) instead of looking it up. */
   createZone: z.boolean().default(false),
 });

@@ -7,7 +7,10 @@ const existingServer = z.strictObject({
   region: z.string().min(1).max(64),
   /** IP or DNS name to reach it over SSH; a DNS name is also what clients get. */
   host: hostnameField,
-  ipv6: z.string().refine((v) => isIP(v) === 6, { message: "must be an IPv6 address" }).optional(),
+  ipv6: z
+    .string()
+    .refine((v) => isIP(v) === 6, { message: "must be an IPv6 address" })
+    .optional(),
   /** Preferred in DRASYL_SUPER_PEERS; the health check fails when it does not resolve to this server. */
   dnsName: hostnameField.optional(),
   sshPort: portField.default(22),
@@ -18,7 +21,10 @@ const existingServer = z.strictObject({
   /** Default: pinned on first contact. */
   hostKey: z
     .string()
-    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+/, "must be an OpenSSH public host key line, e.g. 'ssh-ed25519 AAAA...'")
+    .regex(
+      /^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+/,
+      "must be an OpenSSH public host key line, e.g. 'ssh-ed25519 AAAA...'",
+    )
     .optional(),
 });
 

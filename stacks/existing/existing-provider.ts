@@ -20,13 +20,20 @@ export class ExistingProvider implements Provider {
       ipv4: /^\d+\.\d+\.\d+\.\d+$/.test(s.host) ? s.host : undefined,
       ipv6: s.ipv6 ?? (s.host.includes(":") ? s.host : undefined),
       dnsName: s.dnsName ?? (/[a-zA-Z]/.test(s.host) && !s.host.includes(":") ? s.host : undefined),
-      ssh: { host: s.host, port: s.sshPort, user: s.user, privateKeyPath: s.privateKey ? expandHome(s.privateKey) : undefined },
+      ssh: {
+        host: s.host,
+        port: s.sshPort,
+        user: s.user,
+        privateKeyPath: s.privateKey ? expandHome(s.privateKey) : undefined,
+      },
       hostKey: s.hostKey,
     }));
   }
 
   async preview(): Promise<string[]> {
-    return this.servers.map((s) => `${s.name}: existing server ${s.ssh.user}@${s.ssh.host}:${s.ssh.port} (nothing to create)`);
+    return this.servers.map(
+      (s) => `${s.name}: existing server ${s.ssh.user}@${s.ssh.host}:${s.ssh.port} (nothing to create)`,
+    );
   }
 
   async apply(): Promise<Server[]> {
@@ -38,6 +45,7 @@ export class ExistingProvider implements Provider {
   }
 
   async destroy(onProgress?: (server: string, message: string) => void): Promise<void> {
-    for (const s of this.servers) onProgress?.(s.name, "existing server: left as it is (drasyl-deploy did not create it)");
+    for (const s of this.servers)
+      onProgress?.(s.name, "existing server: left as it is (drasyl-deploy did not create it)");
   }
 }

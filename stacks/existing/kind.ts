@@ -5,6 +5,7 @@ import { ExistingProvider } from "./existing-provider.ts";
 export const existingKind = defineKind({
   kind: "existing",
   schema: existingTargetSchema,
-  serverNames: (_deployment, t) => t.servers.map((s, j) => ({ name: s.name, region: s.region, path: ["servers", j, "name"] })),
+  serverNames: (_deployment, t) =>
+    t.servers.map((s, j) => ({ name: s.name, region: s.region, path: ["servers", j, "name"] })),
   provider: (t) => new ExistingProvider(t),
 });

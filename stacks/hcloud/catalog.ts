@@ -70,11 +70,15 @@ export function checkServerType(location: string, serverType: string): string | 
 }
 
 export function checkImage(image: string): string | undefined {
-  return IMAGE.test(image) ? undefined : `"${image}" is not a supported image: use debian-12 (default), debian-13, ubuntu-24.04 or a numeric snapshot id`;
+  return IMAGE.test(image)
+    ? undefined
+    : `"${image}" is not a supported image: use debian-12 (default), debian-13, ubuntu-24.04 or a numeric snapshot id`;
 }
 
 export function checkLocation(location: string): string | undefined {
-  return isHcloudLocation(location) ? undefined : `unknown Hetzner Cloud location "${location}": use one of ${ALL.join(", ")}`;
+  return isHcloudLocation(location)
+    ? undefined
+    : `unknown Hetzner Cloud location "${location}": use one of ${ALL.join(", ")}`;
 }
 
 /** One entry of `locations:` in the config: a location name, or a location with its own type/image. */
@@ -97,6 +101,12 @@ export function hcloudServerSpecs(
     const e = typeof entry === "string" ? { location: entry } : entry;
     const location = e.location as HcloudLocation;
     const serverType = e.serverType ?? target.serverType ?? defaultServerType(location);
-    return { name: `${deployment}-${location}`, location, serverType, image: e.image ?? target.image ?? HCLOUD_DEFAULT_IMAGE, arch: hcloudArch(serverType) };
+    return {
+      name: `${deployment}-${location}`,
+      location,
+      serverType,
+      image: e.image ?? target.image ?? HCLOUD_DEFAULT_IMAGE,
+      arch: hcloudArch(serverType),
+    };
   });
 }

@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { checkPlaces, cloudFields } from "../config-fields.ts";
-import { checkImage, checkLocation, checkServerType, HCLOUD_DEFAULT_IMAGE, HCLOUD_DEFAULT_LOCATIONS, hcloudServerSpecs } from "./catalog.ts";
+import {
+  checkImage,
+  checkLocation,
+  checkServerType,
+  HCLOUD_DEFAULT_IMAGE,
+  HCLOUD_DEFAULT_LOCATIONS,
+  hcloudServerSpecs,
+} from "./catalog.ts";
 
 const hcloudLocationEntry = z.union([
   z.string(),
@@ -11,7 +18,11 @@ const hcloudLocationEntry = z.union([
 export const hcloudTargetSchema = z
   .strictObject({
     kind: z.literal("hcloud"),
-    locations: z.array(hcloudLocationEntry).min(1).max(16).default([...HCLOUD_DEFAULT_LOCATIONS]),
+    locations: z
+      .array(hcloudLocationEntry)
+      .min(1)
+      .max(16)
+      .default([...HCLOUD_DEFAULT_LOCATIONS]),
     /** Default: the smallest current shared-CPU type of each location. */
     serverType: z.string().optional(),
     image: z.string().default(HCLOUD_DEFAULT_IMAGE),
@@ -23,11 +34,17 @@ export const hcloudTargetSchema = z
       if (!spec) return;
       const typeProblem = checkServerType(location, spec.serverType);
       if (typeProblem) {
-        const path = typeof entry !== "string" && entry.serverType ? [...at, "serverType"] : t.serverType ? ["serverType"] : at;
+        const path =
+          typeof entry !== "string" && entry.serverType ? [...at, "serverType"] : t.serverType ? ["serverType"] : at;
         ctx.addIssue({ code: "custom", path, message: typeProblem });
       }
       const imageProblem = checkImage(spec.image);
-      if (imageProblem) ctx.addIssue({ code: "custom", path: typeof entry !== "string" && entry.image ? [...at, "image"] : ["image"], message: imageProblem });
+      if (imageProblem)
+        ctx.addIssue({
+          code: "custom",
+          path: typeof entry !== "string" && entry.image ? [...at, "image"] : ["image"],
+          message: imageProblem,
+        });
     });
   });
 

@@ -17,13 +17,26 @@ export class HcloudProvider extends PulumiCloudProvider<HcloudTargetConfig> {
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
-    return this.specs.map((s) => ({ name: s.name, region: s.location, detail: `${s.serverType} (${s.arch}), ${s.image}, in ${s.location}` }));
+    return this.specs.map((s) => ({
+      name: s.name,
+      region: s.location,
+      detail: `${s.serverType} (${s.arch}), ${s.image}, in ${s.location}`,
+    }));
   }
 
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
     return async () => {
       const { hcloudProgram } = await import("./program.ts");
-      return { ...hcloudProgram({ deployment: this.opts.state.deployment, servers: this.specs, sshUser: this.opts.target.sshUser, ports: this.opts.ports, metrics: this.opts.metrics, ...inputs }) };
+      return {
+        ...hcloudProgram({
+          deployment: this.opts.state.deployment,
+          servers: this.specs,
+          sshUser: this.opts.target.sshUser,
+          ports: this.opts.ports,
+          metrics: this.opts.metrics,
+          ...inputs,
+        }),
+      };
     };
   }
 }

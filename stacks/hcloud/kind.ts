@@ -7,7 +7,8 @@ import { HCLOUD_PROFILE } from "./profile.ts";
 export const hcloudKind = defineKind({
   kind: "hcloud",
   schema: hcloudTargetSchema,
-  serverNames: (deployment, t) => hcloudServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.location, path: ["locations", j] })),
+  serverNames: (deployment, t) =>
+    hcloudServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.location, path: ["locations", j] })),
   provider: (t, ctx) => new HcloudProvider({ ...ctx, target: t }),
   profile: HCLOUD_PROFILE,
   dnsProvider: "hcloud",

@@ -1,6 +1,7 @@
 import { checkServerType, defaultServerType, HCLOUD_LOCATIONS, isHcloudLocation } from "./catalog.ts";
 
-export const HCLOUD_TOKEN_HELP = "create one in the Hetzner Cloud Console: your project > Security > API tokens (Read & Write)";
+export const HCLOUD_TOKEN_HELP =
+  "create one in the Hetzner Cloud Console: your project > Security > API tokens (Read & Write)";
 
 export class HcloudApiError extends Error {
   override readonly name = "HcloudApiError";
@@ -30,7 +31,12 @@ export interface HcloudCatalog {
 }
 
 export function builtInHcloudCatalog(): HcloudCatalog {
-  return { source: "built-in", locations: Object.entries(HCLOUD_LOCATIONS).map(([name, where]) => ({ name, where })), serverTypes: [], skipped: [] };
+  return {
+    source: "built-in",
+    locations: Object.entries(HCLOUD_LOCATIONS).map(([name, where]) => ({ name, where })),
+    serverTypes: [],
+    skipped: [],
+  };
 }
 
 interface ApiLocation {
@@ -52,17 +58,27 @@ interface Page {
   meta?: { pagination?: { next_page?: number | null } };
 }
 
-async function getAll<T>(base: string, token: string, path: string, key: string, fetchImpl: typeof fetch): Promise<T[]> {
+async function getAll<T>(
+  base: string,
+  token: string,
+  path: string,
+  key: string,
+  fetchImpl: typeof fetch,
+): Promise<T[]> {
   const items: T[] = [];
-  for (let page: number | null | undefined = 1; page; ) {
+  for (let page: number | null | undefined = 1; page;) {
     const url = `${base}${path}?per_page=50&page=${page}`;
     let res: Response;
     try {
-      res = await fetchImpl(url, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+      res = await fetchImpl(url, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
     } catch (e) {
       throw new HcloudApiError(`cannot reach the Hetzner Cloud API at ${base}: ${(e as Error).message}`);
     }
-    if (res.status === 401 || res.status === 403) throw new HcloudApiError(`Hetzner Cloud rejected HCLOUD_TOKEN (HTTP ${res.status}): ${HCLOUD_TOKEN_HELP}`);
+    if (res.status === 401 || res.status === 403)
+      throw new HcloudApiError(`Hetzner Cloud rejected HCLOUD_TOKEN (HTTP ${res.status}): ${HCLOUD_TOKEN_HELP}`);
     if (!res.ok) throw new HcloudApiError(`the Hetzner Cloud API answered ${url} with HTTP ${res.status}`);
     const body = (await res.json()) as Page & Record<string, unknown>;
     const list = body[key];
@@ -79,7 +95,11 @@ export function hcloudEndpoint(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Live locations and current server types with prices; a rejected token throws with where to make one. */
-export async function fetchHcloudCatalog(token: string, base: string = hcloudEndpoint(), fetchImpl: typeof fetch = fetch): Promise<HcloudCatalog> {
+export async function fetchHcloudCatalog(
+  token: string,
+  base: string = hcloudEndpoint(),
+  fetchImpl: typeof fetch = fetch,
+): Promise<HcloudCatalog> {
   const [locations, types] = await Promise.all([
     getAll<ApiLocation>(base, token, "/locations", "locations", fetchImpl),
     getAll<ApiServerType>(base, token, "/server_types", "server_types", fetchImpl),
@@ -88,18 +108,32 @@ export async function fetchHcloudCatalog(token: string, base: string = hcloudEnd
   const serverTypes = types
     .filter((t) => !t.deprecated && !t.deprecation)
     .map((t) => {
-      const prices = (t.prices ?? []).filter((p) => known.some((l) => l.name === p.location) && checkServerType(p.location, t.name) === undefined);
+      const prices = (t.prices ?? []).filter(
+        (p) => known.some((l) => l.name === p.location) && checkServerType(p.location, t.name) === undefined,
+      );
       return {
         name: t.name,
-        description: [t.cores ? `${t.cores} vCPU` : "", t.memory ? `${t.memory} GB` : "", t.architecture === "arm" ? "Arm" : t.architecture ? "x86" : ""].filter(Boolean).join(", "),
-        monthly: Object.fromEntries(prices.filter((p) => p.price_monthly?.gross).map((p) => [p.location, p.price_monthly?.gross ?? ""])),
+        description: [
+          t.cores ? `${t.cores} vCPU` : "",
+          t.memory ? `${t.memory} GB` : "",
+          t.architecture === "arm" ? "Arm" : t.architecture ? "x86" : "",
+        ]
+          .filter(Boolean)
+          .join(", "),
+        monthly: Object.fromEntries(
+          prices.filter((p) => p.price_monthly?.gross).map((p) => [p.location, p.price_monthly?.gross ?? ""]),
+        ),
         locations: prices.map((p) => p.location),
       };
     })
     .filter((t) => t.locations.length > 0);
   return {
     source: "api",
-    locations: known.map((l) => ({ name: l.name, where: [l.city, l.country].filter(Boolean).join(", ") || HCLOUD_LOCATIONS[l.name as keyof typeof HCLOUD_LOCATIONS] })),
+    locations: known.map((l) => ({
+      name: l.name,
+      where:
+        [l.city, l.country].filter(Boolean).join(", ") || HCLOUD_LOCATIONS[l.name as keyof typeof HCLOUD_LOCATIONS],
+    })),
     serverTypes,
     skipped: locations.filter((l) => !isHcloudLocation(l.name)).map((l) => l.name),
   };
@@ -107,8 +141,11 @@ export async function fetchHcloudCatalog(token: string, base: string = hcloudEnd
 
 /** Server types offered in every chosen location, cheapest first. */
 export function typesForLocations(catalog: HcloudCatalog, locations: string[]): HcloudServerTypeChoice[] {
-  const price = (t: HcloudServerTypeChoice): number => Math.max(...locations.map((l) => Number(t.monthly[l] ?? Infinity)));
-  return catalog.serverTypes.filter((t) => locations.every((l) => t.locations.includes(l))).sort((a, b) => price(a) - price(b) || a.name.localeCompare(b.name));
+  const price = (t: HcloudServerTypeChoice): number =>
+    Math.max(...locations.map((l) => Number(t.monthly[l] ?? Infinity)));
+  return catalog.serverTypes
+    .filter((t) => locations.every((l) => t.locations.includes(l)))
+    .sort((a, b) => price(a) - price(b) || a.name.localeCompare(b.name));
 }
 
 /** "€4.19/month" for the most expensive of the chosen locations, when the API listed prices. */
@@ -123,7 +160,8 @@ export function monthlyPrice(t: HcloudServerTypeChoice, locations: string[]): st
 /** What the locations get when no server type is set, for the "default" choice, with prices when the API listed them. */
 export function defaultTypesText(locations: string[], catalog?: HcloudCatalog): string {
   const byType = new Map<string, string[]>();
-  for (const l of locations) if (isHcloudLocation(l)) byType.set(defaultServerType(l), [...(byType.get(defaultServerType(l)) ?? []), l]);
+  for (const l of locations)
+    if (isHcloudLocation(l)) byType.set(defaultServerType(l), [...(byType.get(defaultServerType(l)) ?? []), l]);
   return [...byType]
     .map(([t, ls]) => {
       const listed = catalog?.serverTypes.find((x) => x.name === t);

@@ -42,7 +42,12 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
   // old firewall still protects the servers (a firewall in use cannot be deleted first).
   const firewall = new hcloud.Firewall("firewall", {
     labels: common,
-    rules: inboundRules({ udpPort: args.ports.udp, tcpPort: args.ports.tcp, sshSources: args.sshSources, metrics: args.metrics }).map((r) => ({
+    rules: inboundRules({
+      udpPort: args.ports.udp,
+      tcpPort: args.ports.tcp,
+      sshSources: args.sshSources,
+      metrics: args.metrics,
+    }).map((r) => ({
       direction: "in",
       protocol: r.protocol,
       ...(r.port === undefined ? {} : { port: String(r.port) }),
@@ -83,7 +88,9 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
         location: s.location,
         sshKeys: [sshKey.id],
         firewallIds: [firewall.id.apply(Number)],
-        publicNets: [{ ipv4Enabled: true, ipv4: ipv4.id.apply(Number), ipv6Enabled: true, ipv6: ipv6.id.apply(Number) }],
+        publicNets: [
+          { ipv4Enabled: true, ipv4: ipv4.id.apply(Number), ipv6Enabled: true, ipv6: ipv6.id.apply(Number) },
+        ],
         userData,
         labels,
       },
@@ -101,7 +108,14 @@ export function hcloudProgram(args: HcloudProgramArgs): HcloudProgramOutputs {
         ignoreChanges: ["userData", "image"],
       },
     );
-    dnsServers.push({ name: s.name, location: s.location, ipv4: ipv4.ipAddress, ipv6: server.ipv6Address, ipv4Id: ipv4.id.apply(Number), ipv6Id: ipv6.id.apply(Number) });
+    dnsServers.push({
+      name: s.name,
+      location: s.location,
+      ipv4: ipv4.ipAddress,
+      ipv6: server.ipv6Address,
+      ipv4Id: ipv4.id.apply(Number),
+      ipv6Id: ipv6.id.apply(Number),
+    });
     const out: { [K in keyof ServerOutput]: Input<ServerOutput[K]> } = {
       name: s.name,
       region: s.location,

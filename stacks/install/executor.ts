@@ -66,7 +66,8 @@ async function uploadFile(conn: SshConnection, a: Extract<Action, { kind: "file"
   const target = { path: a.path, sha256: a.sha256, mode: a.mode, owner: a.owner };
   if (a.source !== undefined) {
     // A large file changed since it was hashed arrives "damaged": the server checks the planned sha256.
-    if (statSync(a.source).size > COMPRESS_ABOVE) await conn.upload(target, await gzipOnce(a.source, a.sha256), { gzipped: true });
+    if (statSync(a.source).size > COMPRESS_ABOVE)
+      await conn.upload(target, await gzipOnce(a.source, a.sha256), { gzipped: true });
     else await conn.upload(target, createReadStream(a.source));
   } else {
     await conn.upload(target, a.content instanceof Secret ? a.content.reveal() : (a.content ?? ""));
@@ -78,7 +79,11 @@ async function uploadFile(conn: SshConnection, a: Extract<Action, { kind: "file"
  * server as one script (one round trip instead of one per action, which matters on a far server);
  * a marker before each tells which one failed.
  */
-export async function executePlan(conn: SshConnection, actions: readonly Action[], onProgress: (msg: string) => void = () => {}): Promise<void> {
+export async function executePlan(
+  conn: SshConnection,
+  actions: readonly Action[],
+  onProgress: (msg: string) => void = () => {},
+): Promise<void> {
   let i = 0;
   while (i < actions.length) {
     const a = actions[i] as Action;

@@ -99,14 +99,17 @@ const ARCHES: Record<string, ServerArch> = { x86_64: "x64", amd64: "x64", aarch6
 export function archOf(machine: string): ServerArch {
   const arch = ARCHES[machine];
   if (!arch) {
-    throw new FactsError(`unsupported CPU architecture "${machine}": drasyl-deploy ships Node runtimes for x86_64 and aarch64 only`);
+    throw new FactsError(
+      `unsupported CPU architecture "${machine}": drasyl-deploy ships Node runtimes for x86_64 and aarch64 only`,
+    );
   }
   return arch;
 }
 
 function num(text: string | undefined, line: string): number {
   const n = Number(text);
-  if (text === undefined || text === "" || !Number.isFinite(n)) throw new FactsError(`unexpected facts line: ${JSON.stringify(line)}`);
+  if (text === undefined || text === "" || !Number.isFinite(n))
+    throw new FactsError(`unexpected facts line: ${JSON.stringify(line)}`);
   return n;
 }
 
@@ -178,7 +181,9 @@ export function parseFacts(output: string): Facts {
   releases.sort((a, b) => b.mtime - a.mtime || a.id.localeCompare(b.id));
 
   const currentTarget = paths[CURRENT_LINK]?.target;
-  const current = currentTarget?.startsWith(`${RELEASES_DIR}/`) ? currentTarget.slice(RELEASES_DIR.length + 1).replace(/\/$/, "") : undefined;
+  const current = currentTarget?.startsWith(`${RELEASES_DIR}/`)
+    ? currentTarget.slice(RELEASES_DIR.length + 1).replace(/\/$/, "")
+    : undefined;
 
   return {
     machine,

@@ -54,15 +54,26 @@ export interface ProbeSetup {
 }
 
 export async function serviceState(conn: SshConnection): Promise<ServiceState> {
-  const out = await conn.check(`systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts ${SERVICE}`, "systemctl show");
+  const out = await conn.check(
+    `systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts ${SERVICE}`,
+    "systemctl show",
+  );
   const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(out)?.[1] ?? "";
-  return { active: v("ActiveState"), sub: v("SubState"), mainPid: Number(v("MainPID")) || 0, restarts: Number(v("NRestarts")) || 0 };
+  return {
+    active: v("ActiveState"),
+    sub: v("SubState"),
+    mainPid: Number(v("MainPID")) || 0,
+    restarts: Number(v("NRestarts")) || 0,
+  };
 }
 
 /** The last lines of the service's journal, for an operator to see why it failed. */
 export async function journalTail(conn: SshConnection, lines = 30): Promise<string[]> {
   const r = await conn.run(`journalctl -u ${SERVICE} -n ${lines} --no-pager -o short-iso`);
-  return r.stdout.trimEnd().split("\n").filter((l) => l !== "");
+  return r.stdout
+    .trimEnd()
+    .split("\n")
+    .filter((l) => l !== "");
 }
 
 /** The server's own addresses, as the provider knows them (IPv4 first: it is what most clients reach). */
@@ -84,7 +95,10 @@ export async function checkDnsName(server: Server): Promise<{ problem?: string; 
   try {
     resolved = await resolveName(server.dnsName);
   } catch (e) {
-    return { problem: `dnsName ${server.dnsName} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, addresses: own };
+    return {
+      problem: `dnsName ${server.dnsName} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      addresses: own,
+    };
   }
   if (own.length === 0) return { addresses: resolved };
   const foreign = resolved.filter((a) => !own.includes(a));
@@ -104,18 +118,31 @@ function overall(endpoints: EndpointProbe[], which: "udp" | "tcp"): ProbeResult 
     const r = e[which];
     if (!e.skipped && !r.ok) return { ok: false, error: r.error };
   }
-  return endpoints.find((e) => !e.skipped)?.[which] ?? { ok: false, error: "no address of the server can be probed from this machine" };
+  return (
+    endpoints.find((e) => !e.skipped)?.[which] ?? {
+      ok: false,
+      error: "no address of the server can be probed from this machine",
+    }
+  );
 }
 
 /** A real drasyl HELLO over UDP and over TCP to every address clients may use, each answered by an ACK from `publicKeyHex`. */
-export async function probeServer(server: Server, publicKeyHex: string, settings: Settings, setup: ProbeSetup): Promise<ProbeReport> {
+export async function probeServer(
+  server: Server,
+  publicKeyHex: string,
+  settings: Settings,
+  setup: ProbeSetup,
+): Promise<ProbeReport> {
   const dns = await checkDnsName(server);
   const publicKey = hexToBytes(publicKeyHex, 32);
   const opts = { networkId: settings.networkId, arm: settings.arm, timeoutMs: setup.timeoutMs ?? 3000 };
   const endpoints = await Promise.all(
     dns.addresses.map(async (host): Promise<EndpointProbe> => {
       const sp = { host, port: settings.udpPort, tcpPort: settings.tcpPort, publicKey };
-      const [udp, tcp] = await Promise.all([probeSuperPeer(setup.identity, sp, "udp", opts), probeSuperPeer(setup.identity, sp, "tcp", opts)]);
+      const [udp, tcp] = await Promise.all([
+        probeSuperPeer(setup.identity, sp, "udp", opts),
+        probeSuperPeer(setup.identity, sp, "tcp", opts),
+      ]);
       const unroutable = isIP(host) === 6 && [udp, tcp].every((r) => !r.ok && NO_ROUTE.test(r.error));
       return { host, udp, tcp, ...(unroutable ? { skipped: "no IPv6 route from this machine" } : {}) };
     }),
@@ -123,7 +150,14 @@ export async function probeServer(server: Server, publicKeyHex: string, settings
   const udp = overall(endpoints, "udp");
   const tcp = overall(endpoints, "tcp");
   const error = [dns.problem, udp.ok ? "" : udp.error, tcp.ok ? "" : tcp.error].filter(Boolean).join("; ");
-  return { ok: !error, udp, tcp, endpoints, ...(dns.problem ? { dnsError: dns.problem } : {}), ...(error ? { error } : {}) };
+  return {
+    ok: !error,
+    udp,
+    tcp,
+    endpoints,
+    ...(dns.problem ? { dnsError: dns.problem } : {}),
+    ...(error ? { error } : {}),
+  };
 }
 
 /** How long a just-started daemon must keep running after its first good answers. */
@@ -164,7 +198,12 @@ export async function checkHealth(
       continue;
     }
     if (crashed(state, justStarted)) {
-      return report({ ...last, ok: false, state, error: `drasyl-sp is not running: ${state.active} (${state.sub}), ${state.restarts} automatic restart(s)` });
+      return report({
+        ...last,
+        ok: false,
+        state,
+        error: `drasyl-sp is not running: ${state.active} (${state.sub}), ${state.restarts} automatic restart(s)`,
+      });
     }
     if (state.active === "active") {
       last = await probeServer(server, publicKeyHex, settings, { ...setup, timeoutMs: 1500 });
@@ -175,13 +214,19 @@ export async function checkHealth(
         // after its sockets came up does not pass; this also catches a death during the probes.
         if (justStarted) await new Promise((r) => setTimeout(r, STABLE_MS));
         const after = await serviceState(conn);
-        if (after.mainPid === state.mainPid && !crashed(after, justStarted)) return report({ ...last, ok: true, state: after });
+        if (after.mainPid === state.mainPid && !crashed(after, justStarted))
+          return report({ ...last, ok: true, state: after });
         continue;
       }
     }
     if (Date.now() - started > timeoutMs) {
       const why = last?.error ?? `state ${state.active} (${state.sub})`;
-      return report({ ...last, ok: false, state, error: `drasyl-sp did not answer within ${Math.round(timeoutMs / 1000)} s: ${why}` });
+      return report({
+        ...last,
+        ok: false,
+        state,
+        error: `drasyl-sp did not answer within ${Math.round(timeoutMs / 1000)} s: ${why}`,
+      });
     }
     await new Promise((r) => setTimeout(r, 300));
   }

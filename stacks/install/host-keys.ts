@@ -43,7 +43,8 @@ export function formatOpenSshKey(blob: Buffer): string {
 export function parseOpenSshKey(text: string): Buffer {
   const [type, b64] = text.trim().split(/\s+/);
   const blob = Buffer.from(b64 ?? "", "base64");
-  if (!type || !b64 || blob.length < 8 || keyType(blob) !== type) throw new HostKeyError(`not an OpenSSH public key: ${JSON.stringify(text.slice(0, 40))}`);
+  if (!type || !b64 || blob.length < 8 || keyType(blob) !== type)
+    throw new HostKeyError(`not an OpenSSH public key: ${JSON.stringify(text.slice(0, 40))}`);
   return blob;
 }
 
@@ -58,7 +59,9 @@ export function readPins(file: string): Record<string, PinnedHostKey> {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as Record<string, PinnedHostKey>;
   } catch (e) {
-    throw new HostKeyError(`${file} is not valid JSON (${(e as Error).message}); fix or remove it (every server is then pinned anew)`);
+    throw new HostKeyError(
+      `${file} is not valid JSON (${(e as Error).message}); fix or remove it (every server is then pinned anew)`,
+    );
   }
 }
 

@@ -5,9 +5,26 @@ import { bytesToHex } from "../../sp-runtime/util/hex.ts";
 import type { Server, ServerArch } from "../provider.ts";
 import { ExecutionError, executePlan } from "./executor.ts";
 import { type Facts, gatherFacts } from "./facts.ts";
-import { checkDnsName, checkHealth, type EndpointProbe, type HealthReport, journalTail, probeServer, serviceState } from "./health.ts";
+import {
+  checkDnsName,
+  checkHealth,
+  type EndpointProbe,
+  type HealthReport,
+  journalTail,
+  probeServer,
+  serviceState,
+} from "./health.ts";
 import { CURRENT_LINK, ENV_FILE, IDENTITY_FILE, RUNTIMES_DIR, SERVICE_USER, UNIT_FILE } from "./layout.ts";
-import { type Action, type IdentityPolicy, type Owner, type Plan, planInstall, type Release, sha256Hex, switchBackActions } from "./plan.ts";
+import {
+  type Action,
+  type IdentityPolicy,
+  type Owner,
+  type Plan,
+  planInstall,
+  type Release,
+  sha256Hex,
+  switchBackActions,
+} from "./plan.ts";
 import { resolveRelease, type RuntimeSource } from "./release.ts";
 import { redact, Secret } from "./secret.ts";
 import { DEFAULT_SETTINGS, type Settings } from "./settings.ts";
@@ -58,7 +75,14 @@ export interface InstallResult {
   journal?: string[];
   /** With identityPolicy "adopt" when the server's identity was kept: save it into the local state. */
   adoptedIdentity?: Identity;
-  timings: { totalMs: number; connectMs?: number; factsMs?: number; executeMs?: number; healthMs?: number; rollbackMs?: number };
+  timings: {
+    totalMs: number;
+    connectMs?: number;
+    factsMs?: number;
+    executeMs?: number;
+    healthMs?: number;
+    rollbackMs?: number;
+  };
 }
 
 /** Reads the identity file on the server, secret key included: only for adopting it into the local state. */
@@ -98,13 +122,22 @@ class InstallRun {
 
   private health(publicKey: string, justStarted: boolean): Promise<HealthReport> {
     const timeoutMs = this.opts.healthTimeoutMs ?? (justStarted ? 20_000 : 10_000);
-    return checkHealth(this.conn, this.server, publicKey, this.settings, { identity: this.opts.prober }, { timeoutMs, justStarted });
+    return checkHealth(
+      this.conn,
+      this.server,
+      publicKey,
+      this.settings,
+      { identity: this.opts.prober },
+      { timeoutMs, justStarted },
+    );
   }
 
   async run(): Promise<void> {
     const { conn, server, spec, opts, settings, result, progress } = this;
     const facts = await timed(result.timings, "factsMs", () => gatherFacts(conn));
-    progress(`${facts.machine}, ${facts.current ? `running release ${facts.current} (${facts.active})` : "drasyl-sp not installed"}`);
+    progress(
+      `${facts.machine}, ${facts.current ? `running release ${facts.current} (${facts.active})` : "drasyl-sp not installed"}`,
+    );
     const release = await resolveRelease(facts.arch, spec.bundlePath, spec.runtime);
     result.release = release;
 
@@ -115,7 +148,8 @@ class InstallRun {
     if (policy === "adopt" && !opts.dryRun && remoteKey && remoteKey !== identity.publicKeyHex) {
       progress(`adopting the server's identity ${remoteKey}`);
       identity = await fetchRemoteIdentity(conn);
-      if (identity.publicKeyHex !== remoteKey) throw new Error(`the identity file on ${server.name} changed while installing; run again`);
+      if (identity.publicKeyHex !== remoteKey)
+        throw new Error(`the identity file on ${server.name} changed while installing; run again`);
       result.adoptedIdentity = identity;
     }
     if (!opts.dryRun) {
@@ -123,7 +157,11 @@ class InstallRun {
       const dns = await checkDnsName(server);
       if (dns.problem) return this.fail(dns.problem);
     }
-    const plan = planInstall(facts, { release, identity, settings, identityPolicy: policy }, { server: server.name, ...(opts.now ? { now: opts.now } : {}) });
+    const plan = planInstall(
+      facts,
+      { release, identity, settings, identityPolicy: policy },
+      { server: server.name, ...(opts.now ? { now: opts.now } : {}) },
+    );
     result.plan = plan;
     if (opts.dryRun) {
       result.status = "planned";
@@ -145,7 +183,8 @@ class InstallRun {
     try {
       await timed(result.timings, "executeMs", () => executePlan(conn, plan.actions, progress));
     } catch (e) {
-      if (releaseBack && e instanceof ExecutionError && e.index > switchAt) return this.rollBack(plan, e.message, configBack);
+      if (releaseBack && e instanceof ExecutionError && e.index > switchAt)
+        return this.rollBack(plan, e.message, configBack);
       throw e;
     }
     if (plan.restarts) {
@@ -168,12 +207,26 @@ class InstallRun {
     const restore: Action[] = [];
     for (const a of plan.actions) {
       const before = facts.paths[a.kind === "file" ? a.path : ""];
-      if (a.kind !== "file" || (a.path !== UNIT_FILE && a.path !== ENV_FILE) || before?.type !== "file" || before.mode === undefined) continue;
+      if (
+        a.kind !== "file" ||
+        (a.path !== UNIT_FILE && a.path !== ENV_FILE) ||
+        before?.type !== "file" ||
+        before.mode === undefined
+      )
+        continue;
       const text = await this.conn.check(`cat -- ${shq(a.path)}`, `saving ${a.path} for a rollback`);
       const owner: Owner = before.owner === SERVICE_USER ? SERVICE_USER : "root";
       // The env file may hold the metrics token.
       const content = a.path === ENV_FILE ? new Secret(text) : text;
-      restore.push({ kind: "file", path: a.path, sha256: sha256Hex(text), mode: before.mode, owner, content, why: "the previous, working version" });
+      restore.push({
+        kind: "file",
+        path: a.path,
+        sha256: sha256Hex(text),
+        mode: before.mode,
+        owner,
+        content,
+        why: "the previous, working version",
+      });
     }
     if (restore.some((a) => a.kind === "file" && a.path === UNIT_FILE)) restore.push({ kind: "daemon-reload" });
     return restore;
@@ -183,7 +236,8 @@ class InstallRun {
   async fail(error: string): Promise<void> {
     this.result.status = "failed";
     this.result.error = error;
-    if (this.result.plan?.actions.length && !this.opts.dryRun) this.result.journal = await journalTail(this.conn).catch(() => undefined);
+    if (this.result.plan?.actions.length && !this.opts.dryRun)
+      this.result.journal = await journalTail(this.conn).catch(() => undefined);
   }
 
   /**
@@ -193,13 +247,21 @@ class InstallRun {
   private async rollBack(plan: Plan, why: string, configBack: Action[]): Promise<void> {
     const { result } = this;
     const previous = plan.previousRelease;
-    const switched = plan.actions.some((a) => a.kind === "symlink" && a.path === CURRENT_LINK) && previous !== undefined;
-    const target = [switched ? `release ${previous}` : "", configBack.length > 0 ? "the previous unit and settings" : ""].filter(Boolean).join(" with ");
+    const switched =
+      plan.actions.some((a) => a.kind === "symlink" && a.path === CURRENT_LINK) && previous !== undefined;
+    const target = [
+      switched ? `release ${previous}` : "",
+      configBack.length > 0 ? "the previous unit and settings" : "",
+    ]
+      .filter(Boolean)
+      .join(" with ");
     await timed(result.timings, "rollbackMs", async () => {
       result.journal = await journalTail(this.conn).catch(() => undefined);
       this.progress(`${why}; rolling back to ${target}`);
       try {
-        const actions = switched ? [...configBack, ...switchBackActions(previous)] : [...configBack, { kind: "restart" } as const];
+        const actions = switched
+          ? [...configBack, ...switchBackActions(previous)]
+          : [...configBack, { kind: "restart" } as const];
         await executePlan(this.conn, actions, this.progress);
         result.health = await this.health(plan.publicKey, true);
         if (result.health.ok) {
@@ -232,7 +294,10 @@ export async function installServer(server: Server, spec: DeploySpec, opts: Inst
   try {
     const settings = spec.settings ?? DEFAULT_SETTINGS;
     opts.onProgress?.("connecting");
-    const connectOpts = { knownHostsFile: opts.knownHostsFile, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) };
+    const connectOpts = {
+      knownHostsFile: opts.knownHostsFile,
+      ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}),
+    };
     conn = await timed(result.timings, "connectMs", () => SshConnection.open(server, connectOpts));
     run = new InstallRun(conn, spec, opts, settings, result);
     await run.run();
@@ -242,7 +307,11 @@ export async function installServer(server: Server, spec: DeploySpec, opts: Inst
   } finally {
     conn?.close();
     // Belt and braces: no message we pass on should hold a secret, and none may.
-    const secrets = [bytesToHex(spec.identity.secretKey), spec.settings?.prometheusToken ?? "", ...(result.adoptedIdentity ? [bytesToHex(result.adoptedIdentity.secretKey)] : [])];
+    const secrets = [
+      bytesToHex(spec.identity.secretKey),
+      spec.settings?.prometheusToken ?? "",
+      ...(result.adoptedIdentity ? [bytesToHex(result.adoptedIdentity.secretKey)] : []),
+    ];
     if (result.error) result.error = redact(result.error, secrets);
     if (result.journal) result.journal = result.journal.map((l) => redact(l, secrets));
     result.timings.totalMs = Date.now() - started;
@@ -282,7 +351,9 @@ export interface ServerStatus {
 
 function nodeVersionOf(facts: Facts): string | undefined {
   const link = facts.releases.find((r) => r.id === facts.current)?.runtime;
-  const m = link?.startsWith(`${RUNTIMES_DIR}/`) ? /^node-(.+)-(x64|arm64)$/.exec(link.slice(RUNTIMES_DIR.length + 1).split("/")[0] ?? "") : null;
+  const m = link?.startsWith(`${RUNTIMES_DIR}/`)
+    ? /^node-(.+)-(x64|arm64)$/.exec(link.slice(RUNTIMES_DIR.length + 1).split("/")[0] ?? "")
+    : null;
   return m?.[1];
 }
 
@@ -291,7 +362,10 @@ export async function serverStatus(server: Server, opts: StatusOptions): Promise
   const status: ServerStatus = { server: server.name, reachable: false };
   let conn: SshConnection | undefined;
   try {
-    conn = await SshConnection.open(server, { knownHostsFile: opts.knownHostsFile, ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}) });
+    conn = await SshConnection.open(server, {
+      knownHostsFile: opts.knownHostsFile,
+      ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}),
+    });
     const facts = await gatherFacts(conn);
     const state = await serviceState(conn);
     const nodeVersion = nodeVersionOf(facts);
@@ -307,7 +381,10 @@ export async function serverStatus(server: Server, opts: StatusOptions): Promise
     });
     if (facts.identity.present && facts.identity.publicKey) {
       status.identityPublicKey = facts.identity.publicKey;
-      const probe = await probeServer(server, facts.identity.publicKey, opts.settings, { identity: opts.prober, timeoutMs: opts.probeTimeoutMs ?? 3000 });
+      const probe = await probeServer(server, facts.identity.publicKey, opts.settings, {
+        identity: opts.prober,
+        timeoutMs: opts.probeTimeoutMs ?? 3000,
+      });
       Object.assign(status, { udp: probe.udp, tcp: probe.tcp, endpoints: probe.endpoints });
       if (!probe.ok) status.error = probe.error;
     } else if (facts.identity.present) {

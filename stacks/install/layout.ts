@@ -40,6 +40,9 @@ export function runtimeBinary(version: string, arch: string): string {
 
 export function identityBackupFile(now: Date): string {
   // Colons are legal in file names but awkward in shells and scp; keep the timestamp compact.
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${IDENTITY_FILE}.replaced-${stamp}`;
 }

@@ -27,7 +27,8 @@ export class RuntimeError extends Error {
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  const base =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
   return join(base, "drasyl-deploy");
 }
 
@@ -52,13 +53,17 @@ export async function nodeRuntime(arch: ServerArch, cache = cacheDir()): Promise
     try {
       await run("npm", ["pack", spec, "--silent", "--pack-destination", work], { timeout: 300_000 });
     } catch (e) {
-      throw new RuntimeError(`could not download ${spec} from the npm registry: ${(e as Error).message.split("\n")[0]}`);
+      throw new RuntimeError(
+        `could not download ${spec} from the npm registry: ${(e as Error).message.split("\n")[0]}`,
+      );
     }
     const tgz = readdirSync(work).find((f) => f.endsWith(".tgz"));
     if (!tgz) throw new RuntimeError(`npm pack ${spec} produced no tarball`);
     const actual = integrityOf(join(work, tgz));
     if (actual !== NODE_RUNTIME.integrity[arch]) {
-      throw new RuntimeError(`${spec} failed its integrity check (expected ${NODE_RUNTIME.integrity[arch]}, got ${actual}); not using it`);
+      throw new RuntimeError(
+        `${spec} failed its integrity check (expected ${NODE_RUNTIME.integrity[arch]}, got ${actual}); not using it`,
+      );
     }
     await run("tar", ["-xzf", join(work, tgz), "-C", work, "package/bin/node"]);
     rmSync(dir, { recursive: true, force: true });

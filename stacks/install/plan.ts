@@ -97,7 +97,9 @@ export class IdentityConflictError extends PlanError {
   readonly localPublicKey: string;
 
   constructor(server: string, serverPublicKey: string | undefined, localPublicKey: string) {
-    const held = serverPublicKey ? `public key ${serverPublicKey}` : "an identity file drasyl-deploy cannot read (no well-formed SecretKey line)";
+    const held = serverPublicKey
+      ? `public key ${serverPublicKey}`
+      : "an identity file drasyl-deploy cannot read (no well-formed SecretKey line)";
     const adopt = serverPublicKey
       ? `  - keep the server's identity:   drasyl-deploy up --adopt-identity ${server}   (copies it into the local state; clients keep working)\n`
       : "";
@@ -145,10 +147,18 @@ class Planner {
     }
     // Right content, wrong permissions: fixing them needs no upload and no restart.
     if (f.owner !== want.owner || f.group !== want.owner) {
-      this.actions.push({ kind: "command", argv: ["chown", `${want.owner}:${want.owner}`, "--", want.path], why: `owner of ${want.path} was ${f.owner}:${f.group}` });
+      this.actions.push({
+        kind: "command",
+        argv: ["chown", `${want.owner}:${want.owner}`, "--", want.path],
+        why: `owner of ${want.path} was ${f.owner}:${f.group}`,
+      });
     }
     if (f.mode !== want.mode) {
-      this.actions.push({ kind: "command", argv: ["chmod", octal(want.mode), "--", want.path], why: `mode of ${want.path} was ${octal(f.mode ?? 0)}` });
+      this.actions.push({
+        kind: "command",
+        argv: ["chmod", octal(want.mode), "--", want.path],
+        why: `mode of ${want.path} was ${octal(f.mode ?? 0)}`,
+      });
     }
     return false;
   }
@@ -176,18 +186,29 @@ function releasesToKeep(facts: Facts, id: string): Set<string> {
 function prune(p: Planner, facts: Facts, release: Release): void {
   const keep = releasesToKeep(facts, release.id);
   for (const r of facts.releases) {
-    if (!keep.has(r.id)) p.actions.push({ kind: "command", argv: ["rm", "-rf", "--", releaseDir(r.id)], why: `prune release ${r.id} (keeping the last ${KEEP_RELEASES})` });
+    if (!keep.has(r.id))
+      p.actions.push({
+        kind: "command",
+        argv: ["rm", "-rf", "--", releaseDir(r.id)],
+        why: `prune release ${r.id} (keeping the last ${KEEP_RELEASES})`,
+      });
   }
   // A runtime goes once no kept release links to it.
   const used = new Set([runtimeDirName(release.runtime.version, release.runtime.arch)]);
   for (const r of facts.releases) {
-    const m = r.runtime?.startsWith(`${RUNTIMES_DIR}/`) ? r.runtime.slice(RUNTIMES_DIR.length + 1).split("/")[0] : undefined;
+    const m = r.runtime?.startsWith(`${RUNTIMES_DIR}/`)
+      ? r.runtime.slice(RUNTIMES_DIR.length + 1).split("/")[0]
+      : undefined;
     if (keep.has(r.id) && m) used.add(m);
   }
   for (const [path, f] of Object.entries(facts.paths)) {
     const name = path.startsWith(`${RUNTIMES_DIR}/`) ? path.slice(RUNTIMES_DIR.length + 1) : "";
     if (f.type === "dir" && RELEASE_ID_PATTERN.test(name) && !used.has(name)) {
-      p.actions.push({ kind: "command", argv: ["rm", "-rf", "--", path], why: `prune runtime ${name} (no kept release uses it)` });
+      p.actions.push({
+        kind: "command",
+        argv: ["rm", "-rf", "--", path],
+        why: `prune runtime ${name} (no kept release uses it)`,
+      });
     }
   }
 }
@@ -201,11 +222,17 @@ function prune(p: Planner, facts: Facts, release: Release): void {
 export function planInstall(facts: Facts, desired: DesiredState, opts: { server?: string; now?: Date } = {}): Plan {
   const { release, identity, settings } = desired;
   const server = opts.server ?? "the server";
-  if (!RELEASE_ID_PATTERN.test(release.id)) throw new PlanError(`release id "${release.id}" is not a safe directory name`);
+  if (!RELEASE_ID_PATTERN.test(release.id))
+    throw new PlanError(`release id "${release.id}" is not a safe directory name`);
   if (release.runtime.arch !== facts.arch) {
-    throw new PlanError(`${server} is ${facts.machine} (${facts.arch}) but the release carries a Node runtime for ${release.runtime.arch}`);
+    throw new PlanError(
+      `${server} is ${facts.machine} (${facts.arch}) but the release carries a Node runtime for ${release.runtime.arch}`,
+    );
   }
-  if (!facts.systemd) throw new PlanError(`${server} does not run systemd (no /run/systemd/system); drasyl-deploy installs a systemd service`);
+  if (!facts.systemd)
+    throw new PlanError(
+      `${server} does not run systemd (no /run/systemd/system); drasyl-deploy installs a systemd service`,
+    );
 
   const localKey = identity.publicKeyHex;
   let publicKey = localKey;
@@ -221,7 +248,11 @@ export function planInstall(facts: Facts, desired: DesiredState, opts: { server?
       publicKey = facts.identity.publicKey as string;
     } else {
       const to = identityBackupFile(opts.now ?? new Date());
-      backup = { kind: "command", argv: ["install", "-m", "0600", "-o", "root", "-g", "root", "--", IDENTITY_FILE, to], why: `back up the replaced identity (${facts.identity.publicKey ?? "unreadable"})` };
+      backup = {
+        kind: "command",
+        argv: ["install", "-m", "0600", "-o", "root", "-g", "root", "--", IDENTITY_FILE, to],
+        why: `back up the replaced identity (${facts.identity.publicKey ?? "unreadable"})`,
+      };
     }
   }
 
@@ -237,10 +268,25 @@ export function planInstall(facts: Facts, desired: DesiredState, opts: { server?
   p.dir(runtimeDir, 0o755, ROOT);
   p.dir(`${runtimeDir}/bin`, 0o755, ROOT);
   const rel = releaseDir(release.id);
-  let touchesRelease = p.file({ path: runtimePath, sha256: release.runtime.sha256, mode: 0o755, owner: ROOT, source: release.runtime.path, why: `Node ${release.runtime.version} (${release.runtime.arch})` });
+  let touchesRelease = p.file({
+    path: runtimePath,
+    sha256: release.runtime.sha256,
+    mode: 0o755,
+    owner: ROOT,
+    source: release.runtime.path,
+    why: `Node ${release.runtime.version} (${release.runtime.arch})`,
+  });
   p.dir(RELEASES_DIR, 0o755, ROOT);
   p.dir(rel, 0o755, ROOT);
-  touchesRelease = p.file({ path: `${rel}/${BUNDLE_NAME}`, sha256: release.bundle.sha256, mode: 0o644, owner: ROOT, source: release.bundle.path, why: "super peer bundle" }) || touchesRelease;
+  touchesRelease =
+    p.file({
+      path: `${rel}/${BUNDLE_NAME}`,
+      sha256: release.bundle.sha256,
+      mode: 0o644,
+      owner: ROOT,
+      source: release.bundle.path,
+      why: "super peer bundle",
+    }) || touchesRelease;
   touchesRelease = p.symlink(`${rel}/${NODE_LINK_NAME}`, runtimePath) || touchesRelease;
 
   p.dir(ETC_DIR, 0o700, SERVICE_USER);
@@ -248,7 +294,14 @@ export function planInstall(facts: Facts, desired: DesiredState, opts: { server?
   let configChanged = false;
   if (ownIdentity) {
     const content = formatIdentityFile(identity);
-    configChanged = p.file({ path: IDENTITY_FILE, sha256: sha256Hex(content), mode: 0o600, owner: SERVICE_USER, content: new Secret(content), why: `identity ${localKey}` });
+    configChanged = p.file({
+      path: IDENTITY_FILE,
+      sha256: sha256Hex(content),
+      mode: 0o600,
+      owner: SERVICE_USER,
+      content: new Secret(content),
+      why: `identity ${localKey}`,
+    });
   }
   const files = renderServiceFiles(settings);
   const envChanged = p.file({
@@ -259,7 +312,14 @@ export function planInstall(facts: Facts, desired: DesiredState, opts: { server?
     content: settings.prometheusToken ? new Secret(files.env) : files.env,
     why: "deployment settings",
   });
-  const unitChanged = p.file({ path: UNIT_FILE, sha256: sha256Hex(files.unit), mode: 0o644, owner: ROOT, content: files.unit, why: "systemd unit" });
+  const unitChanged = p.file({
+    path: UNIT_FILE,
+    sha256: sha256Hex(files.unit),
+    mode: 0o644,
+    owner: ROOT,
+    content: files.unit,
+    why: "systemd unit",
+  });
 
   const switched = p.symlink(CURRENT_LINK, rel);
   // Without a switch, `current` already is this release, so rewritten release files are live ones.
@@ -282,10 +342,7 @@ export function planInstall(facts: Facts, desired: DesiredState, opts: { server?
 
 /** The actions of a rollback: point `current` back and restart. */
 export function switchBackActions(releaseId: string): Action[] {
-  return [
-    { kind: "symlink", path: CURRENT_LINK, target: releaseDir(releaseId) },
-    { kind: "restart" },
-  ];
+  return [{ kind: "symlink", path: CURRENT_LINK, target: releaseDir(releaseId) }, { kind: "restart" }];
 }
 
 function short(sha: string): string {
@@ -300,7 +357,12 @@ export function describeAction(a: Action): string {
     case "dir":
       return `directory ${a.path} ${octal(a.mode)} ${a.owner}`;
     case "file": {
-      const what = a.content instanceof Secret ? `<secret, sha256 ${short(a.sha256)}>` : a.source ? `from ${a.source}, sha256 ${short(a.sha256)}` : `${a.content?.length ?? 0} bytes, sha256 ${short(a.sha256)}`;
+      const what =
+        a.content instanceof Secret
+          ? `<secret, sha256 ${short(a.sha256)}>`
+          : a.source
+            ? `from ${a.source}, sha256 ${short(a.sha256)}`
+            : `${a.content?.length ?? 0} bytes, sha256 ${short(a.sha256)}`;
       return `file ${a.path} ${octal(a.mode)} ${a.owner}: ${a.why} (${what})`;
     }
     case "symlink":

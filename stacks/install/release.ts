@@ -8,7 +8,10 @@ import type { Release } from "./plan.ts";
 /** A local Node binary for an architecture, e.g. from nodeRuntime(). */
 export type RuntimeSource = (arch: ServerArch) => Promise<{ path: string; version: string }>;
 
-export const pinnedRuntime: RuntimeSource = async (arch) => ({ path: await nodeRuntime(arch), version: NODE_RUNTIME.version });
+export const pinnedRuntime: RuntimeSource = async (arch) => ({
+  path: await nodeRuntime(arch),
+  version: NODE_RUNTIME.version,
+});
 
 // Servers install in parallel from the same files; the 120 MB runtime is hashed once, not per server.
 const hashes = new Map<string, Promise<string>>();
@@ -32,7 +35,11 @@ export function fileSha256(path: string): Promise<string> {
 }
 
 /** The release for a server of `arch`: its id names the content, so an unchanged bundle and runtime is the same release. */
-export async function resolveRelease(arch: ServerArch, bundlePath: string = superPeerBundle(), runtime: RuntimeSource = pinnedRuntime): Promise<Release> {
+export async function resolveRelease(
+  arch: ServerArch,
+  bundlePath: string = superPeerBundle(),
+  runtime: RuntimeSource = pinnedRuntime,
+): Promise<Release> {
   const rt = await runtime(arch);
   const [bundleSha, runtimeSha] = await Promise.all([fileSha256(bundlePath), fileSha256(rt.path)]);
   return {

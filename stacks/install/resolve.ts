@@ -13,9 +13,11 @@ export async function resolveName(name: string, env: NodeJS.ProcessEnv = process
   if (server) {
     const resolver = new Resolver({ timeout: 2000, tries: 2 });
     resolver.setServers([server]);
-    const family = async (f: Promise<string[]>): Promise<string[]> => f.catch((e: NodeJS.ErrnoException) => (e.code === "ENODATA" || e.code === "ENOTFOUND" ? [] : Promise.reject(e)));
+    const family = async (f: Promise<string[]>): Promise<string[]> =>
+      f.catch((e: NodeJS.ErrnoException) => (e.code === "ENODATA" || e.code === "ENOTFOUND" ? [] : Promise.reject(e)));
     addresses = [...(await family(resolver.resolve4(name))), ...(await family(resolver.resolve6(name)))];
-    if (addresses.length === 0) throw Object.assign(new Error(`${name} has no A or AAAA record at ${server}`), { code: "ENOTFOUND" });
+    if (addresses.length === 0)
+      throw Object.assign(new Error(`${name} has no A or AAAA record at ${server}`), { code: "ENOTFOUND" });
   } else {
     addresses = (await lookup(name, { all: true })).map((a) => a.address);
   }

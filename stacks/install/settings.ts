@@ -39,7 +39,8 @@ export class SettingsError extends Error {
 export const TOKEN_ALPHABET = /^[A-Za-z0-9._~+/=-]*$/;
 
 function port(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new SettingsError(`${what} must be a port number 1-65535, got ${value}`);
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new SettingsError(`${what} must be a port number 1-65535, got ${value}`);
 }
 
 /** Why `value` cannot be the daemon's DRASYL_PROMETHEUS_LISTEN (ip:port, or "" to disable), or undefined. */
@@ -58,10 +59,12 @@ export function resolveSettings(partial: Partial<Settings> = {}): Settings {
   const s: Settings = { ...DEFAULT_SETTINGS, ...partial };
   port(s.udpPort, "udpPort");
   port(s.tcpPort, "tcpPort");
-  if (!Number.isInteger(s.maxPeers) || s.maxPeers < 0) throw new SettingsError(`maxPeers must be an integer >= 0 (0 = unlimited), got ${s.maxPeers}`);
+  if (!Number.isInteger(s.maxPeers) || s.maxPeers < 0)
+    throw new SettingsError(`maxPeers must be an integer >= 0 (0 = unlimited), got ${s.maxPeers}`);
   const listen = prometheusListenProblem(s.prometheusListen);
   if (listen) throw new SettingsError(listen);
-  if (!LOG_LEVELS.includes(s.logLevel)) throw new SettingsError(`logLevel must be one of ${LOG_LEVELS.join("|")}, got "${s.logLevel}"`);
+  if (!LOG_LEVELS.includes(s.logLevel))
+    throw new SettingsError(`logLevel must be one of ${LOG_LEVELS.join("|")}, got "${s.logLevel}"`);
   if (!TOKEN_ALPHABET.test(s.prometheusToken)) {
     // Deliberately without the value: it is a secret.
     throw new SettingsError("prometheusToken may only contain A-Z a-z 0-9 . _ ~ + / = -");

@@ -91,12 +91,18 @@ function lastLines(text: string, n = 5): string {
 function connectError(server: SshTarget, e: Error & { code?: string; level?: string }, timeoutMs: number): SshError {
   const where = `server "${server.name}" (${server.ssh.user}@${server.ssh.host}:${server.ssh.port})`;
   const code = e.code ?? "";
-  if (code === "ECONNREFUSED") return new SshError(`cannot reach ${where} over SSH: connection refused (is sshd running, is the port right?)`);
-  if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return new SshError(`cannot reach ${where} over SSH: no route to the host (${code})`);
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new SshError(`cannot reach ${where} over SSH: the name ${server.ssh.host} does not resolve`);
-  if (code === "ETIMEDOUT" || /timed out/i.test(e.message)) return new SshError(`cannot reach ${where} over SSH: no answer within ${timeoutMs / 1000} s`);
+  if (code === "ECONNREFUSED")
+    return new SshError(`cannot reach ${where} over SSH: connection refused (is sshd running, is the port right?)`);
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH")
+    return new SshError(`cannot reach ${where} over SSH: no route to the host (${code})`);
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return new SshError(`cannot reach ${where} over SSH: the name ${server.ssh.host} does not resolve`);
+  if (code === "ETIMEDOUT" || /timed out/i.test(e.message))
+    return new SshError(`cannot reach ${where} over SSH: no answer within ${timeoutMs / 1000} s`);
   if (/authentication methods failed/i.test(e.message)) {
-    const how = server.ssh.privateKeyPath ? `the key ${server.ssh.privateKeyPath}` : "the keys of the ssh-agent at $SSH_AUTH_SOCK";
+    const how = server.ssh.privateKeyPath
+      ? `the key ${server.ssh.privateKeyPath}`
+      : "the keys of the ssh-agent at $SSH_AUTH_SOCK";
     return new SshError(`SSH login to ${where} failed: the server did not accept ${how}`);
   }
   return new SshError(`SSH connection to ${where} failed: ${e.message}`);
@@ -109,17 +115,24 @@ function authConfig(server: SshTarget): Pick<ConnectConfig, "privateKey" | "agen
     try {
       key = readFileSync(privateKeyPath);
     } catch (e) {
-      throw new SshError(`cannot read the SSH private key ${privateKeyPath} for server "${server.name}": ${(e as Error).message}`);
+      throw new SshError(
+        `cannot read the SSH private key ${privateKeyPath} for server "${server.name}": ${(e as Error).message}`,
+      );
     }
     const parsed = utils.parseKey(key);
     if (parsed instanceof Error) {
-      const hint = /passphrase/i.test(parsed.message) ? "it is passphrase-protected: add it to ssh-agent and leave privateKeyPath unset" : parsed.message;
+      const hint = /passphrase/i.test(parsed.message)
+        ? "it is passphrase-protected: add it to ssh-agent and leave privateKeyPath unset"
+        : parsed.message;
       throw new SshError(`cannot use the SSH private key ${privateKeyPath} for server "${server.name}": ${hint}`);
     }
     return { privateKey: key };
   }
   const agent = process.env.SSH_AUTH_SOCK;
-  if (!agent) throw new SshError(`server "${server.name}" has no privateKeyPath and SSH_AUTH_SOCK is not set: give a key file or start ssh-agent`);
+  if (!agent)
+    throw new SshError(
+      `server "${server.name}" has no privateKeyPath and SSH_AUTH_SOCK is not set: give a key file or start ssh-agent`,
+    );
   return { agent };
 }
 
@@ -136,7 +149,13 @@ export async function sshConnect(target: SshTarget, policy: HostKeyPolicy, timeo
     readyTimeout: timeoutMs,
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,
-    ...(policy.keyType ? { algorithms: { serverHostKey: algorithmsFor(policy.keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
+    ...(policy.keyType
+      ? {
+          algorithms: {
+            serverHostKey: algorithmsFor(policy.keyType) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"],
+          },
+        }
+      : {}),
     hostVerifier: (key: Buffer): boolean => {
       try {
         policy.check(key);
@@ -197,7 +216,8 @@ export function sshExec(client: Client, command: string, opts: RunOptions & { la
       ch.on("close", () => {
         clearTimeout(timer);
         // The remote end may stop reading early (a failed command): stop reading the source too.
-        if (opts.stdin !== undefined && typeof opts.stdin === "object" && !Buffer.isBuffer(opts.stdin)) opts.stdin.destroy();
+        if (opts.stdin !== undefined && typeof opts.stdin === "object" && !Buffer.isBuffer(opts.stdin))
+          opts.stdin.destroy();
         resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
       if (opts.stdin === undefined || typeof opts.stdin === "string" || Buffer.isBuffer(opts.stdin)) {
@@ -221,10 +241,18 @@ export async function sshLogin(target: SshTarget, policy: HostKeyPolicy, timeout
 }
 
 /** One command over a fresh login, for callers that need no session (readiness checks, the lab's plumbing). */
-export async function sshRunOnce(target: SshTarget, policy: HostKeyPolicy, command: string, opts: { connectTimeoutMs?: number; timeoutMs?: number } = {}): Promise<ExecResult> {
+export async function sshRunOnce(
+  target: SshTarget,
+  policy: HostKeyPolicy,
+  command: string,
+  opts: { connectTimeoutMs?: number; timeoutMs?: number } = {},
+): Promise<ExecResult> {
   const { client } = await sshConnect(target, policy, opts.connectTimeoutMs);
   try {
-    return await sshExec(client, command, { label: target.name, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+    return await sshExec(client, command, {
+      label: target.name,
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    });
   } finally {
     client.end();
   }
@@ -266,7 +294,12 @@ export class SshConnection {
   /** Runs a shell script as root; resolves with its exit code, output and errors. */
   async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
     const r = await sshExec(this.client, this.command(script), { ...opts, label: this.server.name });
-    if (this.server.ssh.user !== "root" && r.code === 1 && /^sudo: /m.test(r.stderr) && /password is required|terminal is required|not in the sudoers|not allowed to execute/.test(r.stderr)) {
+    if (
+      this.server.ssh.user !== "root" &&
+      r.code === 1 &&
+      /^sudo: /m.test(r.stderr) &&
+      /password is required|terminal is required|not in the sudoers|not allowed to execute/.test(r.stderr)
+    ) {
       throw new SshError(
         `user ${this.server.ssh.user} on server "${this.server.name}" cannot run commands as root without a password (sudo -n): ` +
           `${lastLines(r.stderr, 1)}. Allow it (e.g. "${this.server.ssh.user} ALL=(ALL) NOPASSWD:ALL" in /etc/sudoers.d/) or connect as root.`,
@@ -279,7 +312,10 @@ export class SshConnection {
    * Runs a script as root and hands over its output as it arrives (for `journalctl -f`); resolves
    * with the exit code when it ends or stop() closes the channel.
    */
-  stream(script: string, onData: (text: string, from: "stdout" | "stderr") => void): Promise<{ done: Promise<number | null>; stop: () => void }> {
+  stream(
+    script: string,
+    onData: (text: string, from: "stdout" | "stderr") => void,
+  ): Promise<{ done: Promise<number | null>; stop: () => void }> {
     return new Promise((resolve, reject) => {
       this.client.exec(this.command(script), (error, ch) => {
         if (error) return reject(new SshError(`${this.server.name}: cannot start a remote command: ${error.message}`));
@@ -301,7 +337,11 @@ export class SshConnection {
   async check(script: string, what: string, opts: RunOptions = {}): Promise<string> {
     const r = await this.run(script, opts);
     if (r.code !== 0) {
-      throw new RemoteCommandError(`${what} failed on ${this.server.name} (exit ${r.code ?? "by signal"}): ${lastLines(r.stderr) || "(no error output)"}`, r.code, r.stderr);
+      throw new RemoteCommandError(
+        `${what} failed on ${this.server.name} (exit ${r.code ?? "by signal"}): ${lastLines(r.stderr) || "(no error output)"}`,
+        r.code,
+        r.stderr,
+      );
     }
     return r.stdout;
   }
@@ -312,7 +352,11 @@ export class SshConnection {
    * the target. A damaged or interrupted upload never replaces the old file, and a secret is never
    * readable by others, not even in the temp file (mktemp makes it 0600).
    */
-  async upload(target: UploadTarget, data: Readable | Buffer | string, opts: { gzipped?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  async upload(
+    target: UploadTarget,
+    data: Readable | Buffer | string,
+    opts: { gzipped?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
     const script = `set -eu
 dst=${shq(target.path)}
 # Left by an upload that was cut off (one run per deployment holds the lock, so none is in flight).
@@ -339,7 +383,13 @@ trap - EXIT
   forwardOut(host: string, port: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       this.client.forwardOut("127.0.0.1", 0, host, port, (err, stream) =>
-        err ? reject(new SshError(`${this.server.name}: cannot open a forwarded connection to ${host}:${port}: ${err.message}`)) : resolve(stream),
+        err
+          ? reject(
+              new SshError(
+                `${this.server.name}: cannot open a forwarded connection to ${host}:${port}: ${err.message}`,
+              ),
+            )
+          : resolve(stream),
       );
     });
   }

@@ -27,13 +27,18 @@ export function readTemplate(name: TemplateName): string {
  * placeholder are errors (a typo must not ship a unit with a literal "{{udpPort}}"), and no value
  * may contain a control character (a newline would inject a directive).
  */
-export function renderTemplate(template: string, vars: Record<string, string | number | boolean>, name = "template"): string {
+export function renderTemplate(
+  template: string,
+  vars: Record<string, string | number | boolean>,
+  name = "template",
+): string {
   const used = new Set<string>();
   const out = template.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, key: string) => {
     if (!Object.hasOwn(vars, key)) throw new TemplateError(`${name}: no value for {{${key}}}`);
     const value = String(vars[key]);
     // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new TemplateError(`${name}: the value for {{${key}}} contains a control character`);
+    if (/[\u0000-\u001f\u007f]/.test(value))
+      throw new TemplateError(`${name}: the value for {{${key}}} contains a control character`);
     used.add(key);
     return value;
   });

@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { removeTree } from "./fs-util.ts";
@@ -17,7 +27,8 @@ export const DEPLOY_USER = "deploy";
 
 /** $XDG_CACHE_HOME/drasyl-deploy/lab: machine-local and disposable, never inside the repository. */
 export function labCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  const base =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
   return join(base, "drasyl-deploy", "lab");
 }
 
@@ -40,7 +51,8 @@ export function debianMirror(): string {
   const files: string[] = [];
   if (existsSync("/etc/apt/sources.list")) files.push("/etc/apt/sources.list");
   const d = "/etc/apt/sources.list.d";
-  if (existsSync(d)) for (const f of readdirSync(d).sort()) if (f.endsWith(".list") || f.endsWith(".sources")) files.push(join(d, f));
+  if (existsSync(d))
+    for (const f of readdirSync(d).sort()) if (f.endsWith(".list") || f.endsWith(".sources")) files.push(join(d, f));
   for (const file of files) {
     const text = readFileSync(file, "utf8");
     // One-line format: deb [options] URI suite components...
@@ -63,7 +75,10 @@ export function debianMirror(): string {
  * 70 s) under a lock, into a temp directory that is renamed into place only when complete, so an
  * interrupted build is thrown away instead of being used half-made.
  */
-export async function ensureBaseImage(cacheDir: string, onProgress: (message: string) => void = () => {}): Promise<string> {
+export async function ensureBaseImage(
+  cacheDir: string,
+  onProgress: (message: string) => void = () => {},
+): Promise<string> {
   const final = join(cacheDir, imageName());
   if (existsSync(final) && abandonedBuilds(cacheDir).length === 0) return final;
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
@@ -84,7 +99,9 @@ export async function ensureBaseImage(cacheDir: string, onProgress: (message: st
       await prepare(tmp);
     } catch (e) {
       await removeTree(tmp);
-      throw new LabError(`could not build the lab base image: ${(e as Error).message}\n(is ${mirror} reachable? the .deb cache is ${debs})`);
+      throw new LabError(
+        `could not build the lab base image: ${(e as Error).message}\n(is ${mirror} reachable? the .deb cache is ${debs})`,
+      );
     }
     renameSync(tmp, final);
     onProgress(`base image ready at ${final}`);
@@ -126,7 +143,10 @@ async function prepare(root: string): Promise<void> {
     join(dropIn, "lab-host-keys.conf"),
     "# Generate this host's SSH host keys on first boot, as cloud images do.\n[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n",
   );
-  writeFileSync(join(root, "etc/ssh/sshd_config.d/lab.conf"), "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n");
+  writeFileSync(
+    join(root, "etc/ssh/sshd_config.d/lab.conf"),
+    "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+  );
   // No DNS exists inside the lab: an empty resolv.conf makes lookups fail at once instead of timing out.
   rmSync(join(root, "etc/resolv.conf"), { force: true });
   writeFileSync(join(root, "etc/resolv.conf"), "");
@@ -157,6 +177,7 @@ export function userIds(root: string, user: string): { uid: number; gid: number 
     .split("\n")
     .find((l) => l.startsWith(`${user}:`));
   const [, , uid, gid] = line?.split(":") ?? [];
-  if (uid === undefined || gid === undefined) throw new LabError(`user ${user} is missing from ${root}/etc/passwd; delete the base image to rebuild it`);
+  if (uid === undefined || gid === undefined)
+    throw new LabError(`user ${user} is missing from ${root}/etc/passwd; delete the base image to rebuild it`);
   return { uid: Number(uid), gid: Number(gid) };
 }

@@ -14,7 +14,10 @@ function hierarchies(): string[] {
   // Hybrid or legacy layout: systemd tracks containers in its named v1 hierarchy (and in the
   // unified one when mounted), so the host's cgroup must exist in both.
   const roots = ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"].filter((r) => existsSync(join(r, "cgroup.procs")));
-  if (roots.length === 0) throw new LabError("no usable cgroup hierarchy under /sys/fs/cgroup (need cgroup2, or a name=systemd v1 hierarchy)");
+  if (roots.length === 0)
+    throw new LabError(
+      "no usable cgroup hierarchy under /sys/fs/cgroup (need cgroup2, or a name=systemd v1 hierarchy)",
+    );
   return roots;
 }
 
@@ -58,7 +61,8 @@ export async function destroyCgroup(name: string, timeoutMs = 10_000): Promise<v
   for (;;) {
     const pids = cgroupPids(name);
     if (pids.length === 0) break;
-    if (Date.now() > deadline) throw new LabError(`processes ${pids.join(", ")} of lab host cgroup ${name} survive SIGKILL`);
+    if (Date.now() > deadline)
+      throw new LabError(`processes ${pids.join(", ")} of lab host cgroup ${name} survive SIGKILL`);
     for (const pid of pids) signal(pid, "SIGKILL");
     await sleep(50);
   }

@@ -4,14 +4,16 @@ import { LabError, tryRun } from "./run.ts";
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export function mountsUnder(dir: string): string[] {
   const prefix = dir.endsWith("/") ? dir : `${dir}/`;
-  return readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1])
-    .filter((m): m is string => m !== undefined)
-    // /proc/mounts escapes spaces and other odd bytes as octal (\040).
-    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
-    .filter((m) => m === dir || m.startsWith(prefix))
-    .sort((a, b) => b.length - a.length);
+  return (
+    readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((line) => line.split(" ")[1])
+      .filter((m): m is string => m !== undefined)
+      // /proc/mounts escapes spaces and other odd bytes as octal (\040).
+      .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+      .filter((m) => m === dir || m.startsWith(prefix))
+      .sort((a, b) => b.length - a.length)
+  );
 }
 
 /** Unmounts everything at or below dir; a busy mount is detached lazily so cleanup never hangs. */
@@ -29,6 +31,7 @@ export async function unmountAll(dir: string): Promise<void> {
 export async function removeTree(dir: string): Promise<void> {
   await unmountAll(dir);
   const left = mountsUnder(dir);
-  if (left.length > 0) throw new LabError(`refusing to delete ${dir}: still mounted at ${left.join(", ")}; unmount them and retry`);
+  if (left.length > 0)
+    throw new LabError(`refusing to delete ${dir}: still mounted at ${left.join(", ")}; unmount them and retry`);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,17 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { SshAccess } from "../provider.ts";
 import type { LabHostFiles } from "../state/state-dir.ts";
@@ -51,13 +62,25 @@ async function prepareRoot(spec: HostSpec): Promise<void> {
   chmodSync(upper, 0o755);
   for (const p of [spec.base, upper, work]) {
     // overlayfs options are comma and colon separated, with no escaping in mount(8)'s -o.
-    if (/[,:\\]/.test(p)) throw new LabError(`lab paths must not contain ',', ':' or '\\' (overlayfs options): ${p}; use another --state-dir`);
+    if (/[,:\\]/.test(p))
+      throw new LabError(
+        `lab paths must not contain ',', ':' or '\\' (overlayfs options): ${p}; use another --state-dir`,
+      );
   }
   await unmountAll(root);
   try {
-    await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${spec.base},upperdir=${upper},workdir=${work}`, root]);
+    await run("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${spec.base},upperdir=${upper},workdir=${work}`,
+      root,
+    ]);
   } catch (e) {
-    throw new LabError(`${(e as Error).message}\n(overlayfs needs the state dir on a local filesystem such as ext4, xfs, btrfs or tmpfs, not on NFS or another overlay; try --state-dir)`);
+    throw new LabError(
+      `${(e as Error).message}\n(overlayfs needs the state dir on a local filesystem such as ext4, xfs, btrfs or tmpfs, not on NFS or another overlay; try --state-dir)`,
+    );
   }
 
   const machineId = join(root, "etc/machine-id");
@@ -138,7 +161,9 @@ async function waitForSsh(spec: HostSpec, timeoutMs: number): Promise<void> {
       lastError = (e as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new LabError(`lab host ${spec.name} did not accept SSH at ${spec.ssh.host} within ${timeoutMs / 1000} s (${lastError}); its console log ${spec.files.log} ends with:\n${logTail(spec)}`);
+      throw new LabError(
+        `lab host ${spec.name} did not accept SSH at ${spec.ssh.host} within ${timeoutMs / 1000} s (${lastError}); its console log ${spec.files.log} ends with:\n${logTail(spec)}`,
+      );
     }
     await sleep(150);
   }

@@ -4,8 +4,24 @@ import type { Provider, Server } from "../provider.ts";
 import type { DeploymentState } from "../state/state-dir.ts";
 import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
 import { withLock } from "./lock.ts";
-import { type HostSpec, hostHasProcesses, hostRunning, removeHostFiles, startHost, stopHost, wipeHostKeys } from "./host.ts";
-import { createHostNetwork, ensureBridge, hostAddresses, hostTag, netnsExists, removeBridgeIfUnused, removeHostNetwork } from "./network.ts";
+import {
+  type HostSpec,
+  hostHasProcesses,
+  hostRunning,
+  removeHostFiles,
+  startHost,
+  stopHost,
+  wipeHostKeys,
+} from "./host.ts";
+import {
+  createHostNetwork,
+  ensureBridge,
+  hostAddresses,
+  hostTag,
+  netnsExists,
+  removeBridgeIfUnused,
+  removeHostNetwork,
+} from "./network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
 import { labHostFacts, labReadiness } from "./requirements.ts";
 import { LabError } from "./run.ts";
@@ -38,7 +54,8 @@ function label(s: string): string {
 export function labAvailable(): { ok: boolean; reason?: string } {
   const r = labReadiness(labHostFacts());
   if (r.ready) return { ok: true };
-  if (r.install) return { ok: false, reason: `${r.install.join(", ")} not installed: apt-get install ${r.install.join(" ")}` };
+  if (r.install)
+    return { ok: false, reason: `${r.install.join(", ")} not installed: apt-get install ${r.install.join(" ")}` };
   return { ok: false, reason: r.reason };
 }
 
@@ -60,13 +77,15 @@ export class LocalProvider implements Provider {
 
   constructor(opts: LocalProviderOptions) {
     this.deployment = label(opts.state.deployment);
-    if (!this.deployment) throw new LabError(`deployment name "${opts.state.deployment}" needs at least one letter or digit`);
+    if (!this.deployment)
+      throw new LabError(`deployment name "${opts.state.deployment}" needs at least one letter or digit`);
     this.regions = opts.regions.map((r) => {
       const l = label(r);
       if (!l) throw new LabError(`region name "${r}" needs at least one letter or digit`);
       return l;
     });
-    if (new Set(this.regions).size !== this.regions.length) throw new LabError(`region names must be distinct: ${opts.regions.join(", ")}`);
+    if (new Set(this.regions).size !== this.regions.length)
+      throw new LabError(`region names must be distinct: ${opts.regions.join(", ")}`);
     this.paths = opts.state;
     this.deploymentDir = opts.state.labDeploymentDir(this.deployment);
     this.stateFile = opts.state.labStateFile(this.deployment);
@@ -101,7 +120,14 @@ export class LocalProvider implements Provider {
 
   private server(h: HostRecord, privateKeyPath: string): Server {
     const { ipv4, ipv6 } = hostAddresses(h.index);
-    return { name: h.name, region: h.region, ipv4, ipv6, ssh: { host: ipv4, port: 22, user: this.sshUser, privateKeyPath }, arch: undefined };
+    return {
+      name: h.name,
+      region: h.region,
+      ipv4,
+      ipv6,
+      ssh: { host: ipv4, port: 22, user: this.sshUser, privateKeyPath },
+      arch: undefined,
+    };
   }
 
   private state(): LabState {
@@ -110,15 +136,19 @@ export class LocalProvider implements Provider {
 
   async preview(): Promise<string[]> {
     const lines: string[] = [];
-    if (!cachedBaseImage(this.cacheDir)) lines.push(`build the Debian bookworm base image in ${this.cacheDir} (about a minute, once per machine)`);
+    if (!cachedBaseImage(this.cacheDir))
+      lines.push(`build the Debian bookworm base image in ${this.cacheDir} (about a minute, once per machine)`);
     const recorded = new Map(this.state().hosts.map((h) => [h.region, h]));
     for (const region of this.regions) {
       const h = recorded.get(region);
       if (!h) lines.push(`create lab host ${this.record(region).name} (region ${region})`);
-      else if (hostRunning(this.teardownSpec(h))) lines.push(`keep running lab host ${h.name} (${hostAddresses(h.index).ipv4})`);
+      else if (hostRunning(this.teardownSpec(h)))
+        lines.push(`keep running lab host ${h.name} (${hostAddresses(h.index).ipv4})`);
       else lines.push(`start lab host ${h.name} (${hostAddresses(h.index).ipv4})`);
     }
-    for (const h of recorded.values()) if (!this.regions.includes(h.region)) lines.push(`remove lab host ${h.name} (region ${h.region} is no longer listed)`);
+    for (const h of recorded.values())
+      if (!this.regions.includes(h.region))
+        lines.push(`remove lab host ${h.name} (region ${h.region} is no longer listed)`);
     return lines;
   }
 
@@ -135,7 +165,11 @@ export class LocalProvider implements Provider {
    * sits beside the deployment's directory because destroy deletes that directory.
    */
   private exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    return withLock(this.paths.prepare(this.paths.labLockFile(this.deployment)), `lab deployment ${this.deployment}`, fn);
+    return withLock(
+      this.paths.prepare(this.paths.labLockFile(this.deployment)),
+      `lab deployment ${this.deployment}`,
+      fn,
+    );
   }
 
   private async converge(base: string, onProgress: Progress): Promise<Server[]> {
@@ -188,8 +222,11 @@ export class LocalProvider implements Provider {
         onProgress(h.name, `up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
       }),
     );
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${hosts[i]?.name}: ${(r.reason as Error).message}`] : []));
-    if (failed.length > 0) throw new LabError(`lab hosts failed to start (run destroy to clean up, or apply again):\n${failed.join("\n")}`);
+    const failed = results.flatMap((r, i) =>
+      r.status === "rejected" ? [`${hosts[i]?.name}: ${(r.reason as Error).message}`] : [],
+    );
+    if (failed.length > 0)
+      throw new LabError(`lab hosts failed to start (run destroy to clean up, or apply again):\n${failed.join("\n")}`);
     return hosts.map((h) => this.server(h, key.privateKeyPath));
   }
 
@@ -213,8 +250,11 @@ export class LocalProvider implements Provider {
           await this.teardown(h);
         }),
       );
-      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${state.hosts[i]?.name}: ${(r.reason as Error).message}`] : []));
-      if (failed.length > 0) throw new LabError(`could not remove all lab hosts (run destroy again):\n${failed.join("\n")}`);
+      const failed = results.flatMap((r, i) =>
+        r.status === "rejected" ? [`${state.hosts[i]?.name}: ${(r.reason as Error).message}`] : [],
+      );
+      if (failed.length > 0)
+        throw new LabError(`could not remove all lab hosts (run destroy again):\n${failed.join("\n")}`);
       await this.forget(state.hosts);
     }
     await withMachineLock(async () => {

@@ -11,9 +11,21 @@ import { LabError } from "./run.ts";
  */
 export async function withLock<T>(path: string, what: string, fn: () => Promise<T>, timeoutMs = 600_000): Promise<T> {
   closeSync(openSync(path, "a", 0o600));
-  const holder = spawn("flock", ["--exclusive", "--wait", String(Math.ceil(timeoutMs / 1000)), path, "sh", "-c", "echo locked; exec cat >/dev/null"], {
-    stdio: ["pipe", "pipe", "ignore"],
-  });
+  const holder = spawn(
+    "flock",
+    [
+      "--exclusive",
+      "--wait",
+      String(Math.ceil(timeoutMs / 1000)),
+      path,
+      "sh",
+      "-c",
+      "echo locked; exec cat >/dev/null",
+    ],
+    {
+      stdio: ["pipe", "pipe", "ignore"],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => holder.on("close", (code) => resolve(code)));
   const acquired = await new Promise<boolean>((resolve, reject) => {
     holder.on("error", (e) => reject(new LabError(`could not run flock (util-linux) to lock ${path}: ${e.message}`)));
@@ -22,7 +34,10 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
     });
     void exited.then(() => resolve(false));
   });
-  if (!acquired) throw new LabError(`timed out after ${timeoutMs / 1000} s waiting for ${path} (${what}); is another drasyl-deploy still running?`);
+  if (!acquired)
+    throw new LabError(
+      `timed out after ${timeoutMs / 1000} s waiting for ${path} (${what}); is another drasyl-deploy still running?`,
+    );
   try {
     return await fn();
   } finally {

@@ -21,7 +21,11 @@ const BRIDGE_MAC = "02:dd:0a:d5:00:01";
 
 export function hostAddresses(index: number): { ipv4: string; ipv6: string; mac: string } {
   const hex = index.toString(16);
-  return { ipv4: `${IPV4_PREFIX}${index}`, ipv6: `${IPV6_PREFIX}${hex}`, mac: `02:dd:0a:d5:01:${hex.padStart(2, "0")}` };
+  return {
+    ipv4: `${IPV4_PREFIX}${index}`,
+    ipv6: `${IPV6_PREFIX}${hex}`,
+    mac: `02:dd:0a:d5:01:${hex.padStart(2, "0")}`,
+  };
 }
 
 function linkExists(name: string): boolean {

@@ -57,10 +57,18 @@ export function liveClaims(): Map<string, Claim> {
  * Claims host `id` for `stateFile` and returns its address index: the one it had (so IPs survive
  * re-runs), else one derived from the id, else the next free one. Call with the machine lock held.
  */
-export function claimHost(claims: Map<string, Claim>, id: string, name: string, stateFile: string, previous: number | undefined): number {
+export function claimHost(
+  claims: Map<string, Claim>,
+  id: string,
+  name: string,
+  stateFile: string,
+  previous: number | undefined,
+): number {
   const own = claims.get(id);
   if (own && own.stateFile !== stateFile) {
-    throw new LabError(`lab host ${name} (id ${id}) already belongs to the deployment recorded in ${own.stateFile}; destroy it there or use another deployment name`);
+    throw new LabError(
+      `lab host ${name} (id ${id}) already belongs to the deployment recorded in ${own.stateFile}; destroy it there or use another deployment name`,
+    );
   }
   const taken = new Set([...claims.entries()].filter(([other]) => other !== id).map(([, c]) => c.index));
   const span = LAST_INDEX - FIRST_INDEX + 1;

@@ -45,7 +45,9 @@ export function labHostFacts(): LabHostFacts {
     root: process.getuid?.() === 0,
     missing: LAB_TOOLS.filter((t) => !findProgram(t.program)),
     apt: findProgram("apt-get"),
-    cgroups: existsSync("/sys/fs/cgroup/cgroup.controllers") || ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"].some((r) => existsSync(join(r, "cgroup.procs"))),
+    cgroups:
+      existsSync("/sys/fs/cgroup/cgroup.controllers") ||
+      ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"].some((r) => existsSync(join(r, "cgroup.procs"))),
   };
 }
 
@@ -53,15 +55,27 @@ export function labHostFacts(): LabHostFacts {
  * What it takes to run the lab here: nothing, installing Debian packages (root with apt), or it
  * cannot run at all, with the reason in words an operator can act on.
  */
-export type LabReadiness = { ready: true } | { ready: false; install: string[] } | { ready: false; install?: undefined; reason: string };
+export type LabReadiness =
+  { ready: true } | { ready: false; install: string[] } | { ready: false; install?: undefined; reason: string };
 
 export function labReadiness(f: LabHostFacts): LabReadiness {
   if (f.platform !== "linux") return { ready: false, reason: "the local lab needs Linux (systemd-nspawn containers)" };
-  if (!f.root) return { ready: false, reason: "the local lab needs root (it creates containers, mounts and network namespaces): run it with sudo" };
-  if (!f.cgroups) return { ready: false, reason: "no usable cgroup hierarchy under /sys/fs/cgroup (need cgroup2, or a name=systemd v1 hierarchy)" };
+  if (!f.root)
+    return {
+      ready: false,
+      reason: "the local lab needs root (it creates containers, mounts and network namespaces): run it with sudo",
+    };
+  if (!f.cgroups)
+    return {
+      ready: false,
+      reason: "no usable cgroup hierarchy under /sys/fs/cgroup (need cgroup2, or a name=systemd v1 hierarchy)",
+    };
   if (f.missing.length === 0) return { ready: true };
   const packages = [...new Set(f.missing.map((t) => t.package))];
   if (f.apt) return { ready: false, install: packages };
   const tools = f.missing.map((t) => `${t.program} (Debian package ${t.package})`).join(", ");
-  return { ready: false, reason: `the local lab needs ${tools}, and there is no apt-get to install them: install them with your package manager` };
+  return {
+    ready: false,
+    reason: `the local lab needs ${tools}, and there is no apt-get to install them: install them with your package manager`,
+  };
 }

@@ -33,7 +33,10 @@ export function readState(file: string): LabState | undefined {
     throw new LabError(`lab state ${file} is not valid JSON (${(e as Error).message}); fix or delete it`);
   }
   const parsed = LabState.safeParse(raw);
-  if (!parsed.success) throw new LabError(`lab state ${file} has an unexpected shape: ${parsed.error.issues[0]?.message ?? "invalid"}; fix or delete it`);
+  if (!parsed.success)
+    throw new LabError(
+      `lab state ${file} has an unexpected shape: ${parsed.error.issues[0]?.message ?? "invalid"}; fix or delete it`,
+    );
   return parsed.data;
 }
 

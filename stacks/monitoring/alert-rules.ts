@@ -33,7 +33,8 @@ export function alertRules(o: AlertRuleOptions): string {
       labels: { severity: "critical" },
       annotations: {
         summary: "drasyl super peer {{ $labels.server }} ({{ $labels.region }}) does not answer scrapes",
-        description: "Prometheus could not scrape {{ $labels.server }} for 2 minutes: the server, the service or the metrics port is down. Check `drasyl-deploy status`.",
+        description:
+          "Prometheus could not scrape {{ $labels.server }} for 2 minutes: the server, the service or the metrics port is down. Check `drasyl-deploy status`.",
       },
     },
     {
@@ -43,7 +44,8 @@ export function alertRules(o: AlertRuleOptions): string {
       labels: { severity: "warning" },
       annotations: {
         summary: "drasyl super peer {{ $labels.server }} ({{ $labels.region }}) has had no peers for 10 minutes",
-        description: "No node has registered with {{ $labels.server }} for 10 minutes: clients may not reach it (firewall, DNS, DRASYL_SUPER_PEERS).",
+        description:
+          "No node has registered with {{ $labels.server }} for 10 minutes: clients may not reach it (firewall, DNS, DRASYL_SUPER_PEERS).",
       },
     },
     {

@@ -25,7 +25,10 @@ export function metricsPort(listen: string): number | undefined {
  * superPeer.prometheusTokenFile names (which must not be readable by others), else
  * superPeer.prometheusToken, else "".
  */
-export function metricsToken(sp: { prometheusToken?: string | undefined; prometheusTokenFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
+export function metricsToken(
+  sp: { prometheusToken?: string | undefined; prometheusTokenFile?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const fromEnv = env[METRICS_TOKEN_ENV]?.trim();
   if (fromEnv) return fromEnv;
   const configured = sp.prometheusTokenFile;
@@ -37,9 +40,12 @@ export function metricsToken(sp: { prometheusToken?: string | undefined; prometh
     mode = statSync(file).mode;
     token = readFileSync(file, "utf8").trim();
   } catch (e) {
-    throw new MetricsExposureError(`superPeer.prometheusTokenFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new MetricsExposureError(
+      `superPeer.prometheusTokenFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
-  if ((mode & 0o077) !== 0) throw new MetricsExposureError(`superPeer.prometheusTokenFile: ${file} is readable by others; chmod 600 ${file}`);
+  if ((mode & 0o077) !== 0)
+    throw new MetricsExposureError(`superPeer.prometheusTokenFile: ${file} is readable by others; chmod 600 ${file}`);
   if (token === "") throw new MetricsExposureError(`superPeer.prometheusTokenFile: ${file} is empty`);
   return token;
 }
@@ -58,7 +64,10 @@ export function requireMetricsToken(listen: string, token: string): void {
 }
 
 /** The metrics port the cloud firewalls open, and to whom: only when the endpoint is exposed and scrapers are listed. */
-export function metricsFirewall(sp: { prometheusListen: string; metricsFrom?: string[] | undefined }): { port: number; sources: string[] } | undefined {
+export function metricsFirewall(sp: {
+  prometheusListen: string;
+  metricsFrom?: string[] | undefined;
+}): { port: number; sources: string[] } | undefined {
   const port = metricsPort(sp.prometheusListen);
   if (port === undefined || !isExposed(sp.prometheusListen) || !sp.metricsFrom) return undefined;
   return { port, sources: sp.metricsFrom };

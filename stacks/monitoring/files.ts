@@ -28,10 +28,30 @@ export const CONFIG_FILE = "prometheus.yml";
 /** Every file `drasyl-deploy monitoring` writes, as data: the command only writes them out. */
 export function monitoringFiles(i: MonitoringInput): GeneratedFile[] {
   const files: GeneratedFile[] = [
-    { path: CONFIG_FILE, content: prometheusConfig({ deployment: i.deployment, filesAt: i.filesAt, ...(i.token ? { tokenFile: TOKEN_FILE } : {}) }), mode: 0o644 },
-    { path: RULES_FILE, content: alertRules({ deployment: i.deployment, ...(i.dropRate === undefined ? {} : { dropRate: i.dropRate }) }), mode: 0o644 },
-    { path: DASHBOARD_FILE, content: `${JSON.stringify(grafanaDashboard({ deployment: i.deployment }), null, 2)}\n`, mode: 0o644 },
-    ...i.targets.map((t) => ({ path: `${TARGETS_DIR}/${t.server}.json`, content: `${JSON.stringify(fileSdTargets(t), null, 2)}\n`, mode: 0o644 })),
+    {
+      path: CONFIG_FILE,
+      content: prometheusConfig({
+        deployment: i.deployment,
+        filesAt: i.filesAt,
+        ...(i.token ? { tokenFile: TOKEN_FILE } : {}),
+      }),
+      mode: 0o644,
+    },
+    {
+      path: RULES_FILE,
+      content: alertRules({ deployment: i.deployment, ...(i.dropRate === undefined ? {} : { dropRate: i.dropRate }) }),
+      mode: 0o644,
+    },
+    {
+      path: DASHBOARD_FILE,
+      content: `${JSON.stringify(grafanaDashboard({ deployment: i.deployment }), null, 2)}\n`,
+      mode: 0o644,
+    },
+    ...i.targets.map((t) => ({
+      path: `${TARGETS_DIR}/${t.server}.json`,
+      content: `${JSON.stringify(fileSdTargets(t), null, 2)}\n`,
+      mode: 0o644,
+    })),
   ];
   if (i.token) files.push({ path: TOKEN_FILE, content: `${i.token}\n`, mode: 0o600 });
   return files;

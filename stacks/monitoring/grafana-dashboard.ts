@@ -35,34 +35,53 @@ const PANELS: PanelSpec[] = [
     title: "Handshakes/s",
     description: "HELLOs received per second (drasyl_sp_messages_total, type hello): registrations and keep-alives.",
     unit: "reqps",
-    queries: [{ expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="hello", direction="rx"}[$__rate_interval]))', legend: "{{region}}" }],
+    queries: [
+      {
+        expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="hello", direction="rx"}[$__rate_interval]))',
+        legend: "{{region}}",
+      },
+    ],
   },
   {
     title: "Relayed bytes/s",
     description: "Bytes forwarded between peers that have no direct path (drasyl_sp_relayed_bytes_total).",
     unit: "Bps",
-    queries: [{ expr: "sum by (region) (rate(drasyl_sp_relayed_bytes_total{SEL}[$__rate_interval]))", legend: "{{region}}" }],
+    queries: [
+      { expr: "sum by (region) (rate(drasyl_sp_relayed_bytes_total{SEL}[$__rate_interval]))", legend: "{{region}}" },
+    ],
     stacked: true,
   },
   {
     title: "Relayed packets/s",
     description: "Application packets forwarded to a peer (drasyl_sp_messages_total, type app, tx).",
     unit: "pps",
-    queries: [{ expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="app", direction="tx"}[$__rate_interval]))', legend: "{{region}}" }],
+    queries: [
+      {
+        expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="app", direction="tx"}[$__rate_interval]))',
+        legend: "{{region}}",
+      },
+    ],
     stacked: true,
   },
   {
     title: "Dropped packets/s by reason",
     description: "Packets the super peers dropped, by reason (drasyl_sp_dropped_packets_total).",
     unit: "pps",
-    queries: [{ expr: "sum by (reason) (rate(drasyl_sp_dropped_packets_total{SEL}[$__rate_interval]))", legend: "{{reason}}" }],
+    queries: [
+      { expr: "sum by (reason) (rate(drasyl_sp_dropped_packets_total{SEL}[$__rate_interval]))", legend: "{{reason}}" },
+    ],
     stacked: true,
   },
   {
     title: "UNITEs/s",
     description: "UNITE messages sent to help two peers punch a direct path (drasyl_sp_messages_total, type unite).",
     unit: "pps",
-    queries: [{ expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="unite", direction="tx"}[$__rate_interval]))', legend: "{{region}}" }],
+    queries: [
+      {
+        expr: 'sum by (region) (rate(drasyl_sp_messages_total{SEL, type="unite", direction="tx"}[$__rate_interval]))',
+        legend: "{{region}}",
+      },
+    ],
   },
   {
     title: "TCP fallback connections",
@@ -74,7 +93,9 @@ const PANELS: PanelSpec[] = [
     title: "Process CPU",
     description: "CPU used by each super peer process (process_cpu_seconds_total), 1.0 = one core.",
     unit: "percentunit",
-    queries: [{ expr: "sum by (server) (rate(process_cpu_seconds_total{SEL}[$__rate_interval]))", legend: "{{server}}" }],
+    queries: [
+      { expr: "sum by (server) (rate(process_cpu_seconds_total{SEL}[$__rate_interval]))", legend: "{{server}}" },
+    ],
   },
   {
     title: "Process RSS",
@@ -99,10 +120,21 @@ function timeseries(spec: PanelSpec, id: number, deployment: string): Panel {
     datasource: DATASOURCE,
     gridPos: { h: 8, w: half, x: ((id - 2) % 2) * half, y: 4 + Math.floor((id - 2) / 2) * 8 },
     fieldConfig: {
-      defaults: { unit: spec.unit, min: 0, custom: { drawStyle: "line", fillOpacity: spec.stacked ? 20 : 0, stacking: { mode: spec.stacked ? "normal" : "none", group: "A" } } },
+      defaults: {
+        unit: spec.unit,
+        min: 0,
+        custom: {
+          drawStyle: "line",
+          fillOpacity: spec.stacked ? 20 : 0,
+          stacking: { mode: spec.stacked ? "normal" : "none", group: "A" },
+        },
+      },
       overrides: [],
     },
-    options: { legend: { displayMode: "list", placement: "bottom", showLegend: true }, tooltip: { mode: "multi", sort: "desc" } },
+    options: {
+      legend: { displayMode: "list", placement: "bottom", showLegend: true },
+      tooltip: { mode: "multi", sort: "desc" },
+    },
     targets: spec.queries.map((q, i) => ({
       refId: String.fromCharCode(65 + i),
       datasource: DATASOURCE,
@@ -124,13 +156,37 @@ function upPanel(deployment: string): Panel {
     gridPos: { h: 4, w: 24, x: 0, y: 0 },
     fieldConfig: {
       defaults: {
-        mappings: [{ type: "value" as MappingType.ValueToText, options: { "0": { text: "DOWN", color: "red" }, "1": { text: "UP", color: "green" } } }],
-        thresholds: { mode: "absolute" as ThresholdsMode.Absolute, steps: [{ value: null, color: "red" }, { value: 1, color: "green" }] },
+        mappings: [
+          {
+            type: "value" as MappingType.ValueToText,
+            options: { "0": { text: "DOWN", color: "red" }, "1": { text: "UP", color: "green" } },
+          },
+        ],
+        thresholds: {
+          mode: "absolute" as ThresholdsMode.Absolute,
+          steps: [
+            { value: null, color: "red" },
+            { value: 1, color: "green" },
+          ],
+        },
       },
       overrides: [],
     },
-    options: { colorMode: "background", graphMode: "none", reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, textMode: "value_and_name" },
-    targets: [{ refId: "A", datasource: DATASOURCE, expr: `up{${panelSelector(deployment)}}`, legendFormat: "{{server}}", instant: true }],
+    options: {
+      colorMode: "background",
+      graphMode: "none",
+      reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false },
+      textMode: "value_and_name",
+    },
+    targets: [
+      {
+        refId: "A",
+        datasource: DATASOURCE,
+        expr: `up{${panelSelector(deployment)}}`,
+        legendFormat: "{{server}}",
+        instant: true,
+      },
+    ],
   };
 }
 

@@ -14,7 +14,8 @@ export interface KeyFigures {
   uptimeSeconds: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|NaN|Inf))(?:\s+-?\d+)?\s*$/;
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|NaN|Inf))(?:\s+-?\d+)?\s*$/;
 
 /** Samples of the Prometheus text format: name, labels, value; comments and malformed lines are skipped. */
 export function parseSamples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
@@ -24,9 +25,14 @@ export function parseSamples(text: string): { name: string; labels: Record<strin
     const m = SAMPLE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     const raw = m[3] as string;
-    out.push({ name: m[1] as string, labels, value: raw.endsWith("Inf") ? (raw.startsWith("-") ? -Infinity : Infinity) : Number(raw) });
+    out.push({
+      name: m[1] as string,
+      labels,
+      value: raw.endsWith("Inf") ? (raw.startsWith("-") ? -Infinity : Infinity) : Number(raw),
+    });
   }
   return out;
 }
@@ -35,7 +41,9 @@ export function parseSamples(text: string): { name: string; labels: Record<strin
 export function keyFigures(text: string, nowSeconds: number): KeyFigures {
   const samples = parseSamples(text);
   const sum = (name: string, match: Record<string, string> = {}): number =>
-    samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+    samples
+      .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+      .reduce((a, s) => a + s.value, 0);
   const start = sum("process_start_time_seconds");
   return {
     peers: sum("drasyl_sp_peers"),

@@ -18,7 +18,12 @@ export function localMetricsAddress(listen: string): { host: string; port: numbe
  * endpoint is local only or exposed to a Prometheus elsewhere: the operator always has SSH, and
  * the cloud firewall may let only the Prometheus server reach the metrics port.
  */
-export async function scrapeOverSsh(conn: SshConnection, listen: string, token: string, timeoutMs = 10_000): Promise<string> {
+export async function scrapeOverSsh(
+  conn: SshConnection,
+  listen: string,
+  token: string,
+  timeoutMs = 10_000,
+): Promise<string> {
   const addr = localMetricsAddress(listen);
   if (!addr) throw new Error('the metrics endpoint is disabled (superPeer.prometheusListen: "")');
   const stream = await conn.forwardOut(addr.host, addr.port);
@@ -37,7 +42,12 @@ export async function scrapeOverSsh(conn: SshConnection, listen: string, token: 
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           if (res.statusCode === 200) resolve(Buffer.concat(chunks).toString());
-          else if (res.statusCode === 401) reject(new Error("the metrics endpoint refused the bearer token (401): set the one the super peers were installed with"));
+          else if (res.statusCode === 401)
+            reject(
+              new Error(
+                "the metrics endpoint refused the bearer token (401): set the one the super peers were installed with",
+              ),
+            );
           else reject(new Error(`the metrics endpoint answered HTTP ${res.statusCode ?? "?"}`));
         });
       },
@@ -49,7 +59,10 @@ export async function scrapeOverSsh(conn: SshConnection, listen: string, token: 
 }
 
 /** One super peer's key figures through its own SSH connection; a failure is the row's error, not the command's. */
-export async function serverKeyFigures(server: Server, opts: { knownHostsFile: string; listen: string; token: string }): Promise<{ figures?: KeyFigures; error?: string }> {
+export async function serverKeyFigures(
+  server: Server,
+  opts: { knownHostsFile: string; listen: string; token: string },
+): Promise<{ figures?: KeyFigures; error?: string }> {
   let conn: SshConnection | undefined;
   try {
     conn = await SshConnection.open(server, { knownHostsFile: opts.knownHostsFile });

@@ -23,7 +23,8 @@ const PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z
  */
 export function renderUserData(opts: UserDataOptions): string {
   if (!USER.test(opts.user)) throw new UserDataError(`"${opts.user}" is not a valid login user name`);
-  if (!PUBLIC_KEY.test(opts.authorizedKey)) throw new UserDataError("the authorized key must be one OpenSSH public key line");
+  if (!PUBLIC_KEY.test(opts.authorizedKey))
+    throw new UserDataError("the authorized key must be one OpenSSH public key line");
   const template = readFileSync(join(packageRoot(), "templates", "cloud-init.yaml"), "utf8");
   return renderTemplate(
     template,

@@ -11,7 +11,16 @@ import { serversFromOutput } from "./outputs.ts";
 import { engineEnv, findPulumiCli, missingCredentials, type PassphrasePrompt, passphraseEnv } from "./preflight.ts";
 import type { CloudProfile } from "./profile.ts";
 import { EngineProgress, ownerByRegionPrefix, parseUrn, previewLines } from "./progress.ts";
-import { automationEngine, type Engine, type EngineFactory, type OperationContext, readFileBackendOutputs, runOperation, type StackLocation, stackLocation } from "./stack.ts";
+import {
+  automationEngine,
+  type Engine,
+  type EngineFactory,
+  type OperationContext,
+  readFileBackendOutputs,
+  runOperation,
+  type StackLocation,
+  stackLocation,
+} from "./stack.ts";
 import { waitForSshLogin } from "./ssh-ready.ts";
 
 type Progress = (server: string, message: string) => void;
@@ -105,7 +114,10 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     const first = problems[0];
     if (first || !command) {
       const lines = problems.map((p) => p.message);
-      throw new CloudError(first?.kind ?? "cli-missing", lines.length === 1 ? (lines[0] ?? "") : `cannot run the ${this.kind} stack:\n- ${lines.join("\n- ")}`);
+      throw new CloudError(
+        first?.kind ?? "cli-missing",
+        lines.length === 1 ? (lines[0] ?? "") : `cannot run the ${this.kind} stack:\n- ${lines.join("\n- ")}`,
+      );
     }
     return { command, envVars: engineEnv(this.profile, this.env, passphrase) };
   }
@@ -115,7 +127,11 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
    * address may need a network lookup, whose failure should read as such). destroy and reading
    * outputs do not run it: no lookup then, unless the engine unexpectedly asks for the program.
    */
-  private async context(onEvent: (e: EngineEvent) => void, note: (m: string) => void, runsProgram: boolean): Promise<OperationContext> {
+  private async context(
+    onEvent: (e: EngineEvent) => void,
+    note: (m: string) => void,
+    runsProgram: boolean,
+  ): Promise<OperationContext> {
     const { command, envVars } = await this.preflight();
     const location = this.location();
     const inputs = async (): Promise<ProgramInputs> => ({
@@ -126,7 +142,13 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     const settled = runsProgram ? await inputs() : undefined;
     const program = async (): Promise<Record<string, unknown>> => this.program(settled ?? (await inputs()))();
     this.opts.state.prepare(location.debugLogPath);
-    const log = new DebugLog(location.debugLogPath, redactor(this.env, envVars.PULUMI_CONFIG_PASSPHRASE ? { PULUMI_CONFIG_PASSPHRASE: envVars.PULUMI_CONFIG_PASSPHRASE } : {}));
+    const log = new DebugLog(
+      location.debugLogPath,
+      redactor(
+        this.env,
+        envVars.PULUMI_CONFIG_PASSPHRASE ? { PULUMI_CONFIG_PASSPHRASE: envVars.PULUMI_CONFIG_PASSPHRASE } : {},
+      ),
+    );
     let engine: Engine | undefined;
     return {
       location,
@@ -134,7 +156,8 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
       onEvent,
       note,
       ...(this.opts.interrupts ? { interrupts: this.opts.interrupts } : {}),
-      openEngine: async () => (engine ??= await (this.opts.engineFactory ?? automationEngine)({ location, program, envVars, command })),
+      openEngine: async () =>
+        (engine ??= await (this.opts.engineFactory ?? automationEngine)({ location, program, envVars, command })),
     };
   }
 
@@ -142,7 +165,11 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
     const events: EngineEvent[] = [];
     let ctx: OperationContext;
     try {
-      ctx = await this.context((e) => events.push(e), () => {}, true);
+      ctx = await this.context(
+        (e) => events.push(e),
+        () => {},
+        true,
+      );
     } catch (e) {
       if (!(e instanceof CloudError)) throw e;
       // Without the CLI, credentials or passphrase Pulumi cannot preview; say what would be made.
@@ -158,17 +185,32 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
 
   async apply(onProgress: Progress = () => {}): Promise<Server[]> {
     const progress = new EngineProgress({ owner: this.owner(), shared: this.kind, onProgress });
-    const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), true);
-    onProgress(this.kind, `pulumi up: stack ${ctx.location.projectName}/${ctx.location.stackName} (${ctx.location.backendUrl})`);
-    const { outputs } = await runOperation({ ...ctx, onCancelRequested: () => progress.cancelRequested() }, "up", (engine, o) => engine.up(o));
+    const ctx = await this.context(
+      (e) => progress.handle(e),
+      (m) => onProgress(this.kind, m),
+      true,
+    );
+    onProgress(
+      this.kind,
+      `pulumi up: stack ${ctx.location.projectName}/${ctx.location.stackName} (${ctx.location.backendUrl})`,
+    );
+    const { outputs } = await runOperation(
+      { ...ctx, onCancelRequested: () => progress.cancelRequested() },
+      "up",
+      (engine, o) => engine.up(o),
+    );
     const servers = serversFromOutput(outputs.servers?.value, this.opts.state.deployKeyFile);
     // A server the engine just created or replaced is a new machine, maybe at an address whose old
     // host key is pinned: forget that pin so the installer pins the new key on first contact.
     const fresh = new Set([...progress.newServers].map((urn) => this.owner()(parseUrn(urn).name)));
     for (const s of servers.filter((x) => fresh.has(x.name))) {
-      for (const host of [s.ipv4, s.ipv6]) if (host && forgetHostKey(this.opts.state.knownHostsFile, host, 22)) onProgress(s.name, `new server at ${host}: forgot its old pinned host key`);
+      for (const host of [s.ipv4, s.ipv6])
+        if (host && forgetHostKey(this.opts.state.knownHostsFile, host, 22))
+          onProgress(s.name, `new server at ${host}: forgot its old pinned host key`);
     }
-    const wait = this.opts.waitForSsh ?? ((server: Server, p: (m: string) => void) => waitForSshLogin(server, { onProgress: p }).then(() => undefined));
+    const wait =
+      this.opts.waitForSsh ??
+      ((server: Server, p: (m: string) => void) => waitForSshLogin(server, { onProgress: p }).then(() => undefined));
     await Promise.all(
       servers.map(async (s) => {
         const t = Date.now();
@@ -182,8 +224,13 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
   async list(): Promise<Server[]> {
     const location = this.location();
     const keyPath = this.opts.state.deployKeyFile;
-    if (location.backendUrl.startsWith("file://")) return serversFromOutput(readFileBackendOutputs(location)?.servers, keyPath);
-    const ctx = await this.context(() => {}, () => {}, false);
+    if (location.backendUrl.startsWith("file://"))
+      return serversFromOutput(readFileBackendOutputs(location)?.servers, keyPath);
+    const ctx = await this.context(
+      () => {},
+      () => {},
+      false,
+    );
     const engine = await ctx.openEngine();
     return serversFromOutput((await engine.outputs()).servers?.value, keyPath);
   }
@@ -195,8 +242,17 @@ export abstract class PulumiCloudProvider<T extends CloudTargetFields = CloudTar
       return;
     }
     const progress = new EngineProgress({ owner: this.owner(), shared: this.kind, onProgress });
-    const ctx = await this.context((e) => progress.handle(e), (m) => onProgress(this.kind, m), false);
-    await runOperation({ ...ctx, onCancelRequested: () => progress.cancelRequested() }, "destroy", (engine, o) => engine.destroy(o));
-    onProgress(this.kind, `removed the ${this.kind} resources; the deployment key ${this.opts.state.deployKeyFile} and the identities stay in the local state`);
+    const ctx = await this.context(
+      (e) => progress.handle(e),
+      (m) => onProgress(this.kind, m),
+      false,
+    );
+    await runOperation({ ...ctx, onCancelRequested: () => progress.cancelRequested() }, "destroy", (engine, o) =>
+      engine.destroy(o),
+    );
+    onProgress(
+      this.kind,
+      `removed the ${this.kind} resources; the deployment key ${this.opts.state.deployKeyFile} and the identities stay in the local state`,
+    );
   }
 }

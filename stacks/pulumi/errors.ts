@@ -36,7 +36,13 @@ function errorLines(text: string, max = 3): string[] {
     .map((l) => l.trim())
     .filter((l) => /^(error|Error|\*|│ Error|sdk-v2\/provider2\.go)/.test(l) || /error:|Error:/.test(l))
     .map((l) => l.replace(/^.*?\berror: /i, "").replace(/^\*\s+/, ""))
-    .filter((l) => l && !/^update failed$|^preview failed$|^destroy failed$|one or more errors occurred|^\d+ errors? occurred:?$/i.test(l));
+    .filter(
+      (l) =>
+        l &&
+        !/^update failed$|^preview failed$|^destroy failed$|one or more errors occurred|^\d+ errors? occurred:?$/i.test(
+          l,
+        ),
+    );
   return [...new Set(lines)].slice(0, max);
 }
 
@@ -52,15 +58,24 @@ function firstMatch(text: string, re: RegExp, max = 240, fromMatch = false): str
     const m = re.exec(line);
     if (!m) continue;
     const part = fromMatch ? line.slice(m.index) : line.replace(/^.*?\berror: /i, "");
-    return part.trim().replace(/^\*\s+/, "").slice(0, max);
+    return part
+      .trim()
+      .replace(/^\*\s+/, "")
+      .slice(0, max);
   }
   return undefined;
 }
 
 const PATTERNS: { kind: CloudErrorKind; re: RegExp }[] = [
-  { kind: "passphrase-missing", re: /unable to find either `PULUMI_CONFIG_PASSPHRASE`|passphrase must be set with PULUMI_CONFIG_PASSPHRASE/ },
+  {
+    kind: "passphrase-missing",
+    re: /unable to find either `PULUMI_CONFIG_PASSPHRASE`|passphrase must be set with PULUMI_CONFIG_PASSPHRASE/,
+  },
   { kind: "passphrase-wrong", re: /incorrect passphrase/i },
-  { kind: "lock-held", re: /the stack is currently locked by|\[409\] Conflict: Another update is currently in progress/ },
+  {
+    kind: "lock-held",
+    re: /the stack is currently locked by|\[409\] Conflict: Another update is currently in progress/,
+  },
   {
     kind: "plugin-download",
     re: /(could not|failed to|unable to) (download|install|acquire) (the )?plugin|error downloading plugin|error fetching plugin|no resource plugin '[^']+' found|downloading plugin .* failed|plugin .* not found in the workspace/i,
@@ -70,7 +85,10 @@ const PATTERNS: { kind: CloudErrorKind; re: RegExp }[] = [
     re: /unable to authenticate|\(unauthorized[,)]|invalid (api )?token|token is invalid|InvalidClientTokenId|AuthFailure|SignatureDoesNotMatch|ExpiredToken|UnrecognizedClientException|no valid credential sources|unable to validate AWS credentials|failed to refresh cached credentials|security token included in the request is invalid/i,
   },
   { kind: "region-disabled", re: /OptInRequired|not (enabled|subscribed) for this (account|region)/i },
-  { kind: "permission", re: /UnauthorizedOperation|AccessDenied|not authorized to perform|\(forbidden[,)]|insufficient permissions/i },
+  {
+    kind: "permission",
+    re: /UnauthorizedOperation|AccessDenied|not authorized to perform|\(forbidden[,)]|insufficient permissions/i,
+  },
   {
     kind: "quota",
     re: /resource_limit_exceeded|limit exceeded|LimitExceeded|AddressLimitExceeded|VpcLimitExceeded|InstanceLimitExceeded|VcpuLimitExceeded|quota|InsufficientInstanceCapacity|resource_unavailable|server_limit/i,
@@ -78,19 +96,29 @@ const PATTERNS: { kind: CloudErrorKind; re: RegExp }[] = [
 ];
 
 /** Recognizes the engine failures an operator can act on and says what to do. */
-export function explainEngineError(text: string, cloud: CloudProfile, stackName: string): { kind: CloudErrorKind; message: string } {
+export function explainEngineError(
+  text: string,
+  cloud: CloudProfile,
+  stackName: string,
+): { kind: CloudErrorKind; message: string } {
   const name = cloud.displayName;
   const kind = PATTERNS.find((p) => p.re.test(text))?.kind ?? "engine";
   switch (kind) {
     case "passphrase-missing":
-      return { kind, message: `the Pulumi stack ${stackName} is encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)` };
+      return {
+        kind,
+        message: `the Pulumi stack ${stackName} is encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)`,
+      };
     case "passphrase-wrong":
       return {
         kind,
         message: `PULUMI_CONFIG_PASSPHRASE is not the passphrase the Pulumi stack ${stackName} was created with. Nothing was changed and the state was not re-initialized: run again with the original passphrase`,
       };
     case "lock-held":
-      return { kind, message: `the Pulumi stack ${stackName} is locked by another update: ${firstMatch(text, /locked by|created by|Conflict/) ?? "an update is in progress"}` };
+      return {
+        kind,
+        message: `the Pulumi stack ${stackName} is locked by another update: ${firstMatch(text, /locked by|created by|Conflict/) ?? "an update is in progress"}`,
+      };
     case "plugin-download":
       return {
         kind,
@@ -102,9 +130,17 @@ export function explainEngineError(text: string, cloud: CloudProfile, stackName:
         message: cloud.credentialsRejected(firstMatch(text, PATTERNS.find((p) => p.kind === "auth")?.re ?? /auth/)),
       };
     case "region-disabled":
-      return { kind, message: `${name}: a region of this deployment is not enabled for the account: ${firstMatch(text, /OptInRequired|not (enabled|subscribed)/i) ?? ""}`.trim() };
+      return {
+        kind,
+        message:
+          `${name}: a region of this deployment is not enabled for the account: ${firstMatch(text, /OptInRequired|not (enabled|subscribed)/i) ?? ""}`.trim(),
+      };
     case "permission":
-      return { kind, message: `${name} refused an operation for lack of permission: ${firstMatch(text, PATTERNS.find((p) => p.kind === "permission")?.re ?? /denied/) ?? ""}`.trim() };
+      return {
+        kind,
+        message:
+          `${name} refused an operation for lack of permission: ${firstMatch(text, PATTERNS.find((p) => p.kind === "permission")?.re ?? /denied/) ?? ""}`.trim(),
+      };
     case "quota":
       return {
         kind,
@@ -112,16 +148,29 @@ export function explainEngineError(text: string, cloud: CloudProfile, stackName:
       };
     default: {
       const lines = errorLines(text);
-      return { kind, message: `the Pulumi engine failed: ${lines.length > 0 ? lines.join("; ") : (text.trim().split("\n").at(-1) ?? "unknown error").slice(0, 300)}` };
+      return {
+        kind,
+        message: `the Pulumi engine failed: ${lines.length > 0 ? lines.join("; ") : (text.trim().split("\n").at(-1) ?? "unknown error").slice(0, 300)}`,
+      };
     }
   }
 }
 
 /** Environment variables whose values must never reach a log file. */
-export const SECRET_ENV = ["HCLOUD_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"];
+export const SECRET_ENV = [
+  "HCLOUD_TOKEN",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_SECURITY_TOKEN",
+  "PULUMI_CONFIG_PASSPHRASE",
+  "PULUMI_ACCESS_TOKEN",
+];
 
 /** Replaces every secret value (credentials, the passphrase) in a text with its variable's name. */
-export function redactor(env: Record<string, string | undefined>, extra: Record<string, string> = {}): (text: string) => string {
+export function redactor(
+  env: Record<string, string | undefined>,
+  extra: Record<string, string> = {},
+): (text: string) => string {
   const secrets: [string, string][] = [];
   for (const name of SECRET_ENV) {
     const v = env[name];

@@ -30,16 +30,36 @@ export interface FirewallOptions {
  */
 export function inboundRules(o: FirewallOptions): InboundRule[] {
   if (o.sshSources.length === 0) throw new Error("SSH needs at least one allowed source address");
-  for (const s of [...o.sshSources, ...(o.metrics?.sources ?? [])]) if (cidrFamily(s) === 0) throw new Error(`not a CIDR: ${s}`);
+  for (const s of [...o.sshSources, ...(o.metrics?.sources ?? [])])
+    if (cidrFamily(s) === 0) throw new Error(`not a CIDR: ${s}`);
   const metrics: InboundRule[] =
     o.metrics && o.metrics.sources.length > 0
-      ? [{ key: "metrics", protocol: "tcp", port: o.metrics.port, sources: [...o.metrics.sources], description: "drasyl super peer metrics (Prometheus)" }]
+      ? [
+          {
+            key: "metrics",
+            protocol: "tcp",
+            port: o.metrics.port,
+            sources: [...o.metrics.sources],
+            description: "drasyl super peer metrics (Prometheus)",
+          },
+        ]
       : [];
   return [
     { key: "drasyl-udp", protocol: "udp", port: o.udpPort, sources: [...ANYWHERE], description: "drasyl (UDP)" },
     { key: "drasyl-tcp", protocol: "tcp", port: o.tcpPort, sources: [...ANYWHERE], description: "drasyl TCP fallback" },
-    { key: "ssh", protocol: "tcp", port: 22, sources: [...o.sshSources], description: "SSH from the operator (drasyl-deploy)" },
-    { key: "icmp", protocol: "icmp", sources: [...ANYWHERE], description: "ICMP and ICMPv6 (ping, path MTU discovery)" },
+    {
+      key: "ssh",
+      protocol: "tcp",
+      port: 22,
+      sources: [...o.sshSources],
+      description: "SSH from the operator (drasyl-deploy)",
+    },
+    {
+      key: "icmp",
+      protocol: "icmp",
+      sources: [...ANYWHERE],
+      description: "ICMP and ICMPv6 (ping, path MTU discovery)",
+    },
     ...metrics,
   ];
 }

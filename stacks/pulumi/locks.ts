@@ -22,7 +22,13 @@ export function parseLockError(text: string): PulumiLock[] {
   for (const m of text.matchAll(/^\s*(\S+\.json)(?:\?\S*)?: created by ([^@\s]*)@(\S+) \(pid (\d+)\) at (\S+)\s*$/gm)) {
     // The Automation API's error repeats the CLI's stderr: each lock is listed more than once.
     if (locks.some((l) => l.url === m[1])) continue;
-    locks.push({ url: m[1] as string, user: m[2] as string, host: m[3] as string, pid: Number(m[4]), createdAt: m[5] as string });
+    locks.push({
+      url: m[1] as string,
+      user: m[2] as string,
+      host: m[3] as string,
+      pid: Number(m[4]),
+      createdAt: m[5] as string,
+    });
   }
   return locks;
 }
@@ -53,15 +59,33 @@ export function staleLockVerdict(locks: PulumiLock[], check: StaleCheck): StaleV
   const host = check.hostname ?? hostname();
   const holder = deploymentLockHolder(check.state);
   if (holder !== undefined && holder !== self && alive(holder)) {
-    return { stale: false, reason: `another drasyl-deploy run (pid ${holder}) is working on deployment "${check.state.deployment}"; wait for it to finish` };
+    return {
+      stale: false,
+      reason: `another drasyl-deploy run (pid ${holder}) is working on deployment "${check.state.deployment}"; wait for it to finish`,
+    };
   }
   if (locks.length === 0) {
-    return { stale: false, reason: "the backend did not say who holds the lock (Pulumi Cloud or another backend): wait for the other update, or cancel it there" };
+    return {
+      stale: false,
+      reason:
+        "the backend did not say who holds the lock (Pulumi Cloud or another backend): wait for the other update, or cancel it there",
+    };
   }
   for (const l of locks) {
-    if (l.host !== host) return { stale: false, reason: `the lock was taken on another machine (${l.user}@${l.host}, pid ${l.pid}, ${l.createdAt}); if no update runs there, remove it with \`pulumi cancel\` on that machine` };
-    if (alive(l.pid)) return { stale: false, reason: `process ${l.pid} on this machine still holds the lock (taken ${l.createdAt}); wait for it to finish` };
+    if (l.host !== host)
+      return {
+        stale: false,
+        reason: `the lock was taken on another machine (${l.user}@${l.host}, pid ${l.pid}, ${l.createdAt}); if no update runs there, remove it with \`pulumi cancel\` on that machine`,
+      };
+    if (alive(l.pid))
+      return {
+        stale: false,
+        reason: `process ${l.pid} on this machine still holds the lock (taken ${l.createdAt}); wait for it to finish`,
+      };
   }
   const which = locks.map((l) => `pid ${l.pid}, ${l.createdAt}`).join("; ");
-  return { stale: true, reason: `the lock was left by a run that is gone (${which}) and no other drasyl-deploy run holds deployment "${check.state.deployment}"` };
+  return {
+    stale: true,
+    reason: `the lock was left by a run that is gone (${which}) and no other drasyl-deploy run holds deployment "${check.state.deployment}"`,
+  };
 }

@@ -42,7 +42,10 @@ export function ipv6Prefix64(address: string): string {
  * Who may reach SSH on the servers: the configured CIDRs, else this machine's public IPv4 (/32)
  * and IPv6 network (/64), found when the command runs, so the firewall follows the operator.
  */
-export async function sshSources(configured: string[] | undefined, detect: AddressDetector = detectPublicAddresses): Promise<string[]> {
+export async function sshSources(
+  configured: string[] | undefined,
+  detect: AddressDetector = detectPublicAddresses,
+): Promise<string[]> {
   if (configured && configured.length > 0) return [...configured];
   const found = await detect();
   const sources = [...(found.ipv4 ? [`${found.ipv4}/32`] : []), ...(found.ipv6 ? [ipv6Prefix64(found.ipv6)] : [])];

@@ -56,12 +56,23 @@ function isServerOutput(v: unknown): v is ServerOutput {
  */
 export function serversFromOutput(value: unknown, privateKeyPath: string): Server[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every(isServerOutput)) throw new StackOutputError("the stack output `servers` has an unexpected shape; run `drasyl-deploy up` again");
+  if (!Array.isArray(value) || !value.every(isServerOutput))
+    throw new StackOutputError("the stack output `servers` has an unexpected shape; run `drasyl-deploy up` again");
   return value.map((s) => {
     const ipv4 = s.ipv4 || undefined;
     const ipv6 = s.ipv6 || undefined;
     const host = ipv4 ?? ipv6;
-    if (!host) throw new StackOutputError(`server ${s.name} has no address in the stack outputs yet; run \`drasyl-deploy up\` again`);
-    return { name: s.name, region: s.region, ipv4, ipv6, arch: s.arch, ssh: { host, port: 22, user: s.sshUser, privateKeyPath } };
+    if (!host)
+      throw new StackOutputError(
+        `server ${s.name} has no address in the stack outputs yet; run \`drasyl-deploy up\` again`,
+      );
+    return {
+      name: s.name,
+      region: s.region,
+      ipv4,
+      ipv6,
+      arch: s.arch,
+      ssh: { host, port: 22, user: s.sshUser, privateKeyPath },
+    };
   });
 }

@@ -39,7 +39,9 @@ const realLookup: CliLookup = async (root, minVersion) => {
  * The Pulumi CLI to drive, checked for its version. Missing or too old is a CloudError saying how
  * to install it; nothing is downloaded here (see installPulumiCli for that, with consent).
  */
-export async function findPulumiCli(opts: { env?: NodeJS.ProcessEnv; lookup?: CliLookup; minVersion?: string } = {}): Promise<PulumiCommand> {
+export async function findPulumiCli(
+  opts: { env?: NodeJS.ProcessEnv; lookup?: CliLookup; minVersion?: string } = {},
+): Promise<PulumiCommand> {
   const lookup = opts.lookup ?? realLookup;
   const min = opts.minVersion ?? MIN_PULUMI_CLI;
   let tooOld: string | undefined;
@@ -50,11 +52,16 @@ export async function findPulumiCli(opts: { env?: NodeJS.ProcessEnv; lookup?: Cl
       const msg = (e as Error).message;
       const m = /your current CLI version is (\S+?)\.? Please update/.exec(msg);
       if (m) tooOld ??= `${m[1]}${root ? ` at ${root}/bin/pulumi` : " on PATH"}`;
-      else if (/Major version mismatch/.test(msg)) tooOld ??= `a newer major version${root ? ` at ${root}/bin/pulumi` : ""} (${msg})`;
+      else if (/Major version mismatch/.test(msg))
+        tooOld ??= `a newer major version${root ? ` at ${root}/bin/pulumi` : ""} (${msg})`;
       // Anything else (ENOENT, not executable): not installed there.
     }
   }
-  if (tooOld) throw new CloudError("cli-too-old", `the Pulumi CLI is too old: found ${tooOld}, drasyl-deploy needs ${min} or newer; update it: ${INSTALL_HINT}`);
+  if (tooOld)
+    throw new CloudError(
+      "cli-too-old",
+      `the Pulumi CLI is too old: found ${tooOld}, drasyl-deploy needs ${min} or newer; update it: ${INSTALL_HINT}`,
+    );
   throw new CloudError(
     "cli-missing",
     `the Pulumi CLI is not installed (drasyl-deploy drives it to create cloud servers; no Pulumi account is needed): ${INSTALL_HINT}. drasyl-deploy can also download it into ~/.pulumi/versions/${pulumiSdkVersion()} for you: run drasyl-deploy install-pulumi`,
@@ -72,7 +79,10 @@ export async function installPulumiCli(root?: string): Promise<PulumiCommand> {
   try {
     return await PulumiCommand.install({ root, version: new semver.SemVer(pulumiSdkVersion()) });
   } catch (e) {
-    throw new CloudError("cli-missing", `could not install the Pulumi CLI: ${(e as Error).message.split("\n")[0]}; ${INSTALL_HINT}`);
+    throw new CloudError(
+      "cli-missing",
+      `could not install the Pulumi CLI: ${(e as Error).message.split("\n")[0]}; ${INSTALL_HINT}`,
+    );
   }
 }
 
@@ -80,7 +90,11 @@ export async function installPulumiCli(root?: string): Promise<PulumiCommand> {
  * Whether this machine has credentials for the cloud, read only from the standard environment
  * variables and files; returns what is missing, or undefined. Nothing is validated online here.
  */
-export function missingCredentials(cloud: CloudProfile, env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = existsSync): string | undefined {
+export function missingCredentials(
+  cloud: CloudProfile,
+  env: NodeJS.ProcessEnv = process.env,
+  exists: (p: string) => boolean = existsSync,
+): string | undefined {
   return cloud.missingCredentials(env, exists);
 }
 
@@ -111,7 +125,10 @@ export const ttyPassphrasePrompt: PassphrasePrompt = async () => {
  * The passphrase environment for the engine: PULUMI_CONFIG_PASSPHRASE or _FILE from the
  * environment (an explicitly empty passphrase counts), else the prompt's answer; else a CloudError.
  */
-export async function passphraseEnv(env: NodeJS.ProcessEnv, prompt?: PassphrasePrompt): Promise<Record<string, string>> {
+export async function passphraseEnv(
+  env: NodeJS.ProcessEnv,
+  prompt?: PassphrasePrompt,
+): Promise<Record<string, string>> {
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return { PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE };
   if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return { PULUMI_CONFIG_PASSPHRASE_FILE: env.PULUMI_CONFIG_PASSPHRASE_FILE };
   const answer = prompt ? await prompt() : undefined;
@@ -123,8 +140,13 @@ export async function passphraseEnv(env: NodeJS.ProcessEnv, prompt?: PassphraseP
 }
 
 /** The variables the engine gets: the cloud's credentials and Pulumi's own, nothing else of ours. */
-export function engineEnv(cloud: CloudProfile, env: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
+export function engineEnv(
+  cloud: CloudProfile,
+  env: NodeJS.ProcessEnv,
+  extra: Record<string, string>,
+): Record<string, string> {
   const out: Record<string, string> = { PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_SKIP_CONFIRMATIONS: "true" };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && (k.startsWith(cloud.envPrefix) || k === "PULUMI_HOME")) out[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if (v !== undefined && (k.startsWith(cloud.envPrefix) || k === "PULUMI_HOME")) out[k] = v;
   return { ...out, ...extra };
 }

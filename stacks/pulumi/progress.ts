@@ -77,14 +77,16 @@ export function ownerByRegionPrefix(servers: { name: string; region: string }[])
 
 /** A diagnostic's message on one line: without colours, the "N errors occurred:" header and list bullets. */
 function oneLine(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- terminal colour codes in the engine's messages
-    .replace(/\u001b\[[0-9;]*m/g, "")
-    .split("\n")
-    .map((l) => l.trim().replace(/^\*\s+/, ""))
-    .filter((l) => l.length > 0 && !/^\d+ errors? occurred:?$/.test(l))
-    .join("; ")
-    .slice(0, 400);
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- terminal colour codes in the engine's messages
+      .replace(/\u001b\[[0-9;]*m/g, "")
+      .split("\n")
+      .map((l) => l.trim().replace(/^\*\s+/, ""))
+      .filter((l) => l.length > 0 && !/^\d+ errors? occurred:?$/.test(l))
+      .join("; ")
+      .slice(0, 400)
+  );
 }
 
 export interface ProgressOptions {
@@ -130,8 +132,15 @@ export class EngineProgress {
       if (QUIET.has(m.op) || m.op === REPLACE_MARK || m.type === "pulumi:pulumi:Stack") return;
       const t0 = this.started.get(`${m.urn}\0${m.op}`);
       const took = t0 === undefined ? "" : ` (${Math.max(0, e.timestamp - t0)} s)`;
-      if ((m.type === "hcloud:index/server:Server" || m.type === "aws:ec2/instance:Instance") && ["create", "create-replacement"].includes(m.op)) this.newServers.add(m.urn);
-      this.o.onProgress(this.where(m.urn), `${DONE[m.op] ?? m.op} ${resourceKind(m.type)} ${parseUrn(m.urn).name}${took}`);
+      if (
+        (m.type === "hcloud:index/server:Server" || m.type === "aws:ec2/instance:Instance") &&
+        ["create", "create-replacement"].includes(m.op)
+      )
+        this.newServers.add(m.urn);
+      this.o.onProgress(
+        this.where(m.urn),
+        `${DONE[m.op] ?? m.op} ${resourceKind(m.type)} ${parseUrn(m.urn).name}${took}`,
+      );
     } else if (e.resOpFailedEvent) {
       const m = e.resOpFailedEvent.metadata;
       this.failed.push(m.urn);
@@ -142,11 +151,19 @@ export class EngineProgress {
       if (d.ephemeral || (d.severity !== "error" && d.severity !== "warning")) return;
       if (d.severity === "error") this.errored = true;
       // The engine's own closing words; the failure itself, or the cancellation, is reported on its own line.
-      if ((!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack") && d.severity === "error" && /^(update|preview|destroy) (failed|canceled)\s*$/.test(d.message)) return;
+      if (
+        (!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack") &&
+        d.severity === "error" &&
+        /^(update|preview|destroy) (failed|canceled)\s*$/.test(d.message)
+      )
+        return;
       const text = oneLine(d.message);
       if (text) this.o.onProgress(this.where(d.urn), `${d.severity}: ${text}`);
     } else if (e.summaryEvent) {
-      this.o.onProgress(this.o.shared, `engine done in ${e.summaryEvent.durationSeconds} s: ${formatChanges(e.summaryEvent.resourceChanges)}`);
+      this.o.onProgress(
+        this.o.shared,
+        `engine done in ${e.summaryEvent.durationSeconds} s: ${formatChanges(e.summaryEvent.resourceChanges)}`,
+      );
     } else if (e.cancelEvent) {
       // The engine ends every update with a CancelEvent, a successful one too: it is news only
       // when the operator cancelled or a failure made the engine stop starting new operations.
@@ -174,9 +191,15 @@ export function previewLines(events: EngineEvent[], o: { owner: Owner; shared: s
   const lines: string[] = [];
   for (const e of events) {
     const m = e.resourcePreEvent?.metadata;
-    if (!m || QUIET.has(m.op) || REPLACE_HALVES.has(m.op) || m.op === "read" || m.type === "pulumi:pulumi:Stack") continue;
+    if (!m || QUIET.has(m.op) || REPLACE_HALVES.has(m.op) || m.op === "read" || m.type === "pulumi:pulumi:Stack")
+      continue;
     const { name } = parseUrn(m.urn);
-    const diffs = m.op === "update" && m.diffs?.length ? ` (${m.diffs.join(", ")})` : m.op === "replace" && m.keys?.length ? ` (because of ${m.keys.join(", ")})` : "";
+    const diffs =
+      m.op === "update" && m.diffs?.length
+        ? ` (${m.diffs.join(", ")})`
+        : m.op === "replace" && m.keys?.length
+          ? ` (because of ${m.keys.join(", ")})`
+          : "";
     lines.push(`${o.owner(name) ?? o.shared}: ${m.op} ${resourceKind(m.type)} ${name}${diffs}`);
   }
   const summary = events.find((e) => e.summaryEvent)?.summaryEvent;

@@ -89,7 +89,12 @@ export const automationEngine: EngineFactory = async ({ location, program, envVa
       secretsProvider: "passphrase",
       // The backend in both places, so a PULUMI_BACKEND_URL of the operator's other projects cannot redirect ours.
       envVars: { ...envVars, PULUMI_BACKEND_URL: location.backendUrl },
-      projectSettings: { name: location.projectName, runtime: "nodejs", backend: { url: location.backendUrl }, description: "drasyl super peers (managed by drasyl-deploy)" },
+      projectSettings: {
+        name: location.projectName,
+        runtime: "nodejs",
+        backend: { url: location.backendUrl },
+        description: "drasyl super peers (managed by drasyl-deploy)",
+      },
     },
   );
   return {
@@ -101,7 +106,8 @@ export const automationEngine: EngineFactory = async ({ location, program, envVa
     cancel: () => stack.cancel(),
     outputs: () => stack.outputs(),
     pendingOperations: async () => {
-      const state = (await stack.exportStack()).deployment as { pending_operations?: { type: string; resource: { urn: string } }[] } | undefined;
+      const state = (await stack.exportStack()).deployment as
+        { pending_operations?: { type: string; resource: { urn: string } }[] } | undefined;
       return (state?.pending_operations ?? []).map((p) => ({ type: p.type, urn: p.resource.urn }));
     },
     clearPendingCreates: async (o) => {
@@ -118,12 +124,17 @@ export const automationEngine: EngineFactory = async ({ location, program, envVa
 export function readFileBackendOutputs(location: StackLocation): Record<string, unknown> | undefined {
   if (!location.backendUrl.startsWith("file://")) throw new Error("not a file backend");
   const root = join(location.backendUrl.slice("file://".length), ".pulumi", "stacks");
-  const candidates = [join(root, location.projectName, `${location.stackName}.json`), join(root, `${location.stackName}.json`)];
+  const candidates = [
+    join(root, location.projectName, `${location.stackName}.json`),
+    join(root, `${location.stackName}.json`),
+  ];
   for (const file of candidates.flatMap((f) => [f, `${f}.gz`])) {
     if (!existsSync(file)) continue;
     const raw = readFileSync(file);
     const text = file.endsWith(".gz") ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
-    const doc = JSON.parse(text) as { checkpoint?: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } } };
+    const doc = JSON.parse(text) as {
+      checkpoint?: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } };
+    };
     const stack = doc.checkpoint?.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack");
     return stack?.outputs ?? {};
   }
@@ -153,7 +164,11 @@ export type Operation = "preview" | "up" | "destroy";
  * two-stage Ctrl-C, a stale lock from a crashed run cleared (once, and only when it is provably
  * stale), and known failures turned into short CloudErrors.
  */
-export async function runOperation<T>(ctx: OperationContext, op: Operation, call: (engine: Engine, o: EngineRunOptions) => Promise<T>): Promise<T> {
+export async function runOperation<T>(
+  ctx: OperationContext,
+  op: Operation,
+  call: (engine: Engine, o: EngineRunOptions) => Promise<T>,
+): Promise<T> {
   const { location, log } = ctx;
   log.section(`${op} ${location.projectName}/${location.stackName} (backend ${location.backendUrl})`);
   let engine: Engine;
@@ -171,7 +186,8 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
           `Ctrl-C: cancelling ${op}; the engine finishes what is in flight, starts nothing new and saves its state. Press Ctrl-C again to kill it (operations in flight are then left pending)`,
         );
       },
-      onKill: (pids) => ctx.note(`Ctrl-C again: killed the engine${pids.length > 0 ? ` (pids ${pids.join(", ")})` : ""}`),
+      onKill: (pids) =>
+        ctx.note(`Ctrl-C again: killed the engine${pids.length > 0 ? ` (pids ${pids.join(", ")})` : ""}`),
       ...(ctx.kill ? { kill: ctx.kill } : {}),
     });
     const options: EngineRunOptions = {
@@ -179,7 +195,12 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       onOutput: (text) => log.write(text),
       onError: (text) => log.write(text),
       // A provider may echo a credential in an error (a request with its headers): not onto the terminal either.
-      onEvent: (e) => ctx.onEvent(e.diagnosticEvent ? { ...e, diagnosticEvent: { ...e.diagnosticEvent, message: log.redact(e.diagnosticEvent.message) } } : e),
+      onEvent: (e) =>
+        ctx.onEvent(
+          e.diagnosticEvent
+            ? { ...e, diagnosticEvent: { ...e.diagnosticEvent, message: log.redact(e.diagnosticEvent.message) } }
+            : e,
+        ),
     };
     try {
       if (op !== "preview") await settlePendingOperations(ctx, engine, options, reported);
@@ -189,7 +210,10 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
       log.write(`\n--- ${op} failed:\n${text}\n`);
       const signal = /Command was killed with (SIG[A-Z]+)/.exec(text)?.[1];
       if (cancellation.state === "killed" || (signal && cancellation.state === "running")) {
-        const what = cancellation.state === "killed" ? `${op} killed` : `${op} failed: the Pulumi engine was killed (${signal}) by something other than drasyl-deploy`;
+        const what =
+          cancellation.state === "killed"
+            ? `${op} killed`
+            : `${op} failed: the Pulumi engine was killed (${signal}) by something other than drasyl-deploy`;
         throw new CloudError(
           "killed",
           `${what}. Resource operations that were in flight may be left pending in the Pulumi state, and the cloud may hold resources the state does not know (they carry the labels/tags managed-by=drasyl-deploy, deployment=${location.state.deployment}). Run \`drasyl-deploy up\` again to converge (or \`destroy\`), then look for such leftovers in the ${location.cloud.consoleName}`,
@@ -212,7 +236,11 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
           try {
             await engine.cancel();
           } catch (c) {
-            throw new CloudError("lock-held", `${explained.message}; clearing the stale lock failed: ${errorText(c).split("\n")[0]}`, log.path);
+            throw new CloudError(
+              "lock-held",
+              `${explained.message}; clearing the stale lock failed: ${errorText(c).split("\n")[0]}`,
+              log.path,
+            );
           }
           continue;
         }
@@ -231,7 +259,12 @@ export async function runOperation<T>(ctx: OperationContext, op: Operation, call
  * resolves it), and the engine cannot know whether the cloud made the resource: say which one to
  * look for, then drop it from the state, so the run creates it anew.
  */
-async function settlePendingOperations(ctx: OperationContext, engine: Engine, o: EngineRunOptions, reported: Set<string>): Promise<void> {
+async function settlePendingOperations(
+  ctx: OperationContext,
+  engine: Engine,
+  o: EngineRunOptions,
+  reported: Set<string>,
+): Promise<void> {
   const pending = await engine.pendingOperations();
   if (pending.length === 0) return;
   const { location } = ctx;
@@ -248,7 +281,9 @@ async function settlePendingOperations(ctx: OperationContext, engine: Engine, o:
     );
   }
   if (pending.some((p) => p.type === "creating")) {
-    ctx.log.write(`--- clearing ${pending.length} pending operation(s) left by a killed run (pulumi refresh --clear-pending-creates)\n`);
+    ctx.log.write(
+      `--- clearing ${pending.length} pending operation(s) left by a killed run (pulumi refresh --clear-pending-creates)\n`,
+    );
     await engine.clearPendingCreates({ ...o, onEvent: () => {} });
   }
 }
@@ -262,6 +297,10 @@ function mapError(ctx: OperationContext, e: unknown, op: Operation): CloudError 
   if (e instanceof CloudError) return e;
   const text = ctx.log.redact(errorText(e));
   ctx.log.write(`\n--- ${op}: opening the stack failed:\n${text}\n`);
-  const explained = explainEngineError(text, ctx.location.cloud, `${ctx.location.projectName}/${ctx.location.stackName}`);
+  const explained = explainEngineError(
+    text,
+    ctx.location.cloud,
+    `${ctx.location.projectName}/${ctx.location.stackName}`,
+  );
   return new CloudError(explained.kind, explained.message, ctx.log.path);
 }

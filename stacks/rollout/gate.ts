@@ -19,17 +19,29 @@ export interface ServiceSnapshot {
 }
 
 export async function serviceSnapshot(conn: SshConnection): Promise<ServiceSnapshot> {
-  const out = await conn.check(`systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p ActiveEnterTimestamp ${SERVICE}`, "systemctl show");
+  const out = await conn.check(
+    `systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p ActiveEnterTimestamp ${SERVICE}`,
+    "systemctl show",
+  );
   const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(out)?.[1] ?? "";
-  return { active: v("ActiveState"), sub: v("SubState"), mainPid: Number(v("MainPID")) || 0, restarts: Number(v("NRestarts")) || 0, activeEnterTimestamp: v("ActiveEnterTimestamp") };
+  return {
+    active: v("ActiveState"),
+    sub: v("SubState"),
+    mainPid: Number(v("MainPID")) || 0,
+    restarts: Number(v("NRestarts")) || 0,
+    activeEnterTimestamp: v("ActiveEnterTimestamp"),
+  };
 }
 
 /** Why `after` is not the same uninterrupted run as `before`, or undefined if it is. */
 export function restartedBetween(before: ServiceSnapshot, after: ServiceSnapshot): string | undefined {
   if (after.active !== "active") return `drasyl-sp is ${after.active} (${after.sub})`;
-  if (after.restarts !== before.restarts) return `systemd restarted drasyl-sp ${after.restarts - before.restarts} time(s) (NRestarts ${before.restarts} -> ${after.restarts})`;
-  if (after.activeEnterTimestamp !== before.activeEnterTimestamp) return `drasyl-sp was started again (ActiveEnterTimestamp ${before.activeEnterTimestamp} -> ${after.activeEnterTimestamp})`;
-  if (after.mainPid !== before.mainPid) return `drasyl-sp runs as a new process (PID ${before.mainPid} -> ${after.mainPid})`;
+  if (after.restarts !== before.restarts)
+    return `systemd restarted drasyl-sp ${after.restarts - before.restarts} time(s) (NRestarts ${before.restarts} -> ${after.restarts})`;
+  if (after.activeEnterTimestamp !== before.activeEnterTimestamp)
+    return `drasyl-sp was started again (ActiveEnterTimestamp ${before.activeEnterTimestamp} -> ${after.activeEnterTimestamp})`;
+  if (after.mainPid !== before.mainPid)
+    return `drasyl-sp runs as a new process (PID ${before.mainPid} -> ${after.mainPid})`;
   return undefined;
 }
 
@@ -96,7 +108,10 @@ export interface RelayCheckOptions {
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -111,7 +126,11 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
   // Without UNITE processing the nodes keep talking through the super peer, which is what is checked.
   const common = { networkId: opts.networkId, armMessages: opts.arm, processUnites: false };
   const a = new DrasylNode({ identity: opts.nodes[0], superPeers: [opts.via], ...common });
-  const b = new DrasylNode({ identity: opts.nodes[1], superPeers: opts.other ? [opts.via, opts.other] : [opts.via], ...common });
+  const b = new DrasylNode({
+    identity: opts.nodes[1],
+    superPeers: opts.other ? [opts.via, opts.other] : [opts.via],
+    ...common,
+  });
   const rttMs: number[] = [];
   let unites = 0;
   const unitesAt = new Set<string>();
@@ -131,7 +150,8 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
     // B answers every ping through its first super peer, the checked one.
     b.on("app", (m: AppEvent) => {
       const text = Buffer.from(m.payload).toString();
-      if (text.startsWith("ping ")) b.sendApp(a.identity.publicKey, Buffer.from(`pong ${text.slice(5)} hop ${m.hopCount}`), "udp");
+      if (text.startsWith("ping "))
+        b.sendApp(a.identity.publicKey, Buffer.from(`pong ${text.slice(5)} hop ${m.hopCount}`), "udp");
     });
     for (let i = 0; i < rounds; i++) {
       const started = performance.now();
@@ -147,7 +167,8 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
       a.sendApp(b.identity.publicKey, Buffer.from(`ping ${i}`), "udp");
       const got = await withTimeout(pong, timeoutMs, `APP ping ${i} relayed to node B and its reply relayed back`);
       rttMs.push(performance.now() - started);
-      if (got !== `pong ${i} hop 1 back-hop 1`) throw new Error(`relayed APPs arrived with unexpected hop counts: ${got}`);
+      if (got !== `pong ${i} hop 1 back-hop 1`)
+        throw new Error(`relayed APPs arrived with unexpected hop counts: ${got}`);
     }
     const deadline = Date.now() + Math.max(timeoutMs, opts.uniteWindowMs ?? 6000);
     // Every relayed APP is a chance for the super peer to send its UNITEs once its rate limit allows.
@@ -155,7 +176,13 @@ export async function relayCheck(opts: RelayCheckOptions): Promise<RelayReport> 
       if (tick % 10 === 9) a.sendApp(b.identity.publicKey, Buffer.from("unite?"), "udp");
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (unitesAt.size < 2) throw new Error(`the super peer relayed but sent no UNITE to ${["a", "b"].filter((n) => !unitesAt.has(n)).map((n) => `node ${n.toUpperCase()}`).join(" and ")}`);
+    if (unitesAt.size < 2)
+      throw new Error(
+        `the super peer relayed but sent no UNITE to ${["a", "b"]
+          .filter((n) => !unitesAt.has(n))
+          .map((n) => `node ${n.toUpperCase()}`)
+          .join(" and ")}`,
+      );
     return { ok: true, rttMs, unites };
   } catch (e) {
     return { ok: false, rttMs, unites, error: (e as Error).message };
@@ -176,7 +203,12 @@ export interface GateOptions {
 
 /** The relay check talks to the server's own address, as the probes of the install do first. */
 export function superPeerOf(server: Server, publicKeyHex: string, settings: Settings): SuperPeerAddress {
-  return superPeerAddress(server.ipv4 ?? server.ipv6 ?? server.ssh.host, settings.udpPort, publicKeyHex, settings.tcpPort);
+  return superPeerAddress(
+    server.ipv4 ?? server.ipv6 ?? server.ssh.host,
+    settings.udpPort,
+    publicKeyHex,
+    settings.tcpPort,
+  );
 }
 
 function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string }): string {
@@ -188,7 +220,14 @@ function rtt(r: { ok: true; rttMs: number } | { ok: false; error: string }): str
  * signed by the expected key; the daemon stays the same process for the soak time (systemd's
  * restart counter and ActiveEnterTimestamp unchanged); and, during the soak, the relay check.
  */
-export async function runGate(conn: SshConnection, server: Server, publicKeyHex: string, settings: Settings, prober: Identity, opts: GateOptions): Promise<GateReport> {
+export async function runGate(
+  conn: SshConnection,
+  server: Server,
+  publicKeyHex: string,
+  settings: Settings,
+  prober: Identity,
+  opts: GateOptions,
+): Promise<GateReport> {
   const steps: GateStep[] = [];
   const record = (s: GateStep): GateStep => {
     steps.push(s);
@@ -199,10 +238,18 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
   const before = await serviceSnapshot(conn);
   const done = (): GateReport => {
     const failed = steps.find((s) => !s.ok);
-    return { ok: failed === undefined, before, steps, ...(failed ? { error: `${failed.step}: ${failed.detail}` } : {}) };
+    return {
+      ok: failed === undefined,
+      before,
+      steps,
+      ...(failed ? { error: `${failed.step}: ${failed.detail}` } : {}),
+    };
   };
   const probe = await probeServer(server, publicKeyHex, settings, { identity: prober });
-  const at = probe.endpoints.filter((e) => !e.skipped).map((e) => e.host).join(", ");
+  const at = probe.endpoints
+    .filter((e) => !e.skipped)
+    .map((e) => e.host)
+    .join(", ");
   const probeDetail = `ACK from ${publicKeyHex.slice(0, 16)}… at ${at} over UDP ${rtt(probe.udp)}, TCP ${rtt(probe.tcp)}${probe.dnsError ? `; ${probe.dnsError}` : ""}`;
   if (!record({ step: "probe", ok: probe.ok, ms: Date.now() - t, detail: probeDetail }).ok) return done();
 
@@ -210,7 +257,9 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
   const relay = opts.relay
     ? relayCheck({
         via: superPeerOf(server, publicKeyHex, settings),
-        ...(opts.relay.other ? { other: superPeerOf(opts.relay.other.server, opts.relay.other.publicKeyHex, settings) } : {}),
+        ...(opts.relay.other
+          ? { other: superPeerOf(opts.relay.other.server, opts.relay.other.publicKeyHex, settings) }
+          : {}),
         networkId: settings.networkId,
         arm: settings.arm,
         nodes: opts.relay.nodes,
@@ -226,7 +275,9 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
   let why: string | undefined;
   let last = before;
   while (why === undefined && Date.now() - soakStart < opts.soakMs) {
-    await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 1000, Math.max(0, opts.soakMs - (Date.now() - soakStart)))));
+    await new Promise((r) =>
+      setTimeout(r, Math.min(opts.pollMs ?? 1000, Math.max(0, opts.soakMs - (Date.now() - soakStart)))),
+    );
     last = await serviceSnapshot(conn);
     why = restartedBetween(before, last);
   }
@@ -235,12 +286,19 @@ export async function runGate(conn: SshConnection, server: Server, publicKeyHex:
     step: "soak",
     ok: why === undefined,
     ms: Date.now() - soakStart,
-    detail: why ?? `same process (PID ${last.mainPid}) for ${(opts.soakMs / 1000).toFixed(0)} s, NRestarts ${last.restarts}, active since ${last.activeEnterTimestamp}`,
+    detail:
+      why ??
+      `same process (PID ${last.mainPid}) for ${(opts.soakMs / 1000).toFixed(0)} s, NRestarts ${last.restarts}, active since ${last.activeEnterTimestamp}`,
   });
   if (why !== undefined || (relayStep && !relayStep.ok)) return done();
 
   t = Date.now();
   const again = await probeServer(server, publicKeyHex, settings, { identity: prober });
-  record({ step: "probe-after-soak", ok: again.ok, ms: Date.now() - t, detail: `UDP ${rtt(again.udp)}, TCP ${rtt(again.tcp)}${again.error ? `; ${again.error}` : ""}` });
+  record({
+    step: "probe-after-soak",
+    ok: again.ok,
+    ms: Date.now() - t,
+    detail: `UDP ${rtt(again.udp)}, TCP ${rtt(again.tcp)}${again.error ? `; ${again.error}` : ""}`,
+  });
   return done();
 }

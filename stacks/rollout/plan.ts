@@ -44,21 +44,30 @@ export class RolloutPlanError extends Error {
 
 export function planRollout(servers: readonly SurveyedServer[], opts: RolloutOptions = {}): RolloutPlan {
   const batchSize = opts.batch ?? 1;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RolloutPlanError(`--batch must be a whole number of at least 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RolloutPlanError(`--batch must be a whole number of at least 1, got ${batchSize}`);
   const names = servers.map((s) => s.name);
-  if (new Set(names).size !== names.length) throw new RolloutPlanError(`server names must be unique: ${names.join(", ")}`);
+  if (new Set(names).size !== names.length)
+    throw new RolloutPlanError(`server names must be unique: ${names.join(", ")}`);
   const notInstalled = servers.filter((s) => s.current === undefined).map((s) => s.name);
   if (notInstalled.length > 0) {
-    throw new RolloutPlanError(`no super peer is installed on ${notInstalled.join(", ")} yet: run "drasyl-deploy up" first (a rollout upgrades running super peers)`);
+    throw new RolloutPlanError(
+      `no super peer is installed on ${notInstalled.join(", ")} yet: run "drasyl-deploy up" first (a rollout upgrades running super peers)`,
+    );
   }
   if (opts.canary !== undefined && !names.includes(opts.canary)) {
-    throw new RolloutPlanError(`--canary ${opts.canary} is not a server of this deployment; its servers: ${names.join(", ")}`);
+    throw new RolloutPlanError(
+      `--canary ${opts.canary} is not a server of this deployment; its servers: ${names.join(", ")}`,
+    );
   }
 
   const rank = new Map((opts.order ?? []).map((n, i) => [n, i]));
   const configIndex = new Map(names.map((n, i) => [n, i]));
   // Previous order first (a resume must not reshuffle), then the config's order.
-  const order = [...names].sort((a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (configIndex.get(a) ?? 0) - (configIndex.get(b) ?? 0));
+  const order = [...names].sort(
+    (a, b) =>
+      (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (configIndex.get(a) ?? 0) - (configIndex.get(b) ?? 0),
+  );
   const byName = new Map(servers.map((s) => [s.name, s]));
   const changing = order.filter((n) => byName.get(n)?.changes);
   const unchanged = order.filter((n) => !byName.get(n)?.changes);
@@ -71,7 +80,8 @@ export function planRollout(servers: readonly SurveyedServer[], opts: RolloutOpt
     batches.push({ index: 0, canary: true, servers: [canary] });
     rest = changing.filter((n) => n !== canary);
   }
-  for (let i = 0; i < rest.length; i += batchSize) batches.push({ index: batches.length, canary: false, servers: rest.slice(i, i + batchSize) });
+  for (let i = 0; i < rest.length; i += batchSize)
+    batches.push({ index: batches.length, canary: false, servers: rest.slice(i, i + batchSize) });
   const canaryFirst = canary !== undefined ? [canary, ...order.filter((n) => n !== canary)] : order;
   return { order: canaryFirst, batches, unchanged };
 }
@@ -80,7 +90,8 @@ export function planRollout(servers: readonly SurveyedServer[], opts: RolloutOpt
 export function formatRolloutPlan(plan: RolloutPlan, servers: readonly SurveyedServer[]): string {
   const byName = new Map(servers.map((s) => [s.name, s]));
   const lines: string[] = [];
-  if (plan.batches.length === 0) lines.push("nothing to roll out: every super peer already runs this release with these settings");
+  if (plan.batches.length === 0)
+    lines.push("nothing to roll out: every super peer already runs this release with these settings");
   for (const b of plan.batches) {
     const what = b.servers.map((n) => {
       const s = byName.get(n);

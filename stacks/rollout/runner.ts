@@ -31,7 +31,14 @@ export type RolloutEvent =
   | { event: "plan"; bundle: string; order: string[]; batches: Batch[]; unchanged: string[] }
   | { event: "batch"; batch: number; canary: boolean; servers: string[] }
   | { event: "progress"; server: string; message: string }
-  | { event: "step"; server: string; step: "install" | GateStep["step"] | "rollback"; ok: boolean; ms: number; detail: string }
+  | {
+      event: "step";
+      server: string;
+      step: "install" | GateStep["step"] | "rollback";
+      ok: boolean;
+      ms: number;
+      detail: string;
+    }
   | { event: "server"; outcome: ServerOutcome }
   | { event: "done"; ok: boolean; stoppedAt?: number; outcomes: ServerOutcome[]; ms: number };
 
@@ -74,7 +81,12 @@ class Runner {
     this.surveyed = new Map(r.surveyed.map((s) => [s.name, s]));
     for (const s of r.surveyed) {
       const state: ServerState = r.plan.unchanged.includes(s.name) ? "unchanged" : "untouched";
-      this.outcomes.set(s.name, { server: s.name, region: s.region, state, ...(s.current ? { before: s.current, now: s.current } : {}) });
+      this.outcomes.set(s.name, {
+        server: s.name,
+        region: s.region,
+        state,
+        ...(s.current ? { before: s.current, now: s.current } : {}),
+      });
     }
   }
 
@@ -83,14 +95,26 @@ class Runner {
     this.r.emit({ event: "server", outcome });
   }
 
-  private step(server: string, step: Extract<RolloutEvent, { event: "step" }>["step"], ok: boolean, ms: number, detail: string): void {
+  private step(
+    server: string,
+    step: Extract<RolloutEvent, { event: "step" }>["step"],
+    ok: boolean,
+    ms: number,
+    detail: string,
+  ): void {
     this.r.emit({ event: "step", server, step, ok, ms, detail });
   }
 
   async run(): Promise<boolean> {
     const started = Date.now();
     const { plan } = this.r;
-    this.r.emit({ event: "plan", bundle: this.r.bundleSource ?? this.r.bundlePath, order: plan.order, batches: plan.batches, unchanged: plan.unchanged });
+    this.r.emit({
+      event: "plan",
+      bundle: this.r.bundleSource ?? this.r.bundlePath,
+      order: plan.order,
+      batches: plan.batches,
+      unchanged: plan.unchanged,
+    });
     let stoppedAt: number | undefined;
     for (const batch of plan.batches) {
       this.r.emit({ event: "batch", batch: batch.index + 1, canary: batch.canary, servers: batch.servers });
@@ -100,7 +124,13 @@ class Runner {
       }
     }
     const outcomes = plan.order.map((n) => this.outcomes.get(n)).filter((o): o is ServerOutcome => o !== undefined);
-    this.r.emit({ event: "done", ok: stoppedAt === undefined, ...(stoppedAt !== undefined ? { stoppedAt } : {}), outcomes, ms: Date.now() - started });
+    this.r.emit({
+      event: "done",
+      ok: stoppedAt === undefined,
+      ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+      outcomes,
+      ms: Date.now() - started,
+    });
     return stoppedAt === undefined;
   }
 
@@ -119,10 +149,15 @@ class Runner {
       }),
     );
     if (!failed) {
-      for (const s of switched) this.set({ ...(this.outcomes.get(s.server.name) as ServerOutcome), state: "upgraded", now: s.release });
+      for (const s of switched)
+        this.set({ ...(this.outcomes.get(s.server.name) as ServerOutcome), state: "upgraded", now: s.release });
       return true;
     }
-    await Promise.all(switched.map((s) => this.rollBack(s, s.gateError ?? `another server of batch ${batch.index + 1} failed its gate`)));
+    await Promise.all(
+      switched.map((s) =>
+        this.rollBack(s, s.gateError ?? `another server of batch ${batch.index + 1} failed its gate`),
+      ),
+    );
     return false;
   }
 
@@ -135,13 +170,23 @@ class Runner {
     const result = await installServer(
       server,
       { identity, settings: this.r.settings, bundlePath: this.r.bundlePath },
-      { knownHostsFile: this.r.knownHostsFile, prober: this.r.prober, onProgress: (message) => this.r.emit({ event: "progress", server: name, message }), ...(this.r.healthTimeoutMs ? { healthTimeoutMs: this.r.healthTimeoutMs } : {}) },
+      {
+        knownHostsFile: this.r.knownHostsFile,
+        prober: this.r.prober,
+        onProgress: (message) => this.r.emit({ event: "progress", server: name, message }),
+        ...(this.r.healthTimeoutMs ? { healthTimeoutMs: this.r.healthTimeoutMs } : {}),
+      },
     );
     const release = result.release?.id ?? "-";
     // "unchanged": a resumed run found the release already switched by a run that was cut off; it still needs its gate.
     const ok = result.status === "updated" || result.status === "installed" || result.status === "unchanged";
     const startCheck = result.health ? `, answered after ${(result.health.elapsedMs / 1000).toFixed(1)} s` : "";
-    const detail = result.status === "unchanged" ? `release ${release} already in place (an interrupted run switched it), not restarted` : ok ? `release ${release} started${startCheck}` : `${result.status}: ${result.error ?? ""}`;
+    const detail =
+      result.status === "unchanged"
+        ? `release ${release} already in place (an interrupted run switched it), not restarted`
+        : ok
+          ? `release ${release} started${startCheck}`
+          : `${result.status}: ${result.error ?? ""}`;
     this.step(name, "install", ok, Date.now() - t, detail);
     const base = this.outcomes.get(name) as ServerOutcome;
     if (!ok) {
@@ -161,11 +206,16 @@ class Runner {
       conn = await SshConnection.open(server, { knownHostsFile: this.r.knownHostsFile });
       // Not one of this batch: its own relay check registers the same two node keys there, and the last HELLO wins.
       const sameBatch = this.r.plan.batches.find((b) => b.servers.includes(name))?.servers ?? [];
-      const other = this.r.servers.find((s) => !sameBatch.includes(s.name) && this.outcomes.get(s.name)?.state !== "failed");
+      const other = this.r.servers.find(
+        (s) => !sameBatch.includes(s.name) && this.outcomes.get(s.name)?.state !== "failed",
+      );
       const otherKey = other ? this.r.identities.get(other.name)?.publicKeyHex : undefined;
       const gate = await runGate(conn, server, identity.publicKeyHex, this.r.settings, this.r.prober, {
         soakMs: this.r.soakMs,
-        relay: { nodes: await this.r.relayNodes, ...(other && otherKey ? { other: { server: other, publicKeyHex: otherKey } } : {}) },
+        relay: {
+          nodes: await this.r.relayNodes,
+          ...(other && otherKey ? { other: { server: other, publicKeyHex: otherKey } } : {}),
+        },
         onStep: (s) => this.step(name, s.step, s.ok, s.ms, s.detail),
       });
       if (!gate.ok) {
@@ -189,14 +239,43 @@ class Runner {
     try {
       conn = await SshConnection.open(s.server, { knownHostsFile: this.r.knownHostsFile });
       const journal = s.journal ?? (await journalTail(conn).catch(() => []));
-      await executePlan(conn, switchBackActions(s.before), (message) => this.r.emit({ event: "progress", server: name, message }));
+      await executePlan(conn, switchBackActions(s.before), (message) =>
+        this.r.emit({ event: "progress", server: name, message }),
+      );
       const identity = this.r.identities.get(name) as Identity;
-      const health = await checkHealth(conn, s.server, identity.publicKeyHex, this.r.settings, { identity: this.r.prober }, { timeoutMs: this.r.healthTimeoutMs ?? 20_000, justStarted: true });
-      this.step(name, "rollback", health.ok, Date.now() - t, health.ok ? `back on release ${s.before}, answers over UDP and TCP` : `back on release ${s.before}, but it does not answer: ${health.error ?? ""}`);
-      this.set({ ...base, state: health.ok ? "rolled-back" : "failed", now: s.before, error: why + (health.ok ? "" : `; after the rollback: ${health.error ?? ""}`), journal });
+      const health = await checkHealth(
+        conn,
+        s.server,
+        identity.publicKeyHex,
+        this.r.settings,
+        { identity: this.r.prober },
+        { timeoutMs: this.r.healthTimeoutMs ?? 20_000, justStarted: true },
+      );
+      this.step(
+        name,
+        "rollback",
+        health.ok,
+        Date.now() - t,
+        health.ok
+          ? `back on release ${s.before}, answers over UDP and TCP`
+          : `back on release ${s.before}, but it does not answer: ${health.error ?? ""}`,
+      );
+      this.set({
+        ...base,
+        state: health.ok ? "rolled-back" : "failed",
+        now: s.before,
+        error: why + (health.ok ? "" : `; after the rollback: ${health.error ?? ""}`),
+        journal,
+      });
     } catch (e) {
       this.step(name, "rollback", false, Date.now() - t, (e as Error).message);
-      this.set({ ...base, state: "failed", now: s.release, error: `${why}; the rollback failed: ${(e as Error).message}`, ...(s.journal ? { journal: s.journal } : {}) });
+      this.set({
+        ...base,
+        state: "failed",
+        now: s.release,
+        error: `${why}; the rollback failed: ${(e as Error).message}`,
+        ...(s.journal ? { journal: s.journal } : {}),
+      });
     } finally {
       conn?.close();
     }

@@ -13,16 +13,30 @@ export type SurveyResult = { ok: true; server: SurveyedServer } | { ok: false; s
  * Reads one server's facts and plans the install of the rollout's release on it, changing nothing:
  * what runs there now, what would run after, and whether anything would change at all.
  */
-export async function surveyServer(server: Server, spec: { identity: Identity; settings: Settings; bundlePath: string }, knownHostsFile: string): Promise<SurveyResult> {
+export async function surveyServer(
+  server: Server,
+  spec: { identity: Identity; settings: Settings; bundlePath: string },
+  knownHostsFile: string,
+): Promise<SurveyResult> {
   let conn: SshConnection | undefined;
   try {
     conn = await SshConnection.open(server, { knownHostsFile });
     const facts = await gatherFacts(conn);
     const release = await resolveRelease(facts.arch, spec.bundlePath);
-    const plan = planInstall(facts, { release, identity: spec.identity, settings: spec.settings }, { server: server.name });
+    const plan = planInstall(
+      facts,
+      { release, identity: spec.identity, settings: spec.settings },
+      { server: server.name },
+    );
     return {
       ok: true,
-      server: { name: server.name, region: server.region, ...(facts.current ? { current: facts.current } : {}), target: release.id, changes: plan.actions.length > 0 },
+      server: {
+        name: server.name,
+        region: server.region,
+        ...(facts.current ? { current: facts.current } : {}),
+        target: release.id,
+        changes: plan.actions.length > 0,
+      },
     };
   } catch (e) {
     return { ok: false, server: server.name, error: (e as Error).message };

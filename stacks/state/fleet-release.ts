@@ -33,7 +33,9 @@ export function fleetBundle(state: DeploymentState): string {
   const r = readJson<FleetRelease>(state.fleetReleaseFile);
   if (r === undefined) return superPeerBundle();
   if (!existsSync(r.bundle)) {
-    throw new Error(`the release rolled out on ${r.rolledOutAt} (${r.bundle}) is missing from the state dir: restore it, or roll out another one with "drasyl-deploy rollout --release PATH|current"`);
+    throw new Error(
+      `the release rolled out on ${r.rolledOutAt} (${r.bundle}) is missing from the state dir: restore it, or roll out another one with "drasyl-deploy rollout --release PATH|current"`,
+    );
   }
   return r.bundle;
 }

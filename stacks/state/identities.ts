@@ -12,7 +12,11 @@ import type { DeploymentState, StateDir } from "./state-dir.ts";
  * exists, and a lost server can be rebuilt with the same key. An identity that is replaced or
  * retired is never deleted: it stays next to the current one, named after what happened to it.
  */
-export async function ensureIdentity(state: DeploymentState, server: string, pow?: PowSearchOptions): Promise<{ identity: Identity; created: boolean }> {
+export async function ensureIdentity(
+  state: DeploymentState,
+  server: string,
+  pow?: PowSearchOptions,
+): Promise<{ identity: Identity; created: boolean }> {
   return ensureIdentityFile(state, state.identityFile(server), { ...(pow ? { pow } : {}) });
 }
 
@@ -23,7 +27,8 @@ export function loadIdentity(state: DeploymentState, server: string): Identity |
 /** Atomic, 0600, and read back: an identity write that did not stick is an error, not a lost key. */
 export function saveIdentity(state: StateDir, file: string, identity: Identity): void {
   writeFileAtomic(state.prepare(file), formatIdentityFile(identity));
-  if (loadIdentityFile(file)?.publicKeyHex !== identity.publicKeyHex) throw new Error(`${file} does not hold the identity just written: check the disk`);
+  if (loadIdentityFile(file)?.publicKeyHex !== identity.publicKeyHex)
+    throw new Error(`${file} does not hold the identity just written: check the disk`);
 }
 
 /** The servers that have an identity in the local state. */
@@ -40,7 +45,12 @@ export function localIdentityServers(state: DeploymentState): string[] {
  * at every instant the server has a current identity) to `<server>.identity.replaced-<date>`,
  * whose path is returned.
  */
-export function replaceIdentity(state: DeploymentState, server: string, identity: Identity, now = new Date()): string | undefined {
+export function replaceIdentity(
+  state: DeploymentState,
+  server: string,
+  identity: Identity,
+  now = new Date(),
+): string | undefined {
   const file = state.identityFile(server);
   const current = loadIdentityFile(file);
   if (current?.publicKeyHex === identity.publicKeyHex && current.pow === identity.pow) return undefined;
@@ -63,7 +73,10 @@ export function retireIdentity(state: DeploymentState, server: string, now = new
 }
 
 /** Earlier identities of a server kept in the local state, oldest first. */
-export function previousIdentities(state: DeploymentState, server: string): { file: string; kind: "replaced" | "retired"; publicKey?: string }[] {
+export function previousIdentities(
+  state: DeploymentState,
+  server: string,
+): { file: string; kind: "replaced" | "retired"; publicKey?: string }[] {
   const prefix = `${basename(state.identityFile(server))}.`;
   if (!existsSync(state.identitiesDir)) return [];
   return readdirSync(state.identitiesDir)
@@ -77,7 +90,11 @@ export function previousIdentities(state: DeploymentState, server: string): { fi
       } catch {
         publicKey = undefined;
       }
-      return { file, kind: f.slice(prefix.length).startsWith("replaced") ? "replaced" : "retired", ...(publicKey ? { publicKey } : {}) };
+      return {
+        file,
+        kind: f.slice(prefix.length).startsWith("replaced") ? "replaced" : "retired",
+        ...(publicKey ? { publicKey } : {}),
+      };
     });
 }
 
@@ -95,7 +112,10 @@ export function backupRecords(state: DeploymentState): BackupRecord[] {
     return (JSON.parse(readFileSync(state.backupsFile, "utf8")) as { backups: BackupRecord[] }).backups;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new Error(`${state.backupsFile} is unreadable (${(e as Error).message}); move it away to start a new backup history`, { cause: e });
+    throw new Error(
+      `${state.backupsFile} is unreadable (${(e as Error).message}); move it away to start a new backup history`,
+      { cause: e },
+    );
   }
 }
 

@@ -40,7 +40,9 @@ export function lockDeployment(state: DeploymentState): () => void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = deploymentLockHolder(state);
       if (pid !== undefined) {
-        throw new LockedError(`deployment "${state.deployment}" is in use by another drasyl-deploy run (pid ${pid}); wait for it to finish`);
+        throw new LockedError(
+          `deployment "${state.deployment}" is in use by another drasyl-deploy run (pid ${pid}); wait for it to finish`,
+        );
       }
       unlinkSync(file);
     }

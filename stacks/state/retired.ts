@@ -21,7 +21,12 @@ export function serversToRetire(state: DeploymentState, configured: readonly str
 }
 
 /** The identities stay (a server can come back with its key); they are only marked. Configured names are un-retired. */
-export function updateRetired(state: DeploymentState, retire: readonly string[], configured: readonly string[], now = new Date()): void {
+export function updateRetired(
+  state: DeploymentState,
+  retire: readonly string[],
+  configured: readonly string[],
+  now = new Date(),
+): void {
   const current = retiredServers(state);
   const next: Record<string, RetiredServer> = {};
   for (const [n, r] of Object.entries(current)) if (!configured.includes(n)) next[n] = r;

@@ -14,7 +14,8 @@ export function privateDir(path: string): string {
  * It holds secret keys, so every directory in it is 0700.
  */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith("/") ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith("/") ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
   return join(base, "drasyl-deploy");
 }
 
@@ -212,6 +213,12 @@ export class DeploymentState extends StateDir {
 
   labHost(label: string, host: string): LabHostFiles {
     const dir = join(this.labDeploymentDir(label), host);
-    return { dir, root: join(dir, "root"), upper: join(dir, "upper"), work: join(dir, "work"), log: join(dir, "nspawn.log") };
+    return {
+      dir,
+      root: join(dir, "root"),
+      upper: join(dir, "upper"),
+      work: join(dir, "work"),
+      log: join(dir, "nspawn.log"),
+    };
   }
 }

@@ -6,7 +6,14 @@ import { ensureBaseImage, labCacheDir } from "../../stacks/local/base-image.ts";
 import { removeTree, unmountAll } from "../../stacks/local/fs-util.ts";
 import { type HostSpec, removeHostFiles, startHost, stopHost } from "../../stacks/local/host.ts";
 import { withLock } from "../../stacks/local/lock.ts";
-import { createHostNetwork, ensureBridge, hostAddresses, hostTag, removeBridgeIfUnused, removeHostNetwork } from "../../stacks/local/network.ts";
+import {
+  createHostNetwork,
+  ensureBridge,
+  hostAddresses,
+  hostTag,
+  removeBridgeIfUnused,
+  removeHostNetwork,
+} from "../../stacks/local/network.ts";
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "../../stacks/local/registry.ts";
 import { run } from "../../stacks/local/run.ts";
 import { ensureLabKey } from "../../stacks/local/ssh-key.ts";
@@ -30,7 +37,10 @@ network: { config: disabled }
 `;
 
 /** The variant's directory next to the base image it was made from; built once per machine (about a minute). */
-export async function ensureCloudInitImage(cacheDir = labCacheDir(), onProgress: (message: string) => void = () => {}): Promise<string> {
+export async function ensureCloudInitImage(
+  cacheDir = labCacheDir(),
+  onProgress: (message: string) => void = () => {},
+): Promise<string> {
   const base = await ensureBaseImage(cacheDir, onProgress);
   const final = `${base}-cloud-init-v${VARIANT_VERSION}`;
   if (existsSync(final)) return final;
@@ -48,7 +58,11 @@ export async function ensureCloudInitImage(cacheDir = labCacheDir(), onProgress:
       writeFileSync(join(tmp, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", { mode: 0o755 });
       await run("mount", ["-t", "proc", "proc", proc]);
       const apt = (args: string[]): Promise<string> =>
-        run("chroot", [tmp, "env", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "apt-get", "-o", "Acquire::Retries=3", ...args], { timeoutMs: 15 * 60_000 });
+        run(
+          "chroot",
+          [tmp, "env", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "apt-get", "-o", "Acquire::Retries=3", ...args],
+          { timeoutMs: 15 * 60_000 },
+        );
       await apt(["update", "-qq"]);
       // locales: Debian's cloud images have it, and cloud-init's locale module fails without update-locale.
       await apt(["install", "-y", "-qq", "--no-install-recommends", "cloud-init", "locales"]);
@@ -108,7 +122,11 @@ export class CloudInitLabHost {
     const key = ensureLabKey(this.state);
     const index = await withMachineLock(async () => {
       const i = claimHost(liveClaims(), this.id, this.opts.name, this.stateFile, undefined);
-      writeState(this.stateFile, { version: 1, deployment: this.opts.name, hosts: [{ name: this.opts.name, region: "cloud-init", id: this.id, index: i }] });
+      writeState(this.stateFile, {
+        version: 1,
+        deployment: this.opts.name,
+        hosts: [{ name: this.opts.name, region: "cloud-init", id: this.id, index: i }],
+      });
       return i;
     });
     const { ipv4, ipv6 } = hostAddresses(index);
@@ -142,7 +160,14 @@ export class CloudInitLabHost {
 
   /** Stops the host and removes everything it had; safe to call more than once. */
   async destroy(): Promise<void> {
-    const spec: HostSpec = this.spec ?? { name: this.opts.name, tag: hostTag(this.id), base: "", files: this.state.labHost(this.opts.name, this.opts.name), authorizedKey: "", ssh: { host: "", port: 22, user: "root" } };
+    const spec: HostSpec = this.spec ?? {
+      name: this.opts.name,
+      tag: hostTag(this.id),
+      base: "",
+      files: this.state.labHost(this.opts.name, this.opts.name),
+      authorizedKey: "",
+      ssh: { host: "", port: 22, user: "root" },
+    };
     await stopHost(spec);
     await withMachineLock(() => removeHostNetwork(spec.tag));
     await removeHostFiles(spec);

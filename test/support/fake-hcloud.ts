@@ -7,9 +7,30 @@ import type { AddressInfo } from "node:net";
  * The data is a trimmed copy of real answers, plus a location this drasyl-deploy does not know.
  */
 const LOCATIONS = [
-  { id: 1, name: "fsn1", description: "Falkenstein DC Park 1", country: "DE", city: "Falkenstein", network_zone: "eu-central" },
-  { id: 2, name: "nbg1", description: "Nuremberg DC Park 1", country: "DE", city: "Nuremberg", network_zone: "eu-central" },
-  { id: 3, name: "hel1", description: "Helsinki DC Park 1", country: "FI", city: "Helsinki", network_zone: "eu-central" },
+  {
+    id: 1,
+    name: "fsn1",
+    description: "Falkenstein DC Park 1",
+    country: "DE",
+    city: "Falkenstein",
+    network_zone: "eu-central",
+  },
+  {
+    id: 2,
+    name: "nbg1",
+    description: "Nuremberg DC Park 1",
+    country: "DE",
+    city: "Nuremberg",
+    network_zone: "eu-central",
+  },
+  {
+    id: 3,
+    name: "hel1",
+    description: "Helsinki DC Park 1",
+    country: "FI",
+    city: "Helsinki",
+    network_zone: "eu-central",
+  },
   { id: 4, name: "ash", description: "Ashburn, VA", country: "US", city: "Ashburn, VA", network_zone: "us-east" },
   { id: 5, name: "hil", description: "Hillsboro, OR", country: "US", city: "Hillsboro, OR", network_zone: "us-west" },
   { id: 6, name: "sin", description: "Singapore", country: "SG", city: "Singapore", network_zone: "ap-southeast" },
@@ -22,11 +43,61 @@ function price(location: string, gross: string): { location: string; price_month
 const EU = ["fsn1", "nbg1", "hel1"];
 const ALL = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
 const SERVER_TYPES = [
-  { id: 1, name: "cx23", description: "CX23", cores: 2, memory: 4, disk: 40, architecture: "x86", deprecation: null, prices: EU.map((l) => price(l, "4.1900")) },
-  { id: 2, name: "cax11", description: "CAX11", cores: 2, memory: 4, disk: 40, architecture: "arm", deprecation: null, prices: EU.map((l) => price(l, "4.4900")) },
-  { id: 3, name: "cpx22", description: "CPX22", cores: 2, memory: 4, disk: 80, architecture: "x86", deprecation: null, prices: ALL.map((l) => price(l, EU.includes(l) ? "7.9900" : "9.4900")) },
-  { id: 4, name: "ccx13", description: "CCX13", cores: 2, memory: 8, disk: 80, architecture: "x86", deprecation: null, prices: ALL.map((l) => price(l, "15.4900")) },
-  { id: 5, name: "cx22", description: "CX22 (old)", cores: 2, memory: 4, disk: 40, architecture: "x86", deprecation: { announced: "2025-01-01T00:00:00Z" }, prices: EU.map((l) => price(l, "3.9900")) },
+  {
+    id: 1,
+    name: "cx23",
+    description: "CX23",
+    cores: 2,
+    memory: 4,
+    disk: 40,
+    architecture: "x86",
+    deprecation: null,
+    prices: EU.map((l) => price(l, "4.1900")),
+  },
+  {
+    id: 2,
+    name: "cax11",
+    description: "CAX11",
+    cores: 2,
+    memory: 4,
+    disk: 40,
+    architecture: "arm",
+    deprecation: null,
+    prices: EU.map((l) => price(l, "4.4900")),
+  },
+  {
+    id: 3,
+    name: "cpx22",
+    description: "CPX22",
+    cores: 2,
+    memory: 4,
+    disk: 80,
+    architecture: "x86",
+    deprecation: null,
+    prices: ALL.map((l) => price(l, EU.includes(l) ? "7.9900" : "9.4900")),
+  },
+  {
+    id: 4,
+    name: "ccx13",
+    description: "CCX13",
+    cores: 2,
+    memory: 8,
+    disk: 80,
+    architecture: "x86",
+    deprecation: null,
+    prices: ALL.map((l) => price(l, "15.4900")),
+  },
+  {
+    id: 5,
+    name: "cx22",
+    description: "CX22 (old)",
+    cores: 2,
+    memory: 4,
+    disk: 40,
+    architecture: "x86",
+    deprecation: { announced: "2025-01-01T00:00:00Z" },
+    prices: EU.map((l) => price(l, "3.9900")),
+  },
 ];
 
 export interface FakeHcloud {
@@ -62,7 +133,16 @@ export async function startFakeHcloud(token: string): Promise<FakeHcloud> {
     res.end(
       JSON.stringify({
         [key]: list.slice((page - 1) * perPage, page * perPage),
-        meta: { pagination: { page, per_page: perPage, previous_page: page > 1 ? page - 1 : null, next_page: page < last ? page + 1 : null, last_page: last, total_entries: list.length } },
+        meta: {
+          pagination: {
+            page,
+            per_page: perPage,
+            previous_page: page > 1 ? page - 1 : null,
+            next_page: page < last ? page + 1 : null,
+            last_page: last,
+            total_entries: list.length,
+          },
+        },
       }),
     );
   });

@@ -24,7 +24,9 @@ export async function startFakeSts(accessKeyId: string): Promise<{ url: string; 
       }
       if (req.method !== "POST" || params.get("Action") !== "GetCallerIdentity") {
         res.statusCode = 400;
-        res.end("<ErrorResponse><Error><Code>InvalidAction</Code><Message>unsupported</Message></Error></ErrorResponse>");
+        res.end(
+          "<ErrorResponse><Error><Code>InvalidAction</Code><Message>unsupported</Message></Error></ErrorResponse>",
+        );
         return;
       }
       res.end(

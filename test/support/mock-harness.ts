@@ -58,7 +58,10 @@ interface MonitorLike {
 type Resolved<T> = { [K in keyof T]: T[K] extends Output<infer U> ? U : T[K] };
 
 /** Installs the mocks; call before a program module creates any resource. */
-export async function installMocks(behaviour: MockBehaviour, record: Pick<MockRun<unknown>, "resources" | "calls">): Promise<void> {
+export async function installMocks(
+  behaviour: MockBehaviour,
+  record: Pick<MockRun<unknown>, "resources" | "calls">,
+): Promise<void> {
   const pulumi = pulumiSdk();
   await pulumi.runtime.setMocks(
     {
@@ -95,9 +98,13 @@ export async function installMocks(behaviour: MockBehaviour, record: Pick<MockRu
 }
 
 /** Runs `program` under fresh mocks and resolves its outputs once every resource is registered. */
-export async function runWithMocks<T extends Record<string, Output<unknown>>>(program: () => T, behaviour: MockBehaviour = {}): Promise<MockRun<Resolved<T>>> {
+export async function runWithMocks<T extends Record<string, Output<unknown>>>(
+  program: () => T,
+  behaviour: MockBehaviour = {},
+): Promise<MockRun<Resolved<T>>> {
   const pulumi = pulumiSdk();
-  const record: Pick<MockRun<unknown>, "resources" | "calls"> & { options?: Map<string, RecordedResource["options"]> } = { resources: [], calls: [] };
+  const record: Pick<MockRun<unknown>, "resources" | "calls"> & { options?: Map<string, RecordedResource["options"]> } =
+    { resources: [], calls: [] };
   const newResource = behaviour.outputs;
   const seen: MockResourceArgs[] = [];
   await installMocks({ ...behaviour, outputs: (args) => (seen.push(args), newResource?.(args) ?? {}) }, record);
@@ -109,7 +116,14 @@ export async function runWithMocks<T extends Record<string, Output<unknown>>>(pr
     type: a.type,
     name: a.name,
     inputs: a.inputs as Record<string, unknown>,
-    options: record.options?.get(`${a.type}::${a.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], dependencies: [], provider: "", retainOnDelete: false },
+    options: record.options?.get(`${a.type}::${a.name}`) ?? {
+      deleteBeforeReplace: false,
+      ignoreChanges: [],
+      replaceOnChanges: [],
+      dependencies: [],
+      provider: "",
+      retainOnDelete: false,
+    },
   }));
   return { resources, calls: record.calls, outputs: outputs as Resolved<T> };
 }

@@ -13,7 +13,11 @@ export function netnsAvailable(): boolean {
 }
 
 export function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: "utf8", input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  return execFileSync(cmd, args, {
+    encoding: "utf8",
+    input,
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
 }
 
 /** Namespaces created by a test, all removed again by cleanup() (their veths go with them). */

@@ -11,6 +11,10 @@ const list = parseSuperPeerList(process.argv[2] ?? "");
 const opts = { networkId: list.networkId, arm: true, timeoutMs: 3000 };
 const results = [];
 for (const sp of list.superPeers) {
-  results.push({ host: sp.host, udp: await probeSuperPeer(identity, sp, "udp", opts), tcp: await probeSuperPeer(identity, sp, "tcp", opts) });
+  results.push({
+    host: sp.host,
+    udp: await probeSuperPeer(identity, sp, "udp", opts),
+    tcp: await probeSuperPeer(identity, sp, "tcp", opts),
+  });
 }
 process.stdout.write(`${JSON.stringify(results)}\n`);

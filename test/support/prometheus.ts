@@ -59,7 +59,12 @@ export async function startPrometheus(configYaml: string): Promise<RunningPromet
   const port = await freePort();
   const proc = spawnProcess(
     prometheusPath,
-    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
     { ...process.env },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -86,7 +91,11 @@ export async function startPrometheus(configYaml: string): Promise<RunningPromet
     stop,
     async query(expr) {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-      const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
       if (body.status !== "success") throw new Error(`query ${expr} failed: ${body.error ?? res.status}`);
       return body.data?.result ?? [];
     },

@@ -71,11 +71,13 @@ const standInProvider: dynamic.ResourceProvider = {
     const request = `POST /v1/${inputs.kind}s name=${inputs.name}`;
     // The token travels as an HTTP header; on failure the request is echoed with it, as a provider's debug output can.
     const token = process.env.HCLOUD_TOKEN ?? "";
-    if (token !== fs.readFileSync(`${inputs.cloud}/token`, "utf8")) throw new Error(`${request} (Authorization: Bearer ${token}): 401 unauthorized: invalid token`);
+    if (token !== fs.readFileSync(`${inputs.cloud}/token`, "utf8"))
+      throw new Error(`${request} (Authorization: Bearer ${token}): 401 unauthorized: invalid token`);
     await passGate(inputs, request);
     fs.mkdirSync(`${inputs.cloud}/${inputs.kind}`, { recursive: true });
     const file = `${inputs.cloud}/${inputs.kind}/${inputs.name}.json`;
-    if (fs.existsSync(file)) throw new Error(`${request}: 409 uniqueness_error: name is already used (${inputs.kind} ${inputs.name})`);
+    if (fs.existsSync(file))
+      throw new Error(`${request}: 409 uniqueness_error: name is already used (${inputs.kind} ${inputs.name})`);
     const id = String(Date.now() % 1e9) + String(Math.floor(Math.random() * 1000)).padStart(3, "0");
     const { __provider: _code, ...record } = inputs;
     const outs: Record<string, unknown> = { ...record };
@@ -92,7 +94,10 @@ const standInProvider: dynamic.ResourceProvider = {
     await passGate(news, `PUT /v1/${news.kind}s/${id}`);
     const file = `${news.cloud}/${news.kind}/${news.name}.json`;
     const { __provider: _code, ...record } = news;
-    const outs: Record<string, unknown> = { ...record, ...(olds.address === undefined ? {} : { address: olds.address }) };
+    const outs: Record<string, unknown> = {
+      ...record,
+      ...(olds.address === undefined ? {} : { address: olds.address }),
+    };
     fs.writeFileSync(file, JSON.stringify({ id, kind: news.kind, name: news.name, inputs: outs }));
     return { outs };
   },
@@ -107,11 +112,24 @@ const standInProvider: dynamic.ResourceProvider = {
 type StandInOutputs = Record<string, Output<unknown>> & { id: Output<string> };
 
 /** One stand-in resource; its type reads like the cloud's (`pulumi-nodejs:dynamic/hcloud:Server`). */
-function standIn(type: string, name: string, inputs: { [K in keyof StandInInputs]: Input<StandInInputs[K]> }, outputs: string[], opts: CustomResourceOptions = {}): StandInOutputs {
+function standIn(
+  type: string,
+  name: string,
+  inputs: { [K in keyof StandInInputs]: Input<StandInInputs[K]> },
+  outputs: string[],
+  opts: CustomResourceOptions = {},
+): StandInOutputs {
   const pulumi = pulumiSdk();
   class StandIn extends pulumi.dynamic.Resource {
     constructor() {
-      super(standInProvider, name, { ...Object.fromEntries(outputs.map((o) => [o, undefined])), ...inputs }, opts, "hcloud", type);
+      super(
+        standInProvider,
+        name,
+        { ...Object.fromEntries(outputs.map((o) => [o, undefined])), ...inputs },
+        opts,
+        "hcloud",
+        type,
+      );
     }
   }
   return new StandIn() as unknown as StandInOutputs;
@@ -140,7 +158,11 @@ export class StandInCloudProvider extends PulumiCloudProvider {
   }
 
   protected serverList(): { name: string; region: string; detail: string }[] {
-    return this.o.servers.map((s) => ({ name: `${this.o.state.deployment}-${s.location}`, region: s.location, detail: `${s.serverType} in ${s.location}` }));
+    return this.o.servers.map((s) => ({
+      name: `${this.o.state.deployment}-${s.location}`,
+      region: s.location,
+      detail: `${s.serverType} in ${s.location}`,
+    }));
   }
 
   protected program(inputs: ProgramInputs): () => Promise<Record<string, unknown>> {
@@ -148,22 +170,69 @@ export class StandInCloudProvider extends PulumiCloudProvider {
       const pulumi = pulumiSdk();
       const { cloud } = this.o;
       const { deployment } = this.o.state;
-      const key = standIn("SshKey", "ssh-key", { cloud, kind: "ssh_key", name: `drasyl-deploy-${deployment}`, publicKey: inputs.sshPublicKey, forceNew: ["publicKey"] }, [], {
-        deleteBeforeReplace: true,
-      });
-      const firewall = standIn("Firewall", "firewall", { cloud, kind: "firewall", name: `${deployment}-firewall`, sshSources: inputs.sshSources, forceNew: [] }, []);
-      const servers = this.o.servers.map((s) => {
-        const ip = standIn("PrimaryIp", `${s.location}-ipv4`, { cloud, kind: "primary_ip", name: `${deployment}-${s.location}-ipv4`, type: "ipv4", location: s.location, forceNew: ["location"] }, ["address"], {
+      const key = standIn(
+        "SshKey",
+        "ssh-key",
+        {
+          cloud,
+          kind: "ssh_key",
+          name: `drasyl-deploy-${deployment}`,
+          publicKey: inputs.sshPublicKey,
+          forceNew: ["publicKey"],
+        },
+        [],
+        {
           deleteBeforeReplace: true,
-        });
+        },
+      );
+      const firewall = standIn(
+        "Firewall",
+        "firewall",
+        { cloud, kind: "firewall", name: `${deployment}-firewall`, sshSources: inputs.sshSources, forceNew: [] },
+        [],
+      );
+      const servers = this.o.servers.map((s) => {
+        const ip = standIn(
+          "PrimaryIp",
+          `${s.location}-ipv4`,
+          {
+            cloud,
+            kind: "primary_ip",
+            name: `${deployment}-${s.location}-ipv4`,
+            type: "ipv4",
+            location: s.location,
+            forceNew: ["location"],
+          },
+          ["address"],
+          {
+            deleteBeforeReplace: true,
+          },
+        );
         const server = standIn(
           "Server",
           `${s.location}-server`,
-          { cloud, kind: "server", name: `${deployment}-${s.location}`, serverType: s.serverType, location: s.location, ipv4: ip.address, sshKey: key.id, firewall: firewall.id, forceNew: ["location", "sshKey"] },
+          {
+            cloud,
+            kind: "server",
+            name: `${deployment}-${s.location}`,
+            serverType: s.serverType,
+            location: s.location,
+            ipv4: ip.address,
+            sshKey: key.id,
+            firewall: firewall.id,
+            forceNew: ["location", "sshKey"],
+          },
           ["ipv4"],
           { deleteBeforeReplace: true, replaceOnChanges: ["serverType"] },
         );
-        return { name: `${deployment}-${s.location}`, region: s.location, ipv4: server.ipv4, ipv6: "", arch: "x64", sshUser: this.o.target.sshUser };
+        return {
+          name: `${deployment}-${s.location}`,
+          region: s.location,
+          ipv4: server.ipv4,
+          ipv6: "",
+          arch: "x64",
+          sshUser: this.o.target.sshUser,
+        };
       });
       return { servers: pulumi.output(servers) };
     };
@@ -188,7 +257,11 @@ export function cloudRecords(cloud: string): Record<string, CloudRecord> {
  * Makes the next create or update of a resource wait, as a slow server create does: `started` resolves with
  * the plugin process's PID once the create is under way, `open()` lets it call the cloud.
  */
-export function gate(cloud: string, kind: StandInInputs["kind"], name: string): { started: (ms?: number) => Promise<number>; open: () => void } {
+export function gate(
+  cloud: string,
+  kind: StandInInputs["kind"],
+  name: string,
+): { started: (ms?: number) => Promise<number>; open: () => void } {
   const path = join(cloud, "gates", `${kind}-${name}`);
   mkdirSync(join(cloud, "gates"), { recursive: true });
   writeFileSync(path, "");

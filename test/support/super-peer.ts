@@ -28,7 +28,10 @@ export interface TestSuperPeer extends RunningSuperPeer {
 }
 
 /** A real super peer on loopback with OS-chosen ports, configured through the same env variables as production. */
-export async function startTestSuperPeer(env: Record<string, string> = {}, identity = vectorIdentity("id_1")): Promise<TestSuperPeer> {
+export async function startTestSuperPeer(
+  env: Record<string, string> = {},
+  identity = vectorIdentity("id_1"),
+): Promise<TestSuperPeer> {
   const config = loadConfig({
     DRASYL_UDP4_LISTEN: "127.0.0.1:0",
     DRASYL_UDP6_LISTEN: "[::1]:0",
@@ -82,12 +85,27 @@ export class RawClient {
   }
 
   header(recipient: Uint8Array, type: MessageType, over: Partial<HeaderFields> = {}): HeaderFields {
-    return { hopCount: 0, networkId: 1, recipient, sender: this.identity.publicKey, pow: this.identity.pow, type, ...over };
+    return {
+      hopCount: 0,
+      networkId: 1,
+      recipient,
+      sender: this.identity.publicKey,
+      pow: this.identity.pow,
+      type,
+      ...over,
+    };
   }
 
-  hello(sp: Uint8Array, opts: { time?: bigint; endpoints?: Endpoint[]; armed?: boolean; header?: Partial<HeaderFields> } = {}): Uint8Array {
+  hello(
+    sp: Uint8Array,
+    opts: { time?: bigint; endpoints?: Endpoint[]; armed?: boolean; header?: Partial<HeaderFields> } = {},
+  ): Uint8Array {
     const body = encodeHelloSuperPeer(opts.time ?? nowMicros(), opts.endpoints ?? []);
-    return buildPacket(this.header(sp, MessageType.Hello, opts.header), body, opts.armed === false ? {} : { txKey: this.session.tx });
+    return buildPacket(
+      this.header(sp, MessageType.Hello, opts.header),
+      body,
+      opts.armed === false ? {} : { txKey: this.session.tx },
+    );
   }
 
   send(pkt: Uint8Array, port: number, host = "127.0.0.1"): void {
@@ -124,10 +142,14 @@ export class RawTcpClient {
 
   private constructor(socket: TcpSocket) {
     this.socket = socket;
-    const reader = new FrameReader(65535, (f) => {
-      this.frames.push(Buffer.from(f));
-      return true;
-    }, () => undefined);
+    const reader = new FrameReader(
+      65535,
+      (f) => {
+        this.frames.push(Buffer.from(f));
+        return true;
+      },
+      () => undefined,
+    );
     socket.on("data", (c: Buffer) => reader.feed(c));
     socket.on("close", () => {
       this.closed = true;
