@@ -642,7 +642,6 @@ describe.skipIf(cli.skip !== undefined)(
       expect(
         r.lines.filter((l) => /^\[hcloud\] Ctrl-C again: killed the engine \(pids \d+(, \d+)*\)$/.test(l)),
       ).toHaveLength(1);
-      expect(w.log()).toContain("^C received; terminating");
       // The engine's own processes are gone; the stand-in's plugin (a node process) is the test's to end.
       expect(engineProcesses()).toEqual([]);
       endStranded();

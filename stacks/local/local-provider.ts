@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, rmdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Provider, Server } from "../provider.ts";
 import type { DeploymentState } from "../state/state-dir.ts";
 import { cachedBaseImage, ensureBaseImage, labCacheDir } from "./base-image.ts";
@@ -25,6 +26,7 @@ import {
 import { claimHost, liveClaims, releaseHost, withMachineLock } from "./registry.ts";
 import { labHostFacts, labReadiness } from "./requirements.ts";
 import { LabError } from "./run.ts";
+import { forgetHostKey } from "../install/host-keys.ts";
 import { anyHostKey, type ExecResult, sshLogin, sshRunOnce } from "../install/ssh.ts";
 import { ensureLabKey } from "./ssh-key.ts";
 import { type HostRecord, type LabState, readState, writeState } from "./state.ts";
@@ -216,6 +218,13 @@ export class LocalProvider implements Provider {
           await ensureBridge();
           await createHostNetwork(spec.tag, h.index);
         });
+        // A host without SSH host keys yet is a new machine that makes its own on first boot, maybe
+        // at the address of one removed earlier (a move, a region removed and added again): a pin
+        // left for that address (say, by a run killed before it forgot it) would refuse the new key.
+        if (!existsSync(join(spec.files.upper, "etc", "ssh", "ssh_host_ed25519_key"))) {
+          if (forgetHostKey(this.paths.knownHostsFile, spec.ssh.host, spec.ssh.port))
+            onProgress(h.name, `new server at ${spec.ssh.host}: forgot its old pinned host key`);
+        }
         onProgress(h.name, `booting at ${spec.ssh.host}`);
         const t = Date.now();
         await startHost(spec);
