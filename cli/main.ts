@@ -34,13 +34,13 @@ for (const register of [
   registerStatus,
   registerPeers,
   registerLogs,
+  registerMonitoring,
   registerDestroy,
   registerIdentity,
   registerMove,
   registerForgetHost,
   registerInstallPulumi,
   registerSandbox,
-  registerMonitoring,
 ])
   register(program, globals);
 
