@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateSecretKey } from "../sp-runtime/crypto/keys.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
 import { superPeerAddress } from "../sp-runtime/node/test-node.ts";
-import { relayCheck, restartedBetween, type ServiceSnapshot } from "../stacks/rollout/gate.ts";
+import type { ServiceState } from "../stacks/install/health.ts";
+import { relayCheck, restartedBetween } from "../stacks/rollout/gate.ts";
 import { formatRolloutPlan, planRollout, RolloutPlanError, type SurveyedServer } from "../stacks/rollout/plan.ts";
 import { startTestSuperPeer, type TestSuperPeer, vectorIdentity } from "./support/super-peer.ts";
 
@@ -96,7 +97,7 @@ describe("planRollout", () => {
 });
 
 describe("restartedBetween (the soak's verdict)", () => {
-  const before: ServiceSnapshot = {
+  const before: ServiceState = {
     active: "active",
     sub: "running",
     mainPid: 100,

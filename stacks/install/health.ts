@@ -17,6 +17,8 @@ export interface ServiceState {
   mainPid: number;
   /** Automatic restarts since the last manual start: above 0, the daemon has crashed at least once. */
   restarts: number;
+  /** When the current run became active; a new value means the daemon was restarted. */
+  activeEnterTimestamp: string;
 }
 
 /** The probes of one address of the server. */
@@ -55,7 +57,7 @@ export interface ProbeSetup {
 
 export async function serviceState(conn: SshConnection): Promise<ServiceState> {
   const out = await conn.check(
-    `systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts ${SERVICE}`,
+    `systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p ActiveEnterTimestamp ${SERVICE}`,
     "systemctl show",
   );
   const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(out)?.[1] ?? "";
@@ -64,6 +66,7 @@ export async function serviceState(conn: SshConnection): Promise<ServiceState> {
     sub: v("SubState"),
     mainPid: Number(v("MainPID")) || 0,
     restarts: Number(v("NRestarts")) || 0,
+    activeEnterTimestamp: v("ActiveEnterTimestamp"),
   };
 }
 

@@ -3,38 +3,14 @@ import type { SuperPeerAddress } from "../../sp-runtime/node/super-peer-url.ts";
 import { type AppEvent, DrasylNode, superPeerAddress, type UniteEvent } from "../../sp-runtime/node/test-node.ts";
 import { bytesToHex } from "../../sp-runtime/util/hex.ts";
 import type { Server } from "../provider.ts";
-import { probeServer } from "../install/health.ts";
+import { probeServer, serviceState, type ServiceState } from "../install/health.ts";
 import { SERVICE } from "../install/layout.ts";
 import type { Settings } from "../install/settings.ts";
 import { shq } from "../install/shell.ts";
 import type { SshConnection } from "../install/ssh.ts";
 
-/** What `systemctl show` says about the running daemon; any change during the soak means it restarted. */
-export interface ServiceSnapshot {
-  active: string;
-  sub: string;
-  mainPid: number;
-  restarts: number;
-  activeEnterTimestamp: string;
-}
-
-export async function serviceSnapshot(conn: SshConnection): Promise<ServiceSnapshot> {
-  const out = await conn.check(
-    `systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p ActiveEnterTimestamp ${SERVICE}`,
-    "systemctl show",
-  );
-  const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(out)?.[1] ?? "";
-  return {
-    active: v("ActiveState"),
-    sub: v("SubState"),
-    mainPid: Number(v("MainPID")) || 0,
-    restarts: Number(v("NRestarts")) || 0,
-    activeEnterTimestamp: v("ActiveEnterTimestamp"),
-  };
-}
-
 /** Why `after` is not the same uninterrupted run as `before`, or undefined if it is. */
-export function restartedBetween(before: ServiceSnapshot, after: ServiceSnapshot): string | undefined {
+export function restartedBetween(before: ServiceState, after: ServiceState): string | undefined {
   if (after.active !== "active") return `drasyl-sp is ${after.active} (${after.sub})`;
   if (after.restarts !== before.restarts)
     return `systemd restarted drasyl-sp ${after.restarts - before.restarts} time(s) (NRestarts ${before.restarts} -> ${after.restarts})`;
@@ -71,7 +47,7 @@ export interface GateStep {
 export interface GateReport {
   ok: boolean;
   /** The daemon as the gate found it at its start: the release's start time, for the journal. */
-  before: ServiceSnapshot;
+  before: ServiceState;
   steps: GateStep[];
   /** The first failure, for the report. */
   error?: string;
@@ -235,7 +211,7 @@ export async function runGate(
     return s;
   };
   let t = Date.now();
-  const before = await serviceSnapshot(conn);
+  const before = await serviceState(conn);
   const done = (): GateReport => {
     const failed = steps.find((s) => !s.ok);
     return {
@@ -278,7 +254,7 @@ export async function runGate(
     await new Promise((r) =>
       setTimeout(r, Math.min(opts.pollMs ?? 1000, Math.max(0, opts.soakMs - (Date.now() - soakStart)))),
     );
-    last = await serviceSnapshot(conn);
+    last = await serviceState(conn);
     why = restartedBetween(before, last);
   }
   const relayStep = await relay;
