@@ -1,6 +1,6 @@
 /**
  * AEGIS-256X2 (two lanes, 128-bit tag) as in draft-irtf-cfrg-aegis-aead-18, which is what drasyl's
- * `aegis` 0.9.0 crate (libaegis) computes. See ../../../shared/protocol.md §6.
+ * `aegis` 0.9.0 crate (libaegis) computes (the drasyl protocol description, §6 on crypto).
  *
  * Design notes (the numbers are from sp-runtime/bench/aegis.ts on Node 20 / V8 11.3):
  * - The two lanes never exchange data: lane i only ever sees bytes [32b + 16i, 32b + 16i + 16) of
@@ -407,13 +407,18 @@ export function aegis256x2Open(
   checkKeyNonce(key, nonce);
   loadKeyNonce(key, 0, nonce, 0);
   run(ad, 0, ad.length, ct, 0, ct.length, MODE_OPEN);
-  let diff = 0;
-  for (let i = 0; i < AEGIS_TAG_LEN; i++) diff |= TAG[i]! ^ tag[i]!;
-  if (diff !== 0) {
+  if (!tagMatches(tag, 0)) {
     ct.fill(0);
     return false;
   }
   return true;
+}
+
+/** Compares the computed TAG with `src[off, +16)` in constant time: no early exit on the first difference. */
+function tagMatches(src: Uint8Array, off: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < AEGIS_TAG_LEN; i++) diff |= TAG[i]! ^ src[off + i]!;
+  return diff === 0;
 }
 
 /**
@@ -452,9 +457,7 @@ export function aegis256x2OpenAt(
 ): boolean {
   loadKeyNonce(buf, keyOff, nonce, nonceOff);
   run(buf, adOff, adLen, buf, msgOff, msgLen, MODE_OPEN);
-  let diff = 0;
-  for (let i = 0; i < AEGIS_TAG_LEN; i++) diff |= TAG[i]! ^ buf[tagOff + i]!;
-  if (diff !== 0) {
+  if (!tagMatches(buf, tagOff)) {
     buf.fill(0, msgOff, msgOff + msgLen);
     return false;
   }
