@@ -349,18 +349,7 @@ export const registerRollout: Register = (program, globals) => {
     .option("--dry-run", "print the batches and their order; change nothing", false)
     .option("--resume", "continue a stopped rollout (same release file, order and options) after a fix", false)
     .option("--json", "one JSON object per event on stdout", false)
-    .action(
-      async (o: {
-        config?: string;
-        release?: string;
-        batch?: number;
-        canary?: string;
-        soak?: number;
-        dryRun: boolean;
-        resume: boolean;
-        json: boolean;
-      }) => {
-        process.exitCode = await rollout({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
-      },
-    );
+    .action(async (o: Omit<RolloutOptions, "stateDir" | "argv">) => {
+      process.exitCode = await rollout({ ...o, stateDir: globals().stateDir, argv: process.argv.slice(2) });
+    });
 };
