@@ -21,6 +21,7 @@ const E2E = [
   "nat",
   "pulumi-engine",
   "rollout-e2e",
+  "workers",
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

@@ -95,7 +95,7 @@ describe("peers table", () => {
     const table = new PeerTable();
     const slot = table.insert(new Uint8Array(32).fill(0xcd), 0, true, undefined);
     table.helloAt[slot] = 1000;
-    table.setUdpSource(slot, { name: "udp4", send: () => undefined }, "203.0.113.9", 40000);
+    table.setUdpSource(slot, false, "203.0.113.9", 40000);
     const eps = encodeEndpoints([
       { address: "10.0.0.9", port: 22528 },
       { address: "10.0.0.9", port: 0 },
@@ -136,7 +136,7 @@ describe("default wildcard listeners together", () => {
       expect(await c.receive()).toBeDefined();
       c.close();
     }
-    const names = [...running.sp.peers.values()].map((p) => p.udp?.name).sort();
+    const names = [...running.sp.peers.values()].map((p) => p.socket).sort();
     expect(names).toEqual(["udp4", "udp6"]);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { PairTable } from "../sp-runtime/daemon/pair-table.ts";
-import { PeerTable } from "../sp-runtime/daemon/peer-table.ts";
+import { PeerCounter, PeerTable, peerTableMemory } from "../sp-runtime/daemon/peer-table.ts";
 import { encodeEndpoints } from "../sp-runtime/wire/endpoints.ts";
 
 function hex(b: Uint8Array): string {
@@ -9,8 +9,8 @@ function hex(b: Uint8Array): string {
 }
 
 describe("PeerTable", () => {
-  it("finds exactly the live peers through growth and heavy churn (checked against a Map)", () => {
-    const table = new PeerTable();
+  it("finds exactly the live peers through heavy churn (checked against a Map)", () => {
+    const table = new PeerTable(8192);
     const reference = new Map<string, number>();
     const keys: Uint8Array[] = [];
     for (let round = 0; round < 20_000; round++) {
@@ -66,12 +66,38 @@ describe("PeerTable", () => {
     table.setEndpoints(slot, many, 0, many.length);
     expect(hex(table.endpoints(slot))).toBe(hex(many));
     expect(table.distinctEndpoints[slot]).toBe(15);
-    table.setUdpSource(slot, { name: "udp4", send: () => undefined }, "192.0.2.7", 4000);
+    table.setUdpSource(slot, false, "192.0.2.7", 4000);
     const out = new Uint8Array(16 * 18);
     expect(table.contactCandidates(slot, out, 0)).toBe(16 * 18);
     expect(hex(out.subarray(15 * 18))).toBe(hex(encodeEndpoints([{ address: "192.0.2.7", port: 4000 }])));
     table.setEndpoints(slot, few, 0, few.length);
     expect(hex(table.endpoints(slot))).toBe(hex(few));
+  });
+});
+
+describe("PeerTable shared by workers", () => {
+  it("lets every worker find, address and count a peer another worker added, and holds the limit across them", () => {
+    const memory = peerTableMemory(64, 2);
+    const a = new PeerTable(memory, 0);
+    const b = new PeerTable(memory, 1);
+    const key = randomBytes(32);
+    const slot = a.insert(key, 0, true, undefined);
+    expect(b.find(key, 0)).toBe(slot);
+    // A worker that missed it inserts after it: the slot comes back instead of a second one.
+    expect(b.insert(key, 0, true, undefined)).toBe(slot);
+    a.setUdpSource(slot, true, "::ffff:192.0.2.1", 4000);
+    expect(b.address(slot)).toBe("::ffff:192.0.2.1");
+    expect(b.ipVersion(slot)).toBe("ipv4");
+    a.setUdpSource(slot, false, "192.0.2.2", 4001);
+    expect(b.address(slot)).toBe("192.0.2.2");
+    a.count(slot, PeerCounter.AppTx);
+    b.count(slot, PeerCounter.AppTx);
+    expect(a.counter(slot, PeerCounter.AppTx)).toBe(2);
+    expect(b.insert(randomBytes(32), 0, true, undefined, 2)).toBeGreaterThanOrEqual(0);
+    expect(a.insert(randomBytes(32), 0, true, undefined, 2)).toBe(-1);
+    b.remove(slot);
+    expect(a.find(key, 0)).toBe(-1);
+    expect(a.size).toBe(1);
   });
 });
 

@@ -1,6 +1,9 @@
 import { isIP } from "node:net";
 import { MAX_TCP_FRAME } from "../wire/constants.ts";
 
+/** ~1.2 GB of (lazily committed) peer table. */
+export const MAX_PEERS_LIMIT = 4_194_304;
+
 export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -34,6 +37,8 @@ export interface SuperPeerConfig {
   tcpMaxFrame: number;
   /** Bytes queued for one slow TCP reader before we drop instead of buffering more. */
   tcpMaxBuffered: number;
+  /** UDP worker threads; 0 = one per CPU the process may use. */
+  workers: number;
 }
 
 /** Names the variable and the accepted form, so a typo in a unit file stops startup visibly. */
@@ -113,7 +118,8 @@ export function loadConfig(env: Env = process.env): SuperPeerConfig {
     tcp6Listen: listen(env, "TCP6_LISTEN", "[::]:8443", 6),
     armMessages: bool(env, "ARM_MESSAGES", true),
     sendUnites: integer(env, "SEND_UNITES", 5000, -0x80000000, 0x7fffffff),
-    maxPeers: integer(env, "MAX_PEERS", 8192, 0, Number.MAX_SAFE_INTEGER),
+    // The peer table is allocated for MAX_PEERS up front (shared by the worker threads), hence a bound.
+    maxPeers: integer(env, "MAX_PEERS", 8192, 0, MAX_PEERS_LIMIT),
     minPowDifficulty: integer(env, "MIN_POW_DIFFICULTY", 24, 0, 255),
     helloTimeout: integer(env, "HELLO_TIMEOUT", 30000, 1, Number.MAX_SAFE_INTEGER),
     helloMaxAge: integer(env, "HELLO_MAX_AGE", 300000, 1, Number.MAX_SAFE_INTEGER),
@@ -124,6 +130,7 @@ export function loadConfig(env: Env = process.env): SuperPeerConfig {
     housekeepingInterval: integer(env, "HOUSEKEEPING_INTERVAL", 5000, 10, 3_600_000),
     tcpMaxFrame: integer(env, "TCP_MAX_FRAME", MAX_TCP_FRAME, 79, MAX_TCP_FRAME),
     tcpMaxBuffered: integer(env, "TCP_MAX_BUFFERED", 256 * 1024, 4096, 64 * 1024 * 1024),
+    workers: integer(env, "WORKERS", 0, 0, 256),
   };
   if (!config.udp4Listen && !config.udp6Listen && !config.tcp4Listen && !config.tcp6Listen) {
     throw new ConfigError(

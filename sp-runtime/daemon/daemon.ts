@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import type { Worker } from "node:worker_threads";
 import type { Identity } from "../identity/identity.ts";
 import { generateIdentity } from "../identity/identity.ts";
 import { loadIdentityFile, saveIdentityFile } from "../identity/identity-file.ts";
@@ -8,9 +9,11 @@ import type { ListenAddress, SuperPeerConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { formatListening, formatPeers, listeningUrls } from "./output.ts";
+import { sharedState } from "./shared-state.ts";
 import { SuperPeer } from "./super-peer.ts";
 import { TcpService } from "./tcp.ts";
 import { bindUdp, type UdpListener } from "./udp.ts";
+import { startWorker, workerCount } from "./worker.ts";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
@@ -44,6 +47,8 @@ export interface RunningSuperPeer {
   readonly sp: SuperPeer;
   readonly urls: string[];
   readonly udp: UdpListener[];
+  /** UDP worker threads besides the main thread (worker 0). */
+  readonly workers: number;
   /** Bound addresses, with real ports when 0 was configured. */
   readonly bound: {
     udp4?: ListenAddress;
@@ -59,14 +64,26 @@ function boundOf(info: AddressInfo | string | null, fallback: ListenAddress): Li
   return info && typeof info === "object" ? { host: fallback.host, port: info.port } : fallback;
 }
 
+export interface StartOptions {
+  /** The script a UDP worker thread runs (the bundle itself); without one the daemon runs one worker. */
+  workerScript?: string;
+  /** A worker thread died after startup: the daemon is no longer whole (main.ts exits so systemd restarts it). */
+  onWorkerExit?: (worker: number, error: Error) => void;
+}
+
 export async function startSuperPeer(
   config: SuperPeerConfig,
   identity: Identity,
   log: Logger,
   stdout: (text: string) => void = (t) => process.stdout.write(t),
+  options: StartOptions = {},
 ): Promise<RunningSuperPeer> {
-  const sp = new SuperPeer(identity, config, log);
+  const workers = workerCount(config, log, options.workerScript);
+  const shared = sharedState(config.maxPeers, workers);
+  const sp = new SuperPeer(identity, config, log, Date.now, shared, 0);
   const udp: UdpListener[] = [];
+  const threads: Worker[] = [];
+  let closing = false;
   const tcp = new TcpService(
     sp,
     { maxConnections: config.maxPeers, maxFrame: config.tcpMaxFrame, maxBuffered: config.tcpMaxBuffered },
@@ -77,7 +94,9 @@ export async function startSuperPeer(
   let metricsServer: Server | undefined;
 
   const close = async (): Promise<void> => {
+    closing = true;
     for (const t of timers) clearInterval(t);
+    await Promise.all(threads.map((w) => w.terminate()));
     for (const l of udp) l.socket.close();
     await tcp.close();
     if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
@@ -85,12 +104,12 @@ export async function startSuperPeer(
 
   try {
     if (config.udp4Listen) {
-      const l = await bindUdp(sp, config.udp4Listen, 4, false, log);
+      const l = await bindUdp(sp, config.udp4Listen, 4, false, log, workers > 1);
       udp.push(l);
       bound.udp4 = boundOf(l.socket.address(), config.udp4Listen);
     }
     if (config.udp6Listen) {
-      const l = await bindUdp(sp, config.udp6Listen, 6, config.udp4Listen !== undefined, log);
+      const l = await bindUdp(sp, config.udp6Listen, 6, config.udp4Listen !== undefined, log, workers > 1);
       udp.push(l);
       bound.udp6 = boundOf(l.socket.address(), config.udp6Listen);
     }
@@ -101,6 +120,25 @@ export async function startSuperPeer(
         (await tcp.listen(config.tcp6Listen, config.tcp4Listen !== undefined)).address(),
         config.tcp6Listen,
       );
+
+    for (let w = 1; w < workers; w++) {
+      const data = {
+        kind: "drasyl-sp-worker" as const,
+        config: { ...config, udp4Listen: bound.udp4, udp6Listen: bound.udp6 },
+        secretKey: identity.secretKey,
+        pow: identity.pow,
+        shared,
+        worker: w,
+      };
+      const thread = await startWorker(options.workerScript as string, data, sp);
+      threads.push(thread);
+      thread.on("error", (e) => {
+        if (!closing) options.onWorkerExit?.(w, e);
+      });
+      thread.on("exit", (code) => {
+        if (!closing) options.onWorkerExit?.(w, new Error(`exited with code ${code}`));
+      });
+    }
 
     // Without an exporter nobody reads the metrics, so nothing is collected, and prom-client (~10 MB
     // of RSS once loaded) is not even loaded.
@@ -121,6 +159,7 @@ export async function startSuperPeer(
       publicKey: identity.publicKeyHex,
       networkId: config.networkId,
       armMessages: config.armMessages,
+      workers,
     });
 
     timers.push(
@@ -134,7 +173,7 @@ export async function startSuperPeer(
     if (config.peersPrintInterval > 0)
       timers.push(setInterval(() => stdout(formatPeers(sp.peers.values(), Date.now())), config.peersPrintInterval));
     for (const t of timers) t.unref();
-    return { sp, urls, udp, bound, close };
+    return { sp, urls, udp, workers: threads.length, bound, close };
   } catch (e) {
     await close();
     const err = e as NodeJS.ErrnoException;

@@ -30,20 +30,29 @@ export type DropReason = (typeof DROP_REASONS)[number];
 
 export const DROP_INDEX = Object.fromEntries(DROP_REASONS.map((r, i) => [r, i])) as Record<DropReason, number>;
 
+/** Counts into this worker's counters; reads sum every worker's. */
 export class DropCounters {
-  readonly counts = new Float64Array(DROP_REASONS.length);
+  readonly counts: Float64Array;
+  private readonly all: Float64Array[];
+
+  constructor(all: Float64Array[] = [new Float64Array(DROP_REASONS.length)], worker = 0) {
+    this.all = all;
+    this.counts = all[worker] as Float64Array;
+  }
 
   add(reason: DropReason): void {
     this.counts[DROP_INDEX[reason]] = (this.counts[DROP_INDEX[reason]] as number) + 1;
   }
 
   get(reason: DropReason): number {
-    return this.counts[DROP_INDEX[reason]] as number;
+    let n = 0;
+    for (const c of this.all) n += c[DROP_INDEX[reason]] as number;
+    return n;
   }
 
   total(): number {
     let t = 0;
-    for (const c of this.counts) t += c;
+    for (const counts of this.all) for (const c of counts) t += c;
     return t;
   }
 }

@@ -129,6 +129,16 @@ export class Metrics {
       },
     });
     new Counter({
+      name: "drasyl_sp_worker_packets_total",
+      help: "UDP datagrams received, per worker thread (DRASYL_WORKERS)",
+      labelNames: ["worker"] as const,
+      registers,
+      collect() {
+        this.reset();
+        sp.workerPackets().forEach((n, worker) => this.inc({ worker: String(worker) }, n));
+      },
+    });
+    new Counter({
       name: "drasyl_sp_evicted_peers_total",
       help: "Peers removed after HELLO_TIMEOUT without a HELLO",
       registers,

@@ -1,6 +1,45 @@
 import { randomBytes } from "node:crypto";
+import { SharedLock } from "./shared-lock.ts";
 
-const MIN_CAPACITY = 64;
+const MIN_CAPACITY = 1024;
+const CTL_LOCK = 0;
+const CTL_SIZE = 1;
+const CTL_WORDS = 2;
+
+/** What a worker thread needs to attach to the same pair table (structured-clonable). */
+export interface PairTableMemory {
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly seed: number;
+}
+
+function layout(capacity: number) {
+  let off = 0;
+  const at = (bytes: number): number => {
+    off = Math.ceil(off / 8) * 8;
+    const o = off;
+    off += bytes;
+    return o;
+  };
+  const l = {
+    ctl: at(CTL_WORDS * 4),
+    bytes: at(capacity * 8),
+    unitedAt: at(capacity * 8),
+    from: at(capacity * 4),
+    to: at(capacity * 4),
+    index: at(capacity * 2 * 4),
+    total: 0,
+  };
+  l.total = off;
+  return l;
+}
+
+/** A zeroed pair table of at least `capacity` entries (a power of two). */
+export function pairTableMemory(capacity: number): PairTableMemory {
+  let cap = MIN_CAPACITY;
+  while (cap < capacity) cap *= 2;
+  return { buffer: new SharedArrayBuffer(layout(cap).total), capacity: cap, seed: randomBytes(4).readInt32LE(0) };
+}
 
 /**
  * Per (sender slot, recipient slot) of a PeerTable: bytes relayed from one to the other, for
@@ -8,24 +47,46 @@ const MIN_CAPACITY = 64;
  * SEND_UNITES rate limit. Struct-of-arrays with an open-addressing index, like PeerTable: a relayed
  * packet adds to a number in place, it never creates a Map entry or an object.
  *
+ * Shared by every worker thread like the PeerTable, under the same lock: new entries, UNITE
+ * decisions (so the rate limit holds whichever worker relays) and the sweep take it; a lookup of
+ * an existing entry does not. When full, new pairs go without bytes and UNITEs until the next sweep.
+ *
  * Entries name peer slots, so they must go before a slot is reused: `sweep` runs in the same
  * housekeeping pass that frees slots, and nothing else frees them.
  */
 export class PairTable {
-  size = 0;
-  private capacity = 0;
-  private from = new Int32Array(0);
-  private to = new Int32Array(0);
+  readonly memory: PairTableMemory;
+  readonly lock: SharedLock;
   /** Whole packets relayed from `from` to `to`. */
-  bytes = new Float64Array(0);
+  readonly bytes: Float64Array;
   /** ms of the last UNITE about this pair; 0 = none live. */
-  unitedAt = new Float64Array(0);
-  private index = new Int32Array(0);
+  readonly unitedAt: Float64Array;
+  private readonly capacity: number;
+  private readonly ctl: Int32Array;
+  private readonly from: Int32Array;
+  private readonly to: Int32Array;
+  private readonly index: Int32Array;
   private readonly seed: number;
 
-  constructor() {
-    this.seed = randomBytes(4).readInt32LE(0);
-    this.resize(MIN_CAPACITY);
+  /** `lock` is the peer table's, so one lock orders every shared write; a standalone table brings its own. */
+  constructor(memory: PairTableMemory | number = MIN_CAPACITY, lock?: SharedLock) {
+    const m = typeof memory === "number" ? pairTableMemory(memory) : memory;
+    const l = layout(m.capacity);
+    const b = m.buffer;
+    this.memory = m;
+    this.capacity = m.capacity;
+    this.seed = m.seed;
+    this.lock = lock ?? new SharedLock(b, l.ctl + CTL_LOCK * 4);
+    this.ctl = new Int32Array(b, l.ctl, CTL_WORDS);
+    this.bytes = new Float64Array(b, l.bytes, m.capacity);
+    this.unitedAt = new Float64Array(b, l.unitedAt, m.capacity);
+    this.from = new Int32Array(b, l.from, m.capacity);
+    this.to = new Int32Array(b, l.to, m.capacity);
+    this.index = new Int32Array(b, l.index, m.capacity * 2);
+  }
+
+  get size(): number {
+    return this.ctl[CTL_SIZE] as number;
   }
 
   private hash(a: number, b: number): number {
@@ -35,29 +96,44 @@ export class PairTable {
     return h ^ (h >>> 13);
   }
 
-  /** The entry of (a, b), or -1. */
+  /** The entry of (a, b), or -1. A miss while a sweep compacts the table is resolved by `entry` under the lock. */
   find(a: number, b: number): number {
-    const mask = this.index.length - 1;
+    const index = this.index;
+    const mask = index.length - 1;
     let i = this.hash(a, b) & mask;
     for (;;) {
-      const e = this.index[i] as number;
+      const e = index[i] as number;
       if (e === 0) return -1;
       if (this.from[e - 1] === a && this.to[e - 1] === b) return e - 1;
       i = (i + 1) & mask;
     }
   }
 
-  /** The entry of (a, b), created empty if missing. */
+  /** The entry of (a, b), created empty if missing; -1 when the table is full. */
   entry(a: number, b: number): number {
     const found = this.find(a, b);
     if (found >= 0) return found;
-    if (this.size === this.capacity) this.resize(this.capacity * 2);
-    const e = this.size++;
+    this.lock.acquire();
+    try {
+      return this.entryLocked(a, b);
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** `entry` for a caller that holds the lock. */
+  entryLocked(a: number, b: number): number {
+    const found = this.find(a, b);
+    if (found >= 0) return found;
+    const size = this.ctl[CTL_SIZE] as number;
+    if (size === this.capacity) return -1;
+    const e = size;
     this.from[e] = a;
     this.to[e] = b;
     this.bytes[e] = 0;
     this.unitedAt[e] = 0;
     this.place(e);
+    this.ctl[CTL_SIZE] = size + 1;
     return e;
   }
 
@@ -73,57 +149,42 @@ export class PairTable {
     const mask = this.index.length - 1;
     let i = this.hash(this.from[e] as number, this.to[e] as number) & mask;
     while (this.index[i] !== 0) i = (i + 1) & mask;
-    this.index[i] = e + 1;
-  }
-
-  private resize(capacity: number): void {
-    const from = new Int32Array(capacity);
-    const to = new Int32Array(capacity);
-    const bytes = new Float64Array(capacity);
-    const unitedAt = new Float64Array(capacity);
-    from.set(this.from.subarray(0, this.size));
-    to.set(this.to.subarray(0, this.size));
-    bytes.set(this.bytes.subarray(0, this.size));
-    unitedAt.set(this.unitedAt.subarray(0, this.size));
-    this.from = from;
-    this.to = to;
-    this.bytes = bytes;
-    this.unitedAt = unitedAt;
-    this.capacity = capacity;
-    this.rebuildIndex();
-  }
-
-  private rebuildIndex(): void {
-    this.index = new Int32Array(this.capacity * 2);
-    for (let e = 0; e < this.size; e++) this.place(e);
+    Atomics.store(this.index, i, e + 1);
   }
 
   /**
    * Drops the entries of peers that are gone (`alive` false) and UNITE records older than
    * `uniteEvery` ms (calling `uniteExpired(slot)` for the sender of each dropped live record), then
-   * entries left with neither bytes nor a UNITE; compacts in place.
+   * entries left with neither bytes nor a UNITE; compacts in place, under the lock.
    */
   sweep(alive: (slot: number) => boolean, now: number, uniteEvery: number, uniteExpired: (slot: number) => void): void {
-    let kept = 0;
-    for (let e = 0; e < this.size; e++) {
-      const a = this.from[e] as number;
-      const b = this.to[e] as number;
-      const aAlive = alive(a);
-      const live = aAlive && alive(b);
-      let united = this.unitedAt[e] as number;
-      if (united !== 0 && (!live || now - united >= uniteEvery)) {
-        if (aAlive) uniteExpired(a);
-        united = 0;
+    this.lock.acquire();
+    try {
+      const size = this.ctl[CTL_SIZE] as number;
+      let kept = 0;
+      for (let e = 0; e < size; e++) {
+        const a = this.from[e] as number;
+        const b = this.to[e] as number;
+        const aAlive = alive(a);
+        const live = aAlive && alive(b);
+        let united = this.unitedAt[e] as number;
+        if (united !== 0 && (!live || now - united >= uniteEvery)) {
+          if (aAlive) uniteExpired(a);
+          united = 0;
+        }
+        const bytes = this.bytes[e] as number;
+        if (!live || (bytes === 0 && united === 0)) continue;
+        this.from[kept] = a;
+        this.to[kept] = b;
+        this.bytes[kept] = bytes;
+        this.unitedAt[kept] = united;
+        kept++;
       }
-      const bytes = this.bytes[e] as number;
-      if (!live || (bytes === 0 && united === 0)) continue;
-      this.from[kept] = a;
-      this.to[kept] = b;
-      this.bytes[kept] = bytes;
-      this.unitedAt[kept] = united;
-      kept++;
+      this.ctl[CTL_SIZE] = kept;
+      this.index.fill(0);
+      for (let e = 0; e < kept; e++) this.place(e);
+    } finally {
+      this.lock.release();
     }
-    this.size = kept;
-    this.rebuildIndex();
   }
 }

@@ -33,6 +33,7 @@ import { type DropReason, DropCounters } from "./drops.ts";
 import type { Logger } from "./log.ts";
 import { PairTable } from "./pair-table.ts";
 import { PeerCounter, PeerTable } from "./peer-table.ts";
+import { type SharedState, sharedState, statsOf, T, TOTALS, type Totals } from "./shared-state.ts";
 import type { TcpLink, UdpSender } from "./transport.ts";
 
 const RANDOM_POOL = 32 * 1024;
@@ -44,15 +45,7 @@ export type SuperPeerOptions = Pick<
   "networkId" | "armMessages" | "sendUnites" | "maxPeers" | "minPowDifficulty" | "helloTimeout" | "helloMaxAge"
 >;
 
-export interface Totals {
-  helloRx: number;
-  ackTx: number;
-  appRx: number;
-  appTx: number;
-  uniteTx: number;
-  relayedBytes: number;
-  evicted: number;
-}
+export type { Totals } from "./shared-state.ts";
 
 /**
  * The super peer's packet logic (protocol.md s5), independent of sockets: transports hand every
@@ -61,14 +54,26 @@ export interface Totals {
  *
  * Peers live in a PeerTable and are handled by slot number; the packet path opens and seals in
  * place and allocates nothing but the answer it sends.
+ *
+ * With DRASYL_WORKERS > 1 each worker thread runs its own SuperPeer over the same SharedState,
+ * with its own UDP sockets on the same port: a peer is one slot whoever handles its packets.
+ * TCP connections belong to the main thread (worker 0); other workers hand packets for a TCP peer
+ * to it through `forwardTcp`.
  */
 export class SuperPeer {
-  readonly peers = new PeerTable();
-  readonly pairs = new PairTable();
-  readonly drops = new DropCounters();
-  readonly totals: Totals = { helloRx: 0, ackTx: 0, appRx: 0, appTx: 0, uniteTx: 0, relayedBytes: 0, evicted: 0 };
-  /** Live UNITE records per peer slot (both directions), for MAX_UNITE_RECORDS_PER_PEER. */
-  private uniteRecords = new Int32Array(0);
+  readonly peers: PeerTable;
+  readonly pairs: PairTable;
+  readonly drops: DropCounters;
+  readonly shared: SharedState;
+  readonly worker: number;
+  /** The main thread's TCP connections by id; undefined on other workers. */
+  tcpLinks: Map<number, TcpLink> | undefined;
+  /** How a worker without the TCP connections sends to a TCP peer. */
+  forwardTcp: ((linkId: number, pkt: Uint8Array) => void) | undefined;
+  /** This worker's totals, indexed by T. */
+  private readonly stats: Float64Array;
+  /** This worker's UDP sockets by family (IPv4, IPv6): any socket of the port answers for all of them. */
+  private readonly udpOut: (UdpSender | undefined)[] = [undefined, undefined];
   private readonly identity: Identity;
   private readonly opts: SuperPeerOptions;
   private readonly log: Logger;
@@ -77,11 +82,52 @@ export class SuperPeer {
   private poolPos = RANDOM_POOL;
   private readonly unite = new Uint8Array(UNITE_FIXED_LEN + UNITE_MAX_ENDPOINTS * ENDPOINT_LEN);
 
-  constructor(identity: Identity, opts: SuperPeerOptions, log: Logger, now: () => number = Date.now) {
+  constructor(
+    identity: Identity,
+    opts: SuperPeerOptions,
+    log: Logger,
+    now: () => number = Date.now,
+    shared: SharedState = sharedState(opts.maxPeers),
+    worker = 0,
+  ) {
     this.identity = identity;
     this.opts = opts;
     this.log = log;
     this.now = now;
+    this.shared = shared;
+    this.worker = worker;
+    this.peers = new PeerTable(shared.peers, worker);
+    this.pairs = new PairTable(shared.pairs, this.peers.lock);
+    this.stats = statsOf(shared, worker).totals;
+    const drops: Float64Array[] = [];
+    for (let w = 0; w < shared.workers; w++) drops.push(statsOf(shared, w).drops);
+    this.drops = new DropCounters(drops, worker);
+  }
+
+  /** Every worker's totals summed. */
+  get totals(): Totals {
+    const sum = Object.fromEntries(TOTALS.map((t) => [t, 0])) as Totals;
+    for (let w = 0; w < this.shared.workers; w++) {
+      const s = statsOf(this.shared, w).totals;
+      for (const t of TOTALS) sum[t] += s[T[t]] as number;
+    }
+    return sum;
+  }
+
+  /** UDP datagrams received, per worker. */
+  workerPackets(): number[] {
+    const out: number[] = [];
+    for (let w = 0; w < this.shared.workers; w++) out.push(statsOf(this.shared, w).totals[T.udpPackets] as number);
+    return out;
+  }
+
+  /** Registers one of this worker's UDP sockets, through which it answers peers of that family. */
+  addUdp(udp: UdpSender): void {
+    this.udpOut[udp.name === "udp6" ? 1 : 0] = udp;
+  }
+
+  private bump(t: number, by = 1): void {
+    this.stats[t] = (this.stats[t] as number) + by;
   }
 
   get publicKey(): Uint8Array {
@@ -90,6 +136,7 @@ export class SuperPeer {
 
   /** Returns why the packet was dropped, or undefined when it was handled. */
   handleUdp(pkt: Buffer, udp: UdpSender, address: string, port: number): DropReason | undefined {
+    this.bump(T.udpPackets);
     return this.count(this.handle(pkt, udp, address, port, undefined));
   }
 
@@ -133,7 +180,8 @@ export class SuperPeer {
     const peers = this.peers;
     let slot = peers.find(pkt, OFF_SENDER);
     if (slot < 0) {
-      if (this.opts.maxPeers > 0 && peers.size >= this.opts.maxPeers) return "capacity_exceeded";
+      // Checked again under the lock by insert; this spares the key exchange when the table is full.
+      if (peers.size >= this.peerLimit()) return "capacity_exceeded";
       const created = this.createPeer(pkt);
       if (typeof created === "string") return created;
       slot = created;
@@ -164,10 +212,14 @@ export class SuperPeer {
     // The last HELLO wins, across transports and families, as in Rust.
     peers.helloAt[slot] = now;
     peers.setEndpoints(slot, pkt, bodyStart + HELLO_SP_FIXED_LEN, bodyStart + bodyLen);
-    if (tcp) peers.setTcpSource(slot, tcp);
-    else if (udp) peers.setUdpSource(slot, udp, address, port);
+    if (tcp) peers.setTcpSource(slot, tcp.id, tcp.v6Socket, address, port);
+    else if (udp) {
+      const v6 = udp.name === "udp6";
+      this.udpOut[v6 ? 1 : 0] = udp;
+      peers.setUdpSource(slot, v6, address, port);
+    }
     peers.count(slot, PeerCounter.HelloRx);
-    this.totals.helloRx++;
+    this.bump(T.helloRx);
 
     const ack = this.packet(slot, MessageType.Ack, ACK_LEN);
     const off = ack.length - ACK_LEN;
@@ -175,7 +227,7 @@ export class SuperPeer {
     this.seal(ack, slot);
     if (this.sendTo(slot, ack)) {
       peers.count(slot, PeerCounter.AckTx);
-      this.totals.ackTx++;
+      this.bump(T.ackTx);
     }
     return undefined;
   }
@@ -193,16 +245,16 @@ export class SuperPeer {
     }
     // Invalid-PoW peers are kept like Rust does, so a repeat offender costs one lookup, not a hash;
     // they never get a HELLO time, so the next housekeeping tick removes them.
-    const slot = this.peers.insert(pkt, OFF_SENDER, validPow, session);
-    if (this.uniteRecords.length < this.peers.capacity) {
-      const grown = new Int32Array(this.peers.capacity);
-      grown.set(this.uniteRecords);
-      this.uniteRecords = grown;
-    }
-    this.uniteRecords[slot] = 0;
+    const slot = this.peers.insert(pkt, OFF_SENDER, validPow, session, this.peerLimit());
+    if (slot < 0) return "capacity_exceeded";
     if (this.log.enabled("debug"))
       this.log.debug("new peer", { peer: this.peers.view(slot).publicKeyHex, pow: validPow ? "ok" : "invalid" });
     return slot;
+  }
+
+  /** MAX_PEERS, or the table's capacity when it is 0 (unlimited). */
+  private peerLimit(): number {
+    return this.opts.maxPeers > 0 ? this.opts.maxPeers : this.peers.capacity;
   }
 
   private relay(pkt: Buffer): DropReason | undefined {
@@ -210,7 +262,7 @@ export class SuperPeer {
     const peers = this.peers;
     const sender = peers.find(pkt, OFF_SENDER);
     if (sender >= 0) peers.count(sender, PeerCounter.AppRx);
-    this.totals.appRx++;
+    this.bump(T.appRx);
     let same = true;
     for (let i = 0; i < 32; i++) {
       if (pkt[OFF_RECIPIENT + i] !== pkt[OFF_SENDER + i]) {
@@ -236,40 +288,51 @@ export class SuperPeer {
     pkt[OFF_HOP_COUNT] = hop + 1;
     if (!this.sendTo(recipient, pkt)) return "recipient_unreachable";
     peers.count(recipient, PeerCounter.AppTx);
-    this.totals.appTx++;
-    this.totals.relayedBytes += pkt.length;
+    this.bump(T.appTx);
+    this.bump(T.relayedBytes, pkt.length);
     if (sender >= 0) {
       const e = this.pairs.entry(sender, recipient);
+      if (e < 0) return undefined;
       this.pairs.bytes[e] = (this.pairs.bytes[e] as number) + pkt.length;
       this.tryUnite(sender, recipient, e);
     }
     return undefined;
   }
 
-  /** Rate limit keyed by the pair in both directions; the unit is ms throughout (Rust mixes in µs). */
+  /**
+   * Rate limit keyed by the pair in both directions; the unit is ms throughout (Rust mixes in µs).
+   * Decided under the shared lock, so two workers relaying the same pair send one set of UNITEs.
+   */
   private tryUnite(sender: number, recipient: number, e: number): void {
     const every = this.opts.sendUnites;
     if (every < 0 || this.peers.helloAt[sender] === 0) return;
     const now = this.now();
     if (every > 0) {
       const pairs = this.pairs;
-      const last = pairs.unitedAt[e] as number;
-      if (last !== 0 && now - last < every) return;
-      const back = pairs.entry(recipient, sender);
-      const records = this.uniteRecords;
-      // A record that is only being renewed does not count twice.
-      const newForward = last === 0 ? 1 : 0;
-      const newBack = pairs.unitedAt[back] === 0 ? 1 : 0;
-      if (
-        (records[sender] as number) + newForward > MAX_UNITE_RECORDS_PER_PEER ||
-        (records[recipient] as number) + newBack > MAX_UNITE_RECORDS_PER_PEER
-      )
-        return;
-      records[sender] = (records[sender] as number) + newForward;
-      records[recipient] = (records[recipient] as number) + newBack;
-      // Read through `pairs` again: entry() may have replaced the arrays when it grew them.
-      pairs.unitedAt[e] = now;
-      pairs.unitedAt[back] = now;
+      const seen = pairs.unitedAt[e] as number;
+      if (seen !== 0 && now - seen < every) return;
+      pairs.lock.acquire();
+      try {
+        const last = pairs.unitedAt[e] as number;
+        if (last !== 0 && now - last < every) return;
+        const back = pairs.entryLocked(recipient, sender);
+        if (back < 0) return;
+        const records = this.peers.uniteRecords;
+        // A record that is only being renewed does not count twice.
+        const newForward = last === 0 ? 1 : 0;
+        const newBack = pairs.unitedAt[back] === 0 ? 1 : 0;
+        if (
+          (records[sender] as number) + newForward > MAX_UNITE_RECORDS_PER_PEER ||
+          (records[recipient] as number) + newBack > MAX_UNITE_RECORDS_PER_PEER
+        )
+          return;
+        records[sender] = (records[sender] as number) + newForward;
+        records[recipient] = (records[recipient] as number) + newBack;
+        pairs.unitedAt[e] = now;
+        pairs.unitedAt[back] = now;
+      } finally {
+        pairs.lock.release();
+      }
     }
     this.sendUnite(sender, recipient);
     this.sendUnite(recipient, sender);
@@ -287,7 +350,7 @@ export class SuperPeer {
     this.seal(pkt, to);
     if (this.sendTo(to, pkt)) {
       peers.count(to, PeerCounter.UniteTx);
-      this.totals.uniteTx++;
+      this.bump(T.uniteTx);
     }
   }
 
@@ -320,25 +383,34 @@ export class SuperPeer {
     this.poolPos += 32;
   }
 
-  private sendTo(slot: number, pkt: Buffer): boolean {
+  private sendTo(slot: number, pkt: Uint8Array): boolean {
     const peers = this.peers;
-    if (peers.isTcp(slot)) {
-      const link = peers.tcp[slot];
-      if (link === undefined || link.closed) return false;
-      if (!link.send(pkt)) {
-        this.drops.add("tcp_backpressure");
-        return false;
-      }
-      link.lastActivity = this.now();
-      return true;
-    }
-    const udp = peers.udp[slot];
+    if (peers.isTcp(slot)) return this.sendTcp(peers.tcpLink[slot] as number, pkt);
+    const udp = this.udpOut[peers.onV6Socket(slot) ? 1 : 0];
     if (udp === undefined) return false;
-    udp.send(pkt, peers.port[slot] as number, peers.address[slot] as string);
+    udp.send(pkt, peers.port[slot] as number, peers.address(slot));
     return true;
   }
 
-  /** Evicts silent peers and expired UNITE records (protocol.md s5.3, units fixed). */
+  /** Sends over the TCP connection `linkId`: directly on the main thread, else through it. */
+  sendTcp(linkId: number, pkt: Uint8Array): boolean {
+    const links = this.tcpLinks;
+    if (links === undefined) {
+      if (this.forwardTcp === undefined) return false;
+      this.forwardTcp(linkId, pkt);
+      return true;
+    }
+    const link = links.get(linkId);
+    if (link === undefined || link.closed) return false;
+    if (!link.send(pkt)) {
+      this.drops.add("tcp_backpressure");
+      return false;
+    }
+    link.lastActivity = this.now();
+    return true;
+  }
+
+  /** Evicts silent peers and expired UNITE records (protocol.md s5.3, units fixed). Main thread only. */
   housekeeping(): void {
     const now = this.now();
     const deadline = now - this.opts.helloTimeout;
@@ -349,14 +421,13 @@ export class SuperPeer {
       const helloAt = peers.helloAt[slot] as number;
       if (helloAt === 0 || helloAt < deadline) {
         if (helloAt !== 0) {
-          this.totals.evicted++;
+          this.bump(T.evicted);
           if (debug) this.log.debug("peer evicted", { peer: peers.view(slot).publicKeyHex, silentMs: now - helloAt });
         }
         peers.remove(slot);
-        this.uniteRecords[slot] = 0;
       }
     }
-    const records = this.uniteRecords;
+    const records = peers.uniteRecords;
     this.pairs.sweep(
       (slot) => peers.isUsed(slot),
       now,

@@ -23,14 +23,18 @@ export interface TcpLimits {
 }
 
 class Connection implements TcpLink {
+  readonly id: number;
   readonly remoteAddress: string;
+  readonly v6Socket: boolean;
   readonly remotePort: number;
   lastActivity: number;
   private readonly socket: Socket;
   private readonly maxBuffered: number;
 
-  constructor(socket: Socket, now: number, maxBuffered: number) {
+  constructor(id: number, socket: Socket, now: number, maxBuffered: number) {
+    this.id = id;
     this.socket = socket;
+    this.v6Socket = socket.remoteFamily === "IPv6";
     this.remoteAddress = socket.remoteAddress ?? "";
     this.remotePort = socket.remotePort ?? 0;
     this.lastActivity = now;
@@ -56,6 +60,9 @@ class Connection implements TcpLink {
 export class TcpService {
   private readonly servers: Server[] = [];
   private readonly connections = new Set<Connection>();
+  /** The same connections by id, which the shared peer table names them by. */
+  private readonly links = new Map<number, Connection>();
+  private nextId = 1;
   private readonly sp: SuperPeer;
   private readonly limits: TcpLimits;
   private readonly log: Logger;
@@ -66,6 +73,7 @@ export class TcpService {
     this.limits = limits;
     this.log = log;
     this.now = now;
+    sp.tcpLinks = this.links;
   }
 
   get connectionCount(): number {
@@ -95,8 +103,10 @@ export class TcpService {
       return;
     }
     socket.setNoDelay(true);
-    const conn = new Connection(socket, this.now(), this.limits.maxBuffered);
+    const conn = new Connection(this.nextId, socket, this.now(), this.limits.maxBuffered);
+    this.nextId = this.nextId === 0x7fffffff ? 1 : this.nextId + 1;
     this.connections.add(conn);
+    this.links.set(conn.id, conn);
     const reader = new FrameReader(
       this.limits.maxFrame,
       (f) => {
@@ -119,7 +129,10 @@ export class TcpService {
     socket.on("error", (err) =>
       this.log.debug("tcp connection error", { error: err.message, src: `${conn.remoteAddress}:${conn.remotePort}` }),
     );
-    socket.on("close", () => this.connections.delete(conn));
+    socket.on("close", () => {
+      this.connections.delete(conn);
+      this.links.delete(conn.id);
+    });
   }
 
   /** Closes connections without a processed frame or a send for `idleMs`: slow, silent and half-open ones. */
@@ -130,6 +143,7 @@ export class TcpService {
       if (conn.lastActivity < deadline) {
         conn.close();
         this.connections.delete(conn);
+        this.links.delete(conn.id);
         closed++;
       }
     }
@@ -139,6 +153,7 @@ export class TcpService {
   async close(): Promise<void> {
     for (const conn of this.connections) conn.close();
     this.connections.clear();
+    this.links.clear();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }

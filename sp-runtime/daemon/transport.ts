@@ -7,7 +7,11 @@ export interface UdpSender {
 }
 
 export interface TcpLink {
+  /** Names the connection in the shared peer table (> 0). */
+  readonly id: number;
   readonly remoteAddress: string;
+  /** Accepted on an IPv6 socket (IPv4 peers then appear as ::ffff:a.b.c.d). */
+  readonly v6Socket: boolean;
   readonly remotePort: number;
   readonly closed: boolean;
   /** ms timestamp of the last processed inbound frame or outbound send. */

@@ -27,9 +27,20 @@ function ipLiteral(
 }
 
 /**
+ * dgram's `reusePort` (SO_REUSEPORT: several sockets on one port, the kernel spreads the datagrams
+ * over them by source) arrived in Node 22.12.0 and 23.1.0 (nodejs/node#55403). Older Node ignores
+ * the option, and a second socket on the port fails with EADDRINUSE.
+ */
+export function hasReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
  * Binds one UDP listener. `v6Only` is set when a separate IPv4 socket exists: with Linux's default
  * bindv6only=0 a wildcard [::] socket would otherwise also claim the IPv4 port, and the second bind
- * fails with EADDRINUSE (protocol.md s0.6).
+ * fails with EADDRINUSE (protocol.md s0.6). `reusePort` lets the other workers' sockets share the
+ * port; a single worker binds exclusively, so a second daemon on the port fails loudly.
  */
 export async function bindUdp(
   sp: SuperPeer,
@@ -37,12 +48,15 @@ export async function bindUdp(
   family: 4 | 6,
   v6Only: boolean,
   log: Logger,
+  reusePort = false,
 ): Promise<UdpListener> {
   const socket = createSocket({
     type: family === 4 ? "udp4" : "udp6",
     ipv6Only: family === 6 && v6Only,
     lookup: ipLiteral(family),
-  });
+    // Not in @types/node 20, which the sources are checked against.
+    ...(reusePort ? { reusePort: true } : {}),
+  } as Parameters<typeof createSocket>[0]);
   const name = family === 4 ? "udp4" : "udp6";
   const listener: UdpListener = {
     socket,
@@ -75,5 +89,6 @@ export async function bindUdp(
   } catch (e) {
     log.debug("could not enlarge socket buffers", { error: (e as Error).message });
   }
+  sp.addUdp(listener);
   return listener;
 }
