@@ -7,9 +7,11 @@
  *   1. crypto/codec, in-process: AEGIS-256X2, HELLO -> ACK through SuperPeer.handleUdp and
  *      through the wire API, first-contact cost and its breakdown, peer-table heap per peer,
  *      proof of work at difficulty 24 (codec.ts, aegis.ts);
- *   2. load (load.ts): the bundle pinned to one core (taskset), the bundle unpinned (every core),
- *      both with the runtime tuning of the systemd unit (its non-DRASYL Environment= lines, e.g.
- *      MALLOC_ARENA_MAX), and every `--daemon` command pinned to one core, one at a
+ *   2. load (load.ts): the bundle pinned to one core (taskset) under this machine's Node and under
+ *      the Node servers run, the bundle unpinned with DRASYL_WORKERS=2 under the Node servers run
+ *      (two UDP worker threads on one port, SO_REUSEPORT), all with the runtime tuning of the
+ *      systemd unit (its non-DRASYL Environment= lines, e.g. MALLOC_ARENA_MAX), and every
+ *      `--daemon` command pinned to one core, one at a
  *      time under the same generator. A `--daemon` command is any super peer that takes the Rust
  *      daemon's DRASYL_* environment, e.g. `--daemon "/opt/drasyl/drasyl-sp"`; it runs through
  *      `sh -c "exec <command>"`.
@@ -18,7 +20,7 @@
  * (open it in Chrome DevTools or speedscope), a top-functions summary and the GC trace in
  * bench-out/profile/.
  *
- * Takes about 3 minutes on the 2-core reference machine (one more per --daemon); a watchdog ends
+ * Takes about 5 minutes on the 2-core reference machine (one more per --daemon); a watchdog ends
  * everything after WATCHDOG_MS whatever happens, and every child process is killed on the way out.
  */
 import { execFileSync } from "node:child_process";
@@ -27,6 +29,7 @@ import { join } from "node:path";
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { nodeRuntime, NODE_RUNTIME } from "../../stacks/install/node-runtime.ts";
 import { benchAegis } from "./aegis.ts";
 import { benchHello, benchPow, type HelloBench, type PowBench } from "./codec.ts";
 import {
@@ -40,7 +43,7 @@ import {
   unitEnvironment,
 } from "./load.ts";
 
-const WATCHDOG_MS = 10 * 60_000;
+const WATCHDOG_MS = 15 * 60_000;
 /** Above this much foreign CPU (% of one core) a section is flagged as measured on a busy machine. */
 const NOISY_PCT = 20;
 const OUT_DIR = fileURLToPath(new URL("../../bench-out/", import.meta.url));
@@ -348,22 +351,48 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** The bundle pinned and unpinned, then each --daemon command pinned to the same core. */
-function daemonSpecs(args: Args): DaemonSpec[] {
+/**
+ * The Node the servers run (what stacks/install ships), for the rows that matter in production and
+ * for DRASYL_WORKERS > 1, which needs its dgram reusePort; this machine's Node when it cannot be had.
+ */
+async function shippedNode(): Promise<{ path: string; version: string }> {
+  try {
+    return { path: await nodeRuntime(process.arch === "arm64" ? "arm64" : "x64"), version: NODE_RUNTIME.version };
+  } catch (e) {
+    process.stderr.write(
+      `[bench] no Node ${NODE_RUNTIME.version} (${(e as Error).message}); using ${process.version}\n`,
+    );
+    return { path: process.execPath, version: process.versions.node };
+  }
+}
+
+/**
+ * The bundle pinned to one core under this machine's Node and under the shipped one, the bundle
+ * unpinned with DRASYL_WORKERS=2 under the shipped one, then each --daemon command pinned to the
+ * same core.
+ */
+async function daemonSpecs(args: Args): Promise<DaemonSpec[]> {
   const bundle = daemonBundle();
   // The unit's runtime tuning; a --daemon command brings its own.
   const env = unitEnvironment();
   const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
+  const shipped = await shippedNode();
   const specs: DaemonSpec[] = [
     {
-      label: "bundle, 1 core",
+      label: `bundle, 1 core, Node ${process.versions.node}`,
       argv: [process.execPath, ...profileArgs, bundle],
       cpus: "0",
       env,
       stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined,
     },
-    { label: "bundle, all cores", argv: [process.execPath, bundle], env },
   ];
+  if (shipped.path !== process.execPath)
+    specs.push({ label: `bundle, 1 core, Node ${shipped.version}`, argv: [shipped.path, bundle], cpus: "0", env });
+  specs.push({
+    label: `bundle, 2 workers, Node ${shipped.version}`,
+    argv: [shipped.path, bundle],
+    env: { ...env, DRASYL_WORKERS: "2" },
+  });
   args.daemons.forEach((cmd, i) =>
     specs.push({ label: `--daemon #${i + 1}, 1 core`, argv: ["sh", "-c", `exec ${cmd}`], cpus: "0" }),
   );
@@ -426,7 +455,7 @@ async function main(): Promise<void> {
   }
   if (only !== "crypto") {
     process.stderr.write("[bench] section 2: load\n");
-    load = await benchLoad(daemonSpecs(args));
+    load = await benchLoad(await daemonSpecs(args));
     printLoad(load);
     if (args.profile) {
       heading(`Profile of the pinned bundle (${PROFILE_DIR})`);

@@ -74,6 +74,8 @@ export class SuperPeer {
   private readonly stats: Float64Array;
   /** This worker's UDP sockets by family (IPv4, IPv6): any socket of the port answers for all of them. */
   private readonly udpOut: (UdpSender | undefined)[] = [undefined, undefined];
+  /** With several workers: per slot, gen + 1 of a peer housekeeping found without a HELLO (see there). */
+  private readonly withoutHello: Float64Array;
   private readonly identity: Identity;
   private readonly opts: SuperPeerOptions;
   private readonly log: Logger;
@@ -102,6 +104,7 @@ export class SuperPeer {
     const drops: Float64Array[] = [];
     for (let w = 0; w < shared.workers; w++) drops.push(statsOf(shared, w).drops);
     this.drops = new DropCounters(drops, worker);
+    this.withoutHello = new Float64Array(shared.workers > 1 && worker === 0 ? this.peers.capacity : 0);
   }
 
   /** Every worker's totals summed. */
@@ -419,6 +422,15 @@ export class SuperPeer {
     for (let slot = 0; slot < peers.highWater; slot++) {
       if (!peers.isUsed(slot)) continue;
       const helloAt = peers.helloAt[slot] as number;
+      if (helloAt === 0 && this.withoutHello.length > 0) {
+        // Another worker may have added the peer a moment ago and not yet stored its HELLO time:
+        // a peer without one goes at the second tick that finds it so.
+        const mark = (peers.gen[slot] as number) + 1;
+        if (this.withoutHello[slot] !== mark) {
+          this.withoutHello[slot] = mark;
+          continue;
+        }
+      }
       if (helloAt === 0 || helloAt < deadline) {
         if (helloAt !== 0) {
           this.bump(T.evicted);
