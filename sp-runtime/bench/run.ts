@@ -16,7 +16,7 @@
  *      daemon's DRASYL_* environment, e.g. `--daemon "/opt/drasyl/drasyl-sp"`; it runs through
  *      `sh -c "exec <command>"`.
  *
- * `--profile` runs the pinned bundle with --cpu-prof and --trace-gc and leaves the .cpuprofile
+ * `--profile` runs the pinned bundle under the shipped Node with --cpu-prof and --trace-gc and leaves the .cpuprofile
  * (open it in Chrome DevTools or speedscope), a top-functions summary and the GC trace in
  * bench-out/profile/.
  *
@@ -377,17 +377,16 @@ async function daemonSpecs(args: Args): Promise<DaemonSpec[]> {
   const env = unitEnvironment();
   const profileArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, "--trace-gc"] : [];
   const shipped = await shippedNode();
-  const specs: DaemonSpec[] = [
-    {
-      label: `bundle, 1 core, Node ${process.versions.node}`,
-      argv: [process.execPath, ...profileArgs, bundle],
-      cpus: "0",
-      env,
-      stdoutFile: args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined,
-    },
-  ];
-  if (shipped.path !== process.execPath)
-    specs.push({ label: `bundle, 1 core, Node ${shipped.version}`, argv: [shipped.path, bundle], cpus: "0", env });
+  // The profile is taken of what servers run: the pinned bundle under the shipped Node.
+  const pinned = (node: string, version: string, profiled: boolean): DaemonSpec => ({
+    label: `bundle, 1 core, Node ${version}`,
+    argv: [node, ...(profiled ? profileArgs : []), bundle],
+    cpus: "0",
+    env,
+    stdoutFile: profiled && args.profile ? join(PROFILE_DIR, "trace-gc.log") : undefined,
+  });
+  const specs: DaemonSpec[] = [pinned(process.execPath, process.versions.node, shipped.path === process.execPath)];
+  if (shipped.path !== process.execPath) specs.push(pinned(shipped.path, shipped.version, true));
   specs.push({
     label: `bundle, 2 workers, Node ${shipped.version}`,
     argv: [shipped.path, bundle],

@@ -316,10 +316,12 @@ export class SuperPeer {
       if (seen !== 0 && now - seen < every) return;
       pairs.lock.acquire();
       try {
-        const last = pairs.unitedAt[e] as number;
-        if (last !== 0 && now - last < every) return;
+        // Looked up again: a sweep on the main thread may have moved the entry since.
+        const fwd = pairs.entryLocked(sender, recipient);
         const back = pairs.entryLocked(recipient, sender);
-        if (back < 0) return;
+        if (fwd < 0 || back < 0) return;
+        const last = pairs.unitedAt[fwd] as number;
+        if (last !== 0 && now - last < every) return;
         const records = this.peers.uniteRecords;
         // A record that is only being renewed does not count twice.
         const newForward = last === 0 ? 1 : 0;
@@ -331,7 +333,7 @@ export class SuperPeer {
           return;
         records[sender] = (records[sender] as number) + newForward;
         records[recipient] = (records[recipient] as number) + newBack;
-        pairs.unitedAt[e] = now;
+        pairs.unitedAt[fwd] = now;
         pairs.unitedAt[back] = now;
       } finally {
         pairs.lock.release();
