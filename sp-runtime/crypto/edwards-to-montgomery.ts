@@ -6,7 +6,7 @@ import { constants, createPublicKey, type KeyObject, publicEncrypt } from "node:
  * crypto_sign_ed25519_pk_to_curve25519 refuse), for a super peer's first contact with a node.
  *
  * In BigInt arithmetic the square-root test and the inversion cost ~100 µs per key, more than all
- * the rest of a new peer. Both are one modular exponentiation mod p = 2^255 - 19, and node:crypto
+ * the rest of a new peer. Together they are one modular exponentiation mod p = 2^255 - 19, and node:crypto
  * has a native one that takes any modulus: the raw RSA public operation m^e mod n, here with
  * n = p, which OpenSSL computes for any odd modulus and exponent below it, in ~15 µs. These "keys"
  * are exponentiation constants, not keys: nothing is encrypted and no secret is involved.
@@ -16,8 +16,7 @@ const P = (1n << 255n) - 19n;
 /** Edwards d = -121665/121666 mod p. */
 const D = 37095705934669439343138083508754565189542113879843219016388785533085940283555n;
 
-let legendreKey: KeyObject | undefined;
-let invertKey: KeyObject | undefined;
+let exponentKey: KeyObject | undefined;
 
 function be32(x: bigint): Buffer {
   return Buffer.from(x.toString(16).padStart(64, "0"), "hex");
@@ -46,16 +45,23 @@ export function edwardsToMontgomery(pk: Uint8Array): Uint8Array | undefined {
   const y2 = (y * y) % P;
   const num = (y2 + P - 1n) % P;
   const den = (D * y2 + 1n) % P;
+  let u = 0n;
   if (num === 0n) {
-    // x = 0 (y = +-1): the sign bit must be 0, and y = 1 maps to u = 1/0.
+    // x = 0 (y = +-1): the sign bit must be 0, and y = 1 maps to u = 1/0; y = -1 maps to u = 0.
     if (signBit === 1 || y === 1n) return undefined;
   } else {
-    // Euler's criterion on num * den, which is a square exactly when num / den is.
-    legendreKey ??= powKey((P - 1n) / 2n);
-    if (modPow(legendreKey, (num * den) % P) !== 1n) return undefined;
+    // One exponentiation answers both questions. With a = num * den (a square exactly when
+    // num / den is), b = 1 - y (not 0 here) and c = a b^2, which is a square exactly when a is:
+    // r = c^((p-3)/2) = chi(c) / c, so c r is Euler's criterion chi(c), and when that is 1,
+    // r = 1 / (a b^2) and 1 / b = r a b.
+    const a = (num * den) % P;
+    const b = (1n - y + P) % P;
+    const c = (a * ((b * b) % P)) % P;
+    exponentKey ??= powKey((P - 3n) / 2n);
+    const r = modPow(exponentKey, c);
+    if ((c * r) % P !== 1n) return undefined;
+    u = ((1n + y) * ((((r * a) % P) * b) % P)) % P;
   }
-  invertKey ??= powKey(P - 2n);
-  const u = ((1n + y) * modPow(invertKey, (1n - y + P) % P)) % P;
   const out = be32(u).reverse();
   return new Uint8Array(out.buffer, out.byteOffset, 32);
 }
