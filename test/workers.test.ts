@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { computeSessionKeys } from "../sp-runtime/crypto/session.ts";
@@ -56,9 +56,10 @@ interface Daemon {
   metrics(): Promise<string>;
 }
 
-async function daemon(node: string, extra: Record<string, string>): Promise<Daemon> {
+/** The bundle under `cmd` (a Node, or e.g. taskset with `args` ending in a Node). */
+async function daemon(cmd: string, args: string[], extra: Record<string, string>): Promise<Daemon> {
   const prometheus = await freeTcpPort();
-  const proc = spawnProcess(node, [superPeerBundle()], {
+  const proc = spawnProcess(cmd, [...args, superPeerBundle()], {
     PATH: process.env.PATH,
     DRASYL_IDENTITY_FILE: idFile,
     DRASYL_IDENTITY_REQUIRED: "true",
@@ -161,8 +162,8 @@ async function unitesFor(c: RawClient): Promise<number> {
 
 describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   it("starts two workers on one port and relays APPs both ways between peers on different workers", async () => {
-    const d = await daemon(node24, { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "-1" });
-    expect(d.proc.stderr()).toMatch(/msg="super peer started".* workers=2/);
+    const d = await daemon(node24, [], { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "-1" });
+    await d.proc.waitForStderr(/msg="super peer started".* workers=2/);
     const a = await clientOn(d, "id_2", {});
     const b = await clientOn(d, "id_3", { avoid: a.worker });
     expect(new Set([a.worker, b.worker])).toEqual(new Set([0, 1]));
@@ -182,7 +183,7 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   });
 
   it("holds the UNITE rate limit across workers: the reverse relay on the other worker unites nobody again", async () => {
-    const d = await daemon(node24, { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "60000" });
+    const d = await daemon(node24, [], { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "60000" });
     const a = await clientOn(d, "id_2", {});
     const b = await clientOn(d, "id_3", { avoid: a.worker });
     a.c.send(app(a.c, b.c), d.udp);
@@ -198,7 +199,7 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   });
 
   it("holds DRASYL_MAX_PEERS across workers", async () => {
-    const d = await daemon(node24, { DRASYL_WORKERS: "2", DRASYL_MAX_PEERS: "1" });
+    const d = await daemon(node24, [], { DRASYL_WORKERS: "2", DRASYL_MAX_PEERS: "1" });
     const a = await clientOn(d, "id_2", {});
     // Every HELLO of the second peer is refused, on a's worker and on the other one.
     await clientOn(d, "id_3", { avoid: a.worker }, false);
@@ -210,7 +211,7 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   });
 
   it("relays between a TCP peer (main thread) and a UDP peer on the other worker, up to the largest datagram, and TCP to TCP up to 65535 bytes", async () => {
-    const d = await daemon(node24, { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "-1" });
+    const d = await daemon(node24, [], { DRASYL_WORKERS: "2", DRASYL_SEND_UNITES: "-1" });
     const a = await client("id_2");
     const aTcp = await RawTcpClient.connect(d.tcp);
     cleanups.push(() => aTcp.close());
@@ -242,15 +243,25 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   });
 });
 
+describe("DRASYL_WORKERS unset", () => {
+  it("runs one worker per CPU the process may use: one under taskset -c 0, every core otherwise", async () => {
+    const pinned = await daemon("taskset", ["-c", "0", node24], {});
+    await pinned.proc.waitForStderr(/msg="super peer started".* workers=1/);
+    expect(pinned.proc.stderr()).not.toContain("instead of");
+    const all = await daemon(node24, [], {});
+    await all.proc.waitForStderr(new RegExp(`msg="super peer started".* workers=${availableParallelism()}`));
+  });
+});
+
 describe("DRASYL_WORKERS on a Node without dgram reusePort", () => {
   it.skipIf(Number(process.versions.node.split(".")[0]) >= 22)(
     `falls back to one worker under Node ${process.version}, says so once, and serves`,
     async () => {
-      const d = await daemon(process.execPath, { DRASYL_WORKERS: "2" });
+      const d = await daemon(process.execPath, [], { DRASYL_WORKERS: "2" });
       const lines = d.proc.stderr().split("\n");
       expect(lines.filter((l) => l.includes("running 1 worker instead of 2"))).toHaveLength(1);
       expect(d.proc.stderr()).toMatch(/level=warn msg="running 1 worker instead of 2: Node v\d+/);
-      expect(d.proc.stderr()).toMatch(/workers=1/);
+      await d.proc.waitForStderr(/msg="super peer started".* workers=1/);
       const a = await client("id_2");
       a.send(a.hello(spIdentity.publicKey), d.udp);
       expect(await a.receive(2000)).toBeDefined();
