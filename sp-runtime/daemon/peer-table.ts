@@ -33,9 +33,7 @@ const CTL_LOCK = 0;
 const CTL_SIZE = 1;
 const CTL_HIGH_WATER = 2;
 const CTL_FREE = 3;
-/** Odd while an insert or removal rewrites the index: a lookup that missed meanwhile looks again. */
-const CTL_SEQ = 4;
-const CTL_LARGE_FREE = 5;
+const CTL_LARGE_FREE = 4;
 const CTL_WORDS = 8;
 
 const NO_ENDPOINTS = new Uint8Array(0);
@@ -109,8 +107,7 @@ export function peerTableMemory(capacity: number, workers = 1): PeerTableMemory 
  * or per packet. The hash is seeded per process, so nobody can choose keys that collide.
  *
  * All of it lives in one SharedArrayBuffer of fixed capacity, so every worker thread attaches the
- * same table: inserts and removals take the shared lock; lookups take none (a miss that raced an
- * index rewrite is retried through CTL_SEQ). Per-slot numbers are written by the worker that got
+ * same table: inserts and removals take the shared lock; lookups take none (see `find`). Per-slot numbers are written by the worker that got
  * the peer's packet; a torn read of them costs at most one odd UNITE, never a crash.
  *
  * Slots are only freed by `remove` (housekeeping), which leaves the slot to a later peer; `gen`
@@ -243,12 +240,24 @@ export class PeerTable {
     }
   }
 
-  /** The slot of the peer whose public key is `buf[off, off+32)`, or -1. */
+  /**
+   * The slot of the peer whose public key is `buf[off, off+32)`, or -1. Without the lock: a hit is
+   * always right, but a removal on another thread that moves index entries meanwhile can make a
+   * present key miss; `insert` looks again under the lock, and `findSure` does.
+   */
   find(buf: Uint8Array, off: number): number {
-    for (;;) {
-      const seq = Atomics.load(this.ctl, CTL_SEQ);
-      const slot = this.probe(buf, off);
-      if (slot >= 0 || ((seq & 1) === 0 && Atomics.load(this.ctl, CTL_SEQ) === seq)) return slot;
+    return this.probe(buf, off);
+  }
+
+  /** `find`, with a miss confirmed under the lock: for answers that must not be wrong (the relay's recipient). */
+  findSure(buf: Uint8Array, off: number): number {
+    const slot = this.probe(buf, off);
+    if (slot >= 0 || this.memory.workers === 1) return slot;
+    this.lock.acquire();
+    try {
+      return this.probe(buf, off);
+    } finally {
+      this.lock.release();
     }
   }
 
@@ -299,12 +308,11 @@ export class PeerTable {
       const h = this.hash(buf, off);
       this.hashes[slot] = h;
       Atomics.store(this.flags, slot, F_USED | (validPow ? F_POW : 0) | (session ? F_SESSION : 0));
-      Atomics.add(ctl, CTL_SEQ, 1);
       const mask = this.index.length - 1;
       let i = h & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
+      // Published last, with a fence: a thread that finds the entry sees the slot's data.
       Atomics.store(this.index, i, slot + 1);
-      Atomics.add(ctl, CTL_SEQ, 1);
       ctl[CTL_SIZE] = size + 1;
       return slot;
     } finally {
@@ -320,7 +328,6 @@ export class PeerTable {
       const ctl = this.ctl;
       const index = this.index;
       const mask = index.length - 1;
-      Atomics.add(ctl, CTL_SEQ, 1);
       let i = (this.hashes[slot] as number) & mask;
       while (index[i] !== slot + 1) i = (i + 1) & mask;
       let j = i;
@@ -334,8 +341,7 @@ export class PeerTable {
         index[i] = e;
         i = j;
       }
-      index[i] = 0;
-      Atomics.add(ctl, CTL_SEQ, 1);
+      Atomics.store(index, i, 0);
       Atomics.store(this.flags, slot, 0);
       this.gen[slot] = ((this.gen[slot] as number) + 1) >>> 0;
       this.freeLarge(slot);

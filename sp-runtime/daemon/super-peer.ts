@@ -276,7 +276,7 @@ export class SuperPeer {
     if (same) return "loopback_forwarding";
     const hop = pkt[OFF_HOP_COUNT] as number;
     if (hop > MAX_HOP_COUNT) return "hop_limit_exceeded";
-    const recipient = peers.find(pkt, OFF_RECIPIENT);
+    const recipient = peers.findSure(pkt, OFF_RECIPIENT);
     if (recipient < 0) return "recipient_unknown";
     if (peers.helloAt[recipient] === 0) return "recipient_no_hello";
     // A TCP frame can be up to 64 KiB, more than fits in one datagram (EMSGSIZE would come back asynchronously, uncounted).
