@@ -180,6 +180,8 @@ export class PairTable {
         this.unitedAt[kept] = united;
         kept++;
       }
+      // Nothing dropped, nothing moved: the index still holds (with MAX_PEERS=0 it is 2 MB to rewrite).
+      if (kept === size) return;
       this.ctl[CTL_SIZE] = kept;
       this.index.fill(0);
       for (let e = 0; e < kept; e++) this.place(e);
