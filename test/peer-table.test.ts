@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { PairTable } from "../sp-runtime/daemon/pair-table.ts";
 import { PeerCounter, PeerTable, peerTableMemory } from "../sp-runtime/daemon/peer-table.ts";
+import { SharedLock } from "../sp-runtime/daemon/shared-lock.ts";
 import { encodeEndpoints } from "../sp-runtime/wire/endpoints.ts";
 
 function hex(b: Uint8Array): string {
@@ -98,6 +99,23 @@ describe("PeerTable shared by workers", () => {
     b.remove(slot);
     expect(a.find(key, 0)).toBe(-1);
     expect(a.size).toBe(1);
+  });
+});
+
+describe("SharedLock", () => {
+  it("excludes, hands over on release, and gives up loudly on a holder that never releases", () => {
+    const buffer = new SharedArrayBuffer(8);
+    const a = new SharedLock(buffer, 0, 300);
+    const b = new SharedLock(buffer, 0, 300);
+    a.acquire();
+    const t0 = Date.now();
+    expect(() => b.acquire()).toThrow(/held for 300 ms: a worker thread died holding it/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    a.release();
+    b.acquire();
+    b.release();
+    a.acquire();
+    a.release();
   });
 });
 
