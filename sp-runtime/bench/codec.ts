@@ -146,6 +146,7 @@ export async function benchHello(): Promise<HelloBench> {
       lastAck = pkt;
     },
   };
+  sp.addUdp(udp);
   let helloTime = nowMicros();
   let pristine = armedHello(peer.publicKey, spId.publicKey, peerSession.tx, helloTime);
   if (pristine.length !== 161) throw new Error(`bench HELLO is ${pristine.length} bytes, expected 161`);
@@ -203,6 +204,7 @@ export async function benchHello(): Promise<HelloBench> {
     Buffer.from(armedHello(keys.publicKey(i), spId.publicKey, keys.tx(i))),
   );
   const fresh = new SuperPeer(spId, OPTIONS, silent);
+  fresh.addUdp(udp);
   const feed = (i: number): void => {
     const dropped = fresh.handleUdp(hellos[i] as Buffer, udp, "127.0.0.1", 20000 + (i % 1000));
     if (dropped !== undefined) throw new Error(`new-peer HELLO dropped: ${dropped}`);

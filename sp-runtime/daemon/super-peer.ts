@@ -216,11 +216,7 @@ export class SuperPeer {
     peers.helloAt[slot] = now;
     peers.setEndpoints(slot, pkt, bodyStart + HELLO_SP_FIXED_LEN, bodyStart + bodyLen);
     if (tcp) peers.setTcpSource(slot, tcp.id, tcp.v6Socket, address, port);
-    else if (udp) {
-      const v6 = udp.name === "udp6";
-      this.udpOut[v6 ? 1 : 0] = udp;
-      peers.setUdpSource(slot, v6, address, port);
-    }
+    else if (udp) peers.setUdpSource(slot, udp.name === "udp6", address, port);
     peers.count(slot, PeerCounter.HelloRx);
     this.bump(T.helloRx);
 
