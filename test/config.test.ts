@@ -39,6 +39,8 @@ describe("configuration from DRASYL_* variables", () => {
   const bad: [Record<string, string>, RegExp][] = [
     [{ DRASYL_ARM_MESSAGES: "1" }, /DRASYL_ARM_MESSAGES="1" must be "true" or "false"/],
     [{ DRASYL_MAX_PEERS: "-1" }, /DRASYL_MAX_PEERS="-1"/],
+    [{ DRASYL_MAX_PEERS: "4194305" }, /DRASYL_MAX_PEERS="4194305" is not an integer between 0 and 4194304/],
+    [{ DRASYL_WORKERS: "two" }, /DRASYL_WORKERS="two" is not an integer between 0 and 256/],
     [{ DRASYL_NETWORK_ID: "2147483648" }, /DRASYL_NETWORK_ID/],
     [{ DRASYL_SEND_UNITES: "5s" }, /DRASYL_SEND_UNITES="5s"/],
     [{ DRASYL_UDP4_LISTEN: "[::]:22527" }, /DRASYL_UDP4_LISTEN="\[::\]:22527" is not a valid IPv4 address:port/],

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { MAX_TCP_FRAME } from "../wire/constants.ts";
 
-/** ~1.2 GB of (lazily committed) peer table. */
+/** The peer table is allocated up front (pages are committed as peers arrive): ~1.3 GB of address space at this size. */
 export const MAX_PEERS_LIMIT = 4_194_304;
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;

@@ -79,7 +79,14 @@ export async function startSuperPeer(
   options: StartOptions = {},
 ): Promise<RunningSuperPeer> {
   const workers = workerCount(config, log, options.workerScript);
-  const shared = sharedState(config.maxPeers, workers);
+  let shared;
+  try {
+    shared = sharedState(config.maxPeers, workers);
+  } catch (e) {
+    throw new StartupError(
+      `cannot allocate the peer table for DRASYL_MAX_PEERS=${config.maxPeers} and ${workers} worker(s): ${(e as Error).message}; lower DRASYL_MAX_PEERS`,
+    );
+  }
   const sp = new SuperPeer(identity, config, log, Date.now, shared, 0);
   const udp: UdpListener[] = [];
   const threads: Worker[] = [];
