@@ -73,11 +73,14 @@ async function daemon(cmd: string, args: string[], extra: Record<string, string>
     ...extra,
   });
   cleanups.push(() => proc.stop());
-  const m = await proc.waitFor(/udp:\/\/127\.0\.0\.1:(\d+)\?publicKey=[0-9a-f]{64}&networkId=1&tcpPort=(\d+)/);
+  await proc.waitForStderr(/msg="super peer started"/);
+  // Wildcard listeners print the interface addresses, which a test machine may not have: then the configured port.
+  const m = /udp:\/\/127\.0\.0\.1:(\d+)\?publicKey=[0-9a-f]{64}&networkId=1&tcpPort=(\d+)/.exec(proc.stdout());
+  const configured = Number(/:(\d+)$/.exec(extra.DRASYL_UDP4_LISTEN ?? "")?.[1]);
   return {
     proc,
-    udp: Number(m[1]),
-    tcp: Number(m[2]),
+    udp: m ? Number(m[1]) : configured,
+    tcp: m ? Number(m[2]) : 0,
     metrics: async () => (await fetch(`http://127.0.0.1:${prometheus}/metrics`)).text(),
   };
 }
@@ -240,6 +243,29 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
     aTcp.send(big);
     expect(await cTcp.waitFor(() => cTcp.frames.length === 2, 3000)).toBe(true);
     expectRelayed(cTcp.frames[1], big);
+  });
+});
+
+describe("DRASYL_WORKERS=2 on wildcard IPv4 and IPv6 listeners", () => {
+  it("answers both families and relays between an IPv4 and an IPv6 peer", async () => {
+    const port = await freeTcpPort();
+    const d = await daemon(node24, [], {
+      DRASYL_WORKERS: "2",
+      DRASYL_SEND_UNITES: "-1",
+      DRASYL_UDP4_LISTEN: `0.0.0.0:${port}`,
+      DRASYL_UDP6_LISTEN: `[::]:${port}`,
+    });
+    const a = await clientOn(d, "id_2", {});
+    const b6 = await RawClient.open(vectorIdentity("id_3"), spIdentity, 6);
+    cleanups.push(() => b6.close());
+    b6.send(b6.hello(spIdentity.publicKey), port, "::1");
+    expect(await b6.receive(2000)).toBeDefined();
+    const ab = app(a.c, b6);
+    a.c.send(ab, port);
+    expectRelayed(await nextApp(b6), ab);
+    const ba = app(b6, a.c);
+    b6.send(ba, port, "::1");
+    expectRelayed(await nextApp(a.c), ba);
   });
 });
 
