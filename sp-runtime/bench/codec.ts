@@ -32,6 +32,11 @@ export interface PeerMemory {
   heapBytesPerPeer: number;
   externalBytesPerPeer: number;
   rssBytesPerPeer: number;
+  /**
+   * The peer and pair tables live in SharedArrayBuffers sized once for the table's capacity, so
+   * they do not show in the deltas above: their size per slot (memory is committed as slots fill).
+   */
+  sharedBytesPerSlot: number;
 }
 
 export interface HelloBench {
@@ -226,6 +231,9 @@ export async function benchHello(): Promise<HelloBench> {
     heapBytesPerPeer: Math.round((m1.heapUsed - m0.heapUsed) / measured),
     externalBytesPerPeer: Math.round((m1.external - m0.external) / measured),
     rssBytesPerPeer: Math.round((m1.rss - m0.rss) / measured),
+    sharedBytesPerSlot: Math.round(
+      (fresh.shared.peers.buffer.byteLength + fresh.shared.pairs.buffer.byteLength) / fresh.peers.capacity,
+    ),
   };
 
   // --- Where a new peer's time goes (each over distinct keys, so nothing is cached).

@@ -114,7 +114,8 @@ function printCrypto(aegis: ReturnType<typeof benchAegis>, hello: HelloBench, po
   const m = hello.memory;
   console.log(
     `peer table after ${m.peers} new peers, forced GC: ${fmt(m.heapBytesPerPeer)} B heap + ${fmt(m.externalBytesPerPeer)} B external per peer` +
-      ` (= ${fmt((m.heapBytesPerPeer + m.externalBytesPerPeer) / 1024, 2)} MB per 1000 peers)`,
+      ` (= ${fmt((m.heapBytesPerPeer + m.externalBytesPerPeer) / 1024, 2)} MB per 1000 peers);` +
+      ` the shared peer and pair tables, allocated once, take ${fmt(m.sharedBytesPerSlot)} B per slot`,
   );
   heading(`1c. Proof of work, difficulty ${pow.difficulty}, ${pow.workers} workers`);
   console.table(
@@ -255,9 +256,9 @@ function targets(hello: HelloBench | undefined, load: LoadResults | undefined): 
       measured: `${fmt(hello.helloAckPerSec)}/s`,
       result: verdict(hello.helloAckPerSec >= TARGETS.helloAckPerSec),
     });
-    const perPeer = hello.memory.heapBytesPerPeer + hello.memory.externalBytesPerPeer;
+    const perPeer = hello.memory.heapBytesPerPeer + hello.memory.externalBytesPerPeer + hello.memory.sharedBytesPerSlot;
     rows.push({
-      target: "Peer table (SuperPeer only), heap after forced GC (info)",
+      target: "Peer table (SuperPeer only): heap after forced GC + shared tables per slot (info)",
       goal: `< ${GOALS.rssPer1000Mb} MB/1000`,
       measured: `${fmt((perPeer * 1000) / 2 ** 20, 2)} MB/1000 (${fmt(perPeer)} B/peer)`,
       result: "n/a",
