@@ -153,7 +153,7 @@ export class PeerTable {
   private readonly largePool: Uint8Array;
   private readonly largeFree: Int32Array;
   private readonly seed: number;
-  /** This thread's address strings, valid while addressVersion matches sourceVersion. */
+  /** This thread's address strings, valid while addressVersion matches sourceVersion (only then read). */
   private readonly addressCache: string[];
   private readonly addressVersion: Uint32Array;
 
@@ -189,7 +189,7 @@ export class PeerTable {
     this.large = new Int32Array(b, l.large, cap);
     this.largePool = new Uint8Array(b, l.largePool, l.largeBlocks * LARGE_EPS_LEN);
     this.largeFree = new Int32Array(b, l.largeFree, l.largeBlocks);
-    this.addressCache = new Array<string>(cap).fill("");
+    this.addressCache = [];
     this.addressVersion = new Uint32Array(cap);
   }
 
@@ -431,8 +431,15 @@ export class PeerTable {
     writeEndpoint(this.observed, slot * ENDPOINT_LEN, { address, port });
     const v = ((this.sourceVersion[slot] as number) + 1) >>> 0;
     this.sourceVersion[slot] = v;
-    this.addressVersion[slot] = v;
-    this.addressCache[slot] = address;
+    this.cacheAddress(slot, v, address);
+  }
+
+  /** Grown as slots are first cached, so a thread pays for the slots it has seen, not the capacity. */
+  private cacheAddress(slot: number, version: number, address: string): void {
+    const cache = this.addressCache;
+    while (cache.length <= slot) cache.push("");
+    cache[slot] = address;
+    this.addressVersion[slot] = version;
   }
 
   /** The source address as its socket names it; decoded once per source change and thread. */
@@ -441,8 +448,7 @@ export class PeerTable {
     if (this.addressVersion[slot] !== v) {
       const a =
         this.port[slot] === 0 && !this.isTcp(slot) ? "" : readEndpoint(this.observed, slot * ENDPOINT_LEN).address;
-      this.addressCache[slot] = this.onV6Socket(slot) && a !== "" && !a.includes(":") ? `::ffff:${a}` : a;
-      this.addressVersion[slot] = v;
+      this.cacheAddress(slot, v, this.onV6Socket(slot) && a !== "" && !a.includes(":") ? `::ffff:${a}` : a);
     }
     return this.addressCache[slot] as string;
   }
