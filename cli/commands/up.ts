@@ -23,7 +23,7 @@ import { readMoveJournal } from "../../stacks/state/move-journal.ts";
 import { recordPeers } from "../../stacks/state/peers-history.ts";
 import { serversToRetire, updateRetired } from "../../stacks/state/retired.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
-import { serverNames } from "../config/schema.ts";
+import { dnsRecordPins, serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { backUpNewIdentities } from "../identity/up-backup.ts";
 import { collect, configOption, type Register } from "../options.ts";
@@ -154,7 +154,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const [servers, prober] = await Promise.all([
       applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) =>
         p.apply((name, msg) => progress.line(name, msg)),
-      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s)),
+      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s, dnsRecordPins(d.config))),
       identitiesReady,
     ]);
     updateRetired(d.state, retiring, serverNames(d.config));

@@ -1,6 +1,6 @@
 import type { Output, ProviderResource } from "@pulumi/pulumi";
 import type { Aws } from "../aws/sdk.ts";
-import { addressRecords, type DnsProgramArgs } from "./program-args.ts";
+import { addressRecords, type DnsProgramArgs, recordResourceName } from "./program-args.ts";
 
 /** One instance the AWS program creates, as its DNS records need it. */
 export interface AwsDnsServer {
@@ -12,8 +12,8 @@ export interface AwsDnsServer {
 
 /**
  * A and AAAA records in the Route 53 hosted zone (looked up by name; public zones only) for every
- * super peer. Own instances' records start with their region, like the region's other resources;
- * other servers' records are named after the server.
+ * super peer. Record resources are named after the record (see hcloudDnsRecords: a moved super
+ * peer's record is updated in place), with the earlier region- or server-based names as aliases.
  */
 export function route53Records(
   aws: Aws,
@@ -22,20 +22,20 @@ export function route53Records(
   servers: AwsDnsServer[],
 ): void {
   const zoneId = aws.route53.getZoneOutput({ name: dns.zone, privateZone: false }, { provider }).zoneId;
-  const record = (logical: string, name: string, type: "A" | "AAAA", value: Output<string> | string) =>
+  const record = (name: string, type: "A" | "AAAA", value: Output<string> | string, formerly: string) =>
     new aws.route53.Record(
-      logical,
+      recordResourceName(name, type),
       { zoneId, name: `${name}.${dns.zone}`, type, ttl: dns.ttl, records: [value] },
-      { provider },
+      { provider, aliases: [{ name: formerly }] },
     );
 
   for (const s of servers) {
     const name = dns.names[s.name];
     if (name === undefined) continue;
-    record(`${s.region}-dns-a`, name, "A", s.ipv4);
-    record(`${s.region}-dns-aaaa`, name, "AAAA", s.ipv6);
+    record(name, "A", s.ipv4, `${s.region}-dns-a`);
+    record(name, "AAAA", s.ipv6, `${s.region}-dns-aaaa`);
   }
   for (const f of dns.foreign) {
-    for (const r of addressRecords(f)) record(`dns-${f.server}-${r.type.toLowerCase()}`, f.name, r.type, r.value);
+    for (const r of addressRecords(f)) record(f.name, r.type, r.value, `dns-${f.server}-${r.type.toLowerCase()}`);
   }
 }
