@@ -34,6 +34,7 @@ import {
   setPendingRestores,
 } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
+import { retiredOnce } from "../../stacks/state/retired.ts";
 import { StateDir } from "../../stacks/state/state-dir.ts";
 import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { collect, configOption, type Register } from "../options.ts";
@@ -363,6 +364,24 @@ export async function list(
       pow,
       held === "differs" ? `differs (server: ${r?.key ?? "unreadable"})` : held,
       last,
+    ]);
+  }
+  // Retired identities (servers removed, old names of moved ones) once each, after the current ones.
+  const current = new Map(
+    names.flatMap((n) => {
+      const k = loadIdentity(d.state, n)?.publicKeyHex;
+      return k ? [[k, n] as const] : [];
+    }),
+  );
+  for (const r of retiredOnce(d.state)) {
+    const now = r.publicKey ? current.get(r.publicKey) : undefined;
+    rows.push([
+      r.server,
+      "-",
+      r.publicKey ?? "unreadable",
+      "-",
+      `retired ${r.retiredAt.slice(0, 10)}${now ? `, now ${now}` : ""}`,
+      r.publicKey ? (lastBackupOf(records, r.publicKey)?.at ?? "never") : "-",
     ]);
   }
   out(table(rows));

@@ -14,9 +14,9 @@ import {
   pendingRestores,
   probeIdentity,
   replaceIdentity,
-  retireIdentity,
   setPendingRestores,
 } from "../../stacks/state/identities.ts";
+import { retireIdentity } from "../../stacks/state/retired.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
 import {
   clearMoveJournal,
