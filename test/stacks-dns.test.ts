@@ -523,7 +523,8 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
   });
 });
 
-describe("aws program: Route 53 records (pulumi mocks)", () => {
+describe("aws program: Route 53 records and reverse DNS (pulumi mocks)", () => {
+  const EIP_RDNS = "aws:ec2/eipDomainName:EipDomainName";
   const R53DNS = { ...DNS, provider: "route53" as const, ttl: 120 };
   const dnsArgs = (regions: string[], others: Server[] = []): DnsProgramArgs =>
     dnsProgramArgs(
@@ -591,6 +592,42 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
     ]);
   });
 
+  it("reverse DNS of each Elastic IP points at the name, set after its A record, in the region, through the one provider", () => {
+    const provider = byName(two.resources, "eu-central-1-vpc").options.provider;
+    expect(
+      ofType(two.resources, EIP_RDNS).map((r) => [
+        r.name,
+        r.inputs,
+        r.options.provider === provider,
+        r.options.dependencies.some((u) => u.endsWith(`::dns-sp-${r.inputs.region as string}-a`)),
+      ]),
+    ).toEqual(
+      ["eu-central-1", "us-east-1"].map((region) => [
+        `${region}-rdns-ipv4`,
+        { region, allocationId: `eipalloc-${region}`, domainName: `sp-${region}.example.org` },
+        true,
+        true,
+      ]),
+    );
+  });
+
+  it("a moved super peer's name: the pinned record and the new Elastic IP's reverse DNS carry it", async () => {
+    const args = dnsProgramArgs(
+      R53DNS,
+      "t",
+      [{ server: "t-us-east-1", region: "us-east-1", record: "sp-eu-central-1" }],
+      [],
+    );
+    const r = await runAws(awsArgs(["us-east-1"], args));
+    expect(ofType(r.resources, R53).map((x) => [x.name, x.inputs.name, x.inputs.records])).toEqual([
+      ["dns-sp-eu-central-1-a", "sp-eu-central-1.example.org", [`203.0.113.${octet("us-east-1")}`]],
+      ["dns-sp-eu-central-1-aaaa", "sp-eu-central-1.example.org", [`2600:1f18:${octet("us-east-1")}00::10`]],
+    ]);
+    expect(ofType(r.resources, EIP_RDNS).map((x) => [x.name, x.inputs.allocationId, x.inputs.domainName])).toEqual([
+      ["us-east-1-rdns-ipv4", "eipalloc-us-east-1", "sp-eu-central-1.example.org"],
+    ]);
+  });
+
   it("one zone for a mixed fleet: the Hetzner servers' records in the hosted zone too", async () => {
     const r = await runAws(
       awsArgs(["eu-central-1"], dnsArgs(["eu-central-1"], [server("t-fsn1", "fsn1", "198.51.100.7", "2001:db8:7::1")])),
@@ -619,8 +656,9 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
     );
   });
 
-  it("removing a region removes only its records", async () => {
+  it("removing a region removes only its records and reverse DNS", async () => {
     const one = await runAws(awsArgs(["us-east-1"], dnsArgs(["us-east-1"])));
+    expect(ofType(one.resources, EIP_RDNS).map((r) => r.name)).toEqual(["us-east-1-rdns-ipv4"]);
     const names = new Set(ofType(one.resources, R53).map((r) => r.name));
     expect(
       ofType(two.resources, R53)
