@@ -13,11 +13,14 @@ import { loadIdentity } from "../stacks/state/identities.ts";
 import { readMoveJournal } from "../stacks/state/move-journal.ts";
 import { StateDir } from "../stacks/state/state-dir.ts";
 import { TestDnsServer } from "./support/dns-server.ts";
+import { spawnProcess } from "./support/process.ts";
+import { parseIdentityFile } from "../sp-runtime/identity/identity-file.ts";
 
 const execRaw = promisify(execFile);
 const runnable = labAvailable().ok || process.env.CI === "true";
 const CLI = join(packageRoot(), "dist", "drasyl-deploy.mjs");
 const ZONE = "e2e.test";
+const KILLS = 20;
 
 interface StatusRow {
   server: string;
@@ -180,4 +183,77 @@ describe.skipIf(!runnable)("move keeps the DNS name and crosses targets (lab)", 
       expect(rows[0]).toMatch(new RegExp(`^${old} +- +${key} +- +retired \\d{4}-\\d\\d-\\d\\d, now ${name("r1")} `));
     }
   }, 600_000);
+
+  /** The key in the server's identity file; undefined without one, or when the host does not take SSH logins (a killed run was booting or removing it). */
+  async function serverKey(server: Server): Promise<string | undefined> {
+    try {
+      const r = await labExec(server, "cat /etc/drasyl-sp/drasyl-sp.identity 2>/dev/null || true");
+      return r.stdout.trim() === "" ? undefined : parseIdentityFile(r.stdout, `${server.name}:identity`).publicKeyHex;
+    } catch (e) {
+      if (
+        /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|connection refused|cannot reach|timed out/i.test(
+          (e as Error).message,
+        )
+      )
+        return undefined;
+      throw e;
+    }
+  }
+
+  it(`across targets killed at ${KILLS} points: every identity held is the one key, and a re-run finishes the move`, async () => {
+    // No DNS here: every run must be able to finish by itself.
+    writeFileSync(config, `deployment: ${deployment}\ntargets:\n  - kind: local\n    regions: [r2, r1]\n`);
+    const nextMove = (): string[] => {
+      const j = readMoveJournal(state);
+      if (j) return ["move", j.server, "--to", j.to];
+      if (loadIdentity(state, "box")) return ["move", "box", "--to", "local:r1"];
+      if (!serverNames(current()).includes("box")) writeFileSync(config, readFileSync(config, "utf8") + boxEntry);
+      return ["move", name("r1"), "--to", "existing:box"];
+    };
+    const check = async (label: string): Promise<void> => {
+      const j = readMoveJournal(state);
+      if (j) expect(j.publicKey, label).toBe(key);
+      const holders = [name("r1"), "box"].filter((n) => loadIdentity(state, n));
+      expect(holders.length, `${label}: no server name holds the key`).toBeGreaterThan(0);
+      for (const n of holders) expect(loadIdentity(state, n)?.publicKeyHex, label).toBe(key);
+      const r1 = (await labServers()).find((x) => x.name === name("r1"));
+      for (const server of r1 ? [box, r1] : [box]) {
+        const k = await serverKey(server);
+        if (k !== undefined) expect(k, `${label}: ${server.name}`).toBe(key);
+      }
+    };
+    const env = { ...process.env, DRASYL_DEPLOY_DNS_SERVER: dns.address };
+    const args = (a: string[]) => [CLI, "--state-dir", stateDir, ...a, "--config", config];
+    const t = Date.now();
+    const first = await cli(...nextMove());
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const total = Date.now() - t;
+    await check("after a whole move");
+
+    const points = Array.from({ length: KILLS }, (_, i) => Math.round((0.8 * total * (i + 0.5)) / KILLS));
+    let kills = 0;
+    for (let tries = 0; kills < KILLS && tries < 3 * KILLS; tries++) {
+      const a = nextMove();
+      const p = spawnProcess(process.execPath, args(a), env);
+      const ms = points[kills] as number;
+      const early = await Promise.race([
+        p.exit.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), ms)),
+      ]);
+      if (!early) p.child.kill("SIGKILL");
+      const code = await p.exit;
+      if (early) expect(code, `${a.join(" ")} failed before its kill point at ${ms} ms:\n${p.stderr()}`).toBe(0);
+      else kills++;
+      await check(`${a.join(" ")} killed after ${ms} ms`);
+    }
+    expect(kills).toBe(KILLS);
+    const j = readMoveJournal(state);
+    if (j) {
+      const finish = await cli("move", j.server, "--to", j.to);
+      expect(finish.code, finish.stdout + finish.stderr).toBe(0);
+    }
+    await check("after the moves");
+    const holder = loadIdentity(state, "box") ? "box" : name("r1");
+    expect(await statusOf(holder)).toMatchObject({ healthy: true, identityPublicKey: key });
+  }, 900_000);
 });
