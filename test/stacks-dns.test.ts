@@ -654,6 +654,10 @@ describe("aws program: Route 53 records and reverse DNS (pulumi mocks)", () => {
     expect(byName(arm.resources, "dns-sp-eu-central-1-a").inputs).toEqual(
       byName(two.resources, "dns-sp-eu-central-1-a").inputs,
     );
+    // The reverse DNS belongs to the Elastic IP, which outlives the instance: unchanged, not tied to the server.
+    const rdns = byName(arm.resources, "eu-central-1-rdns-ipv4");
+    expect(rdns.inputs).toEqual(byName(two.resources, "eu-central-1-rdns-ipv4").inputs);
+    expect(rdns.options.dependencies.some((u) => /::eu-central-1-server/.test(u))).toBe(false);
   });
 
   it("removing a region removes only its records and reverse DNS", async () => {
