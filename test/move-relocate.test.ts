@@ -151,6 +151,26 @@ describe("move: the switch in the YAML", () => {
     expect(dnsRecordPins(back)).toEqual({ "dep-r5": "sp-r1" });
   });
 
+  it("from a lab region to a region of another kind: added to that target's list (pinned), gone from its own", () => {
+    const text = `deployment: dep\ndns: { zone: example.org, provider: hcloud }\ntargets:\n  - kind: local\n    regions: [r1, r2]\n  - kind: hcloud\n    locations: [{ location: hel1, serverType: cx23 }]\n`;
+    const config = parse(text);
+    const from = place(text, "dep-r1");
+    const to = resolveDestination(config, from, "hcloud:fsn1");
+    expect(to).toMatchObject({ type: "region", target: 1, kind: "hcloud", listKey: "locations", region: "fsn1" });
+    expect(serverNames(withBoth(config, from, to))).toEqual(["dep-r1", "dep-r2", "dep-hel1", "dep-fsn1"]);
+    const out = parse(switchInYaml(text, from, to, keptRecord(config, from, to)));
+    expect(out.targets).toMatchObject([
+      { kind: "local", regions: ["r2"] },
+      {
+        kind: "hcloud",
+        locations: [
+          { location: "hel1", serverType: "cx23" },
+          { location: "fsn1", dnsRecord: "sp-r1" },
+        ],
+      },
+    ]);
+  });
+
   it("an operator-published name (an existing server's dnsName) is never pinned over", () => {
     const text = `deployment: dep\n${DNS}targets:\n  - kind: local\n    regions: [r1]\n  - kind: existing\n    servers:\n      - { name: box, region: home, host: 192.0.2.7, dnsName: sp.example.net }\n`;
     const config = parse(text);

@@ -27,7 +27,7 @@ import {
 import type { DeploymentState } from "../../stacks/state/state-dir.ts";
 import { StateDir } from "../../stacks/state/state-dir.ts";
 import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
-import { loadDeployConfig, parseConfig } from "../config/load.ts";
+import { ConfigFileError, loadDeployConfig, parseConfig } from "../config/load.ts";
 import { type DeployConfig, serverNames } from "../config/schema.ts";
 import { type Deployment, deploymentOf, listServers } from "../deployment.ts";
 import {
@@ -108,6 +108,19 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
       throw new MoveError(
         `the config lists both ${placeLabel(from)} and ${placeLabel(to)}: a move needs a region that has no server yet`,
       );
+    // The switch is checked before anything is done: a config it would break (say, a DNS provider whose target it removes) stops here.
+    const text = readFileSync(source, "utf8");
+    const dnsRecord = keptRecord(config, from, to);
+    const edited = switchInYaml(text, from, to, dnsRecord);
+    try {
+      parseConfig(edited, source);
+    } catch (e) {
+      if (!(e instanceof ConfigFileError)) throw e;
+      throw new MoveError(
+        `moving ${server} to ${placeLabel(to)} would leave a config that is not valid, so nothing was done: ${e.message}`,
+      );
+    }
+
     const identity = loadIdentity(state, server);
     if (!identity)
       throw new MoveError(
@@ -119,12 +132,6 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
         `the local state already holds another identity (${other.publicKeyHex}) for ${newServer}; a move onto it would replace that key. Back it up and move it away from the state dir first`,
       );
     }
-    // The switch is checked before anything is done: a config it would break (say, a DNS provider whose target it removes) stops here.
-    const text = readFileSync(source, "utf8");
-    const dnsRecord = keptRecord(config, from, to);
-    const edited = switchInYaml(text, from, to, dnsRecord);
-    parseConfig(edited, source);
-
     journal ??= {
       server,
       from: placeLabel(from),
