@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Archive, parseArchive, serializeArchive } from "../cli/identity/archive.ts";
+import { type Archive, archiveEntry, parseArchive, serializeArchive } from "../cli/identity/archive.ts";
 import { buildArchive, planRestore, readBackup, writeBackup } from "../cli/identity/custody.ts";
 import { BackupCryptoError, decryptBackup, encryptBackup } from "../cli/identity/encryption.ts";
 import { backupPassphrase, PASSPHRASE_ENV } from "../cli/identity/passphrase.ts";
@@ -199,6 +199,27 @@ describe("backup passphrase sources", () => {
       /no passphrase: run in a terminal, set DRASYL_DEPLOY_BACKUP_PASSPHRASE/,
     );
     await expect(backupPassphrase("encrypt", { env: { [PASSPHRASE_ENV]: "" } })).rejects.toThrow(/set but empty/);
+  });
+});
+
+describe("archive entries of retired identities", () => {
+  it("a server may have one current and several retired entries; a retired one needs a date, a second current one is refused", () => {
+    const a = sampleArchive();
+    const retired = { ...archiveEntry("dep-r1", "", id3), retiredAt: "2026-01-01T00:00:00.000Z" };
+    const twice = { ...a, entries: [...a.entries, retired, { ...retired, retiredAt: "2026-02-01T00:00:00.000Z" }] };
+    expect(parseArchive(serializeArchive(twice)).entries.map((e) => [e.server, e.retiredAt])).toEqual([
+      ["dep-r1", undefined],
+      ["dep-r2", undefined],
+      ["dep-r1", "2026-01-01T00:00:00.000Z"],
+      ["dep-r1", "2026-02-01T00:00:00.000Z"],
+    ]);
+    const bad = serializeArchive({ ...a, entries: [...a.entries, retired] }).replace(
+      "2026-01-01T00:00:00.000Z",
+      "someday",
+    );
+    expect(() => parseArchive(bad)).toThrow(/identities\[2\] \(dep-r1\): "retiredAt" must be a date/);
+    const dup = { ...a, entries: [...a.entries, archiveEntry("dep-r1", "r1", id3)] };
+    expect(() => parseArchive(serializeArchive(dup))).toThrow(/identities\[2\] \(dep-r1\): the server is listed twice/);
   });
 });
 
@@ -411,6 +432,42 @@ describe("identity commands on a local state", () => {
       ["old", id3.publicKeyHex, "retired 2026-03-01"],
       ["was-a", id1.publicKeyHex, "retired 2026-03-03, now a"],
     ]);
+  });
+
+  it("a backup holds the retired identities no server holds any more; restore puts them back as retired, not as current", async () => {
+    const { dir, state, config } = setup();
+    const d = ds(state, "cust");
+    put(state, "cust", "old", id3);
+    retireIdentity(d, "old", new Date("2026-03-01T00:00:00Z"));
+    // A moved key: retired under its old name, current as "a": backed up once, as a's.
+    put(state, "cust", "was-a", id1);
+    retireIdentity(d, "was-a", new Date("2026-03-02T00:00:00Z"));
+    const out = join(dir, "r.age");
+    expect(await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"))).toBe(0);
+    const archive = await readBackup(out, { passphrase: "pw" });
+    expect(archive.entries.map((e) => [e.server, e.publicKey, e.retiredAt])).toEqual([
+      ["a", id1.publicKeyHex, undefined],
+      ["b", id2.publicKeyHex, undefined],
+      ["old", id3.publicKeyHex, "2026-03-01T00:00:00.000Z"],
+    ]);
+    let shown = "";
+    const pf = join(dir, "pass");
+    writeFileSync(pf, "pw\n");
+    expect(await verify(out, { passphraseFile: pf }, (t) => (shown += t))).toBe(0);
+    expect(shown).toMatch(new RegExp(`^old \\(retired 2026-03-01\\) +- +${id3.publicKeyHex} `, "m"));
+
+    const empty = join(dir, "empty-state");
+    expect(await restore(out, { stateDir: empty, server: [], force: false, passphraseFile: pf })).toBe(0);
+    const e = ds(empty, "cust");
+    expect(loadIdentity(e, "a")?.publicKeyHex).toBe(id1.publicKeyHex);
+    expect(loadIdentity(e, "old")).toBeUndefined();
+    expect(retiredIdentities(e).map((r) => [r.server, r.retiredAt, r.publicKey])).toEqual([
+      ["old", "2026-03-01T00:00:00.000Z", id3.publicKeyHex],
+    ]);
+    expect(pendingRestores(e)).toEqual({ a: id1.publicKeyHex, b: id2.publicKeyHex });
+    // Again: nothing new is written.
+    expect(await restore(out, { stateDir: empty, server: [], force: false, passphraseFile: pf })).toBe(0);
+    expect(retiredIdentities(e)).toHaveLength(1);
   });
 
   it("imports the Rust identity file vector and exports it back byte for byte, 0600", async () => {

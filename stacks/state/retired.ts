@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { loadIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
-import { localIdentityServers, loadIdentity } from "./identities.ts";
+import type { Identity } from "../../sp-runtime/identity/identity.ts";
+import { localIdentityServers, loadIdentity, saveIdentity } from "./identities.ts";
 import { readJson } from "./json-file.ts";
 import type { DeploymentState } from "./state-dir.ts";
 
@@ -102,4 +103,24 @@ export function migrateRetiredMarks(state: DeploymentState, configured: readonly
     retireIdentity(state, server, Number.isNaN(at.getTime()) ? new Date() : at);
   }
   unlinkSync(state.retiredFile);
+}
+
+/**
+ * A retired identity from a backup goes back among the retired ones (a server that may come back),
+ * unless the local state already holds that key for that server; returns the file written.
+ */
+export function restoreRetired(
+  state: DeploymentState,
+  server: string,
+  identity: Identity,
+  retiredAt: string,
+): string | undefined {
+  const known = [
+    ...retiredIdentities(state).filter((r) => r.server === server),
+    ...(loadIdentity(state, server) ? [{ publicKey: loadIdentity(state, server)?.publicKeyHex }] : []),
+  ];
+  if (known.some((r) => r.publicKey === identity.publicKeyHex)) return undefined;
+  const file = state.retiredIdentityFile(server, new Date(retiredAt));
+  saveIdentity(state, file, identity);
+  return file;
 }
