@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../cli/config/load.ts";
 import { dnsRecordPins, serverNames } from "../cli/config/schema.ts";
 import {
+  clientName,
   findPlace,
   keptRecord,
   type Place,
@@ -175,6 +176,12 @@ describe("move: the switch in the YAML", () => {
     const text = `deployment: dep\n${DNS}targets:\n  - kind: local\n    regions: [r1]\n  - kind: existing\n    servers:\n      - { name: box, region: home, host: 192.0.2.7, dnsName: sp.example.net }\n`;
     const config = parse(text);
     const from = place(text, "dep-r1");
-    expect(keptRecord(config, from, resolveDestination(config, from, "existing:box"))).toBeUndefined();
+    const to = resolveDestination(config, from, "existing:box");
+    expect(keptRecord(config, from, to)).toBeUndefined();
+    // What move then tells the operator: the name clients have changes.
+    expect([clientName(config, from), clientName(config, to)]).toEqual(["sp-r1.example.org", "sp.example.net"]);
+    const pinned = withPin(config, resolveDestination(config, to, "local:r1"), "sp-x");
+    expect(clientName(pinned, findPlace(pinned, "dep-r1") as Place)).toBe("sp-x.example.org");
+    expect(clientName({ ...config, dns: undefined }, from)).toBeUndefined();
   });
 });

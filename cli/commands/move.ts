@@ -31,6 +31,7 @@ import { ConfigFileError, loadDeployConfig, parseConfig } from "../config/load.t
 import { type DeployConfig, serverNames } from "../config/schema.ts";
 import { type Deployment, deploymentOf, listServers } from "../deployment.ts";
 import {
+  clientName,
   findPlace,
   keptRecord,
   MoveError,
@@ -185,6 +186,15 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
     progress.note(
       `${source}: ${placeLabel(from)} -> ${placeLabel(to)}${dnsRecord ? ` (keeping the DNS name ${dnsRecord})` : ""}`,
     );
+    const moved = withBoth(config, from, to);
+    const [was, becomes] = [
+      clientName(config, from),
+      clientName(dnsRecord ? withPin(moved, to, dnsRecord) : moved, to),
+    ];
+    if (was !== undefined && was !== becomes)
+      progress.note(
+        `Clients know ${server} as ${was}; it is now ${becomes ?? "reached by its addresses"}: give them the new line from drasyl-deploy peers.`,
+      );
     return await finish(journal, source, state, progress);
   } finally {
     unlock();

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
-import { recordName } from "../../stacks/dns/naming.ts";
+import { dnsName, recordName } from "../../stacks/dns/naming.ts";
 import { type DeployConfig, dnsRecordPins } from "../config/schema.ts";
 
 /**
@@ -36,7 +36,7 @@ function regionOf(entry: unknown): string | undefined {
   return undefined;
 }
 
-export function serverName(deployment: string, region: string): string {
+function serverName(deployment: string, region: string): string {
   return `${deployment}-${region}`;
 }
 
@@ -251,4 +251,20 @@ export function keptRecord(config: DeployConfig, from: Place, to: Place): string
   const now = recordName(dns, { deployment, server, region: region(from), record: dnsRecordPins(config)[server] });
   const fresh = recordName(dns, { deployment, server: serverAt(deployment, to), region: region(to) });
   return now === fresh ? undefined : now;
+}
+
+/** The DNS name clients are given for the server at `p` (its own dnsName, else the dns section's), if any. */
+export function clientName(config: DeployConfig, p: Place, pin?: string): string | undefined {
+  const t = config.targets[p.target];
+  const own = p.type === "existing" && t?.kind === "existing" ? t.servers.find((s) => s.name === p.server) : undefined;
+  if (own?.dnsName) return own.dnsName;
+  if (!config.dns) return undefined;
+  const server = serverAt(config.deployment, p);
+  const region = p.type === "region" ? p.region : (own?.region ?? "");
+  return dnsName(config.dns, {
+    deployment: config.deployment,
+    server,
+    region,
+    record: pin ?? dnsRecordPins(config)[server],
+  });
 }
