@@ -18,6 +18,7 @@ const E2E = [
   "lab",
   "monitoring-lab",
   "monitoring-prometheus",
+  "move-e2e",
   "nat",
   "pulumi-engine",
   "rollout-e2e",

@@ -1,5 +1,5 @@
 import { loadDeployConfig } from "./config/load.ts";
-import type { DeployConfig } from "./config/schema.ts";
+import { type DeployConfig, dnsRecordPins } from "./config/schema.ts";
 import { resolveSettings, type Settings } from "../stacks/install/settings.ts";
 import { dnsManagingKind, providerFor, targetServerNames } from "../stacks/kinds.ts";
 import { metricsFirewall, metricsToken } from "../stacks/monitoring/exposure.ts";
@@ -33,7 +33,19 @@ export function settingsFor(config: DeployConfig, env: NodeJS.ProcessEnv = proce
 
 export function openDeployment(configFile: string | undefined, stateDir: string): Deployment {
   const { config, source } = loadDeployConfig(configFile);
-  const state = new StateDir(stateDir).forDeployment(config.deployment);
+  return deploymentOf(config, source, new StateDir(stateDir).forDeployment(config.deployment));
+}
+
+/**
+ * The deployment of a config as loaded or as a command edits it. `unnamed`: servers that get no DNS
+ * record (during a move, the server that does not hold the name).
+ */
+export function deploymentOf(
+  config: DeployConfig,
+  source: string,
+  state: DeploymentState,
+  opts: { unnamed?: readonly string[] } = {},
+): Deployment {
   const ctx = {
     state,
     ports: config.ports,
@@ -42,19 +54,34 @@ export function openDeployment(configFile: string | undefined, stateDir: string)
   };
   const dns = config.dns;
   const zoneKind = dns ? dnsManagingKind(dns.provider) : undefined;
+  const unnamed = new Set(opts.unnamed ?? []);
+  const pins = dnsRecordPins(config);
   const providers: Provider[] = config.targets.map((t) => {
     if (!dns || t.kind !== zoneKind) return providerFor(t, ctx);
     // The zone's other servers are read when the program runs, from the other targets' providers
     // (the lab's private addresses stay out of public DNS).
     const others = (): Provider[] =>
       providers.filter((_, i) => config.targets[i] !== t && config.targets[i]?.kind !== "local");
-    const own = targetServerNames(config.deployment, t).map((s) => ({ server: s.name, region: s.region }));
-    return providerFor(t, { ...ctx, dns: () => dnsArgsFor(dns, config.deployment, own, others()) });
+    const own = targetServerNames(config.deployment, t)
+      .filter((s) => !unnamed.has(s.name))
+      .map((s) => ({ server: s.name, region: s.region, record: s.dnsRecord }));
+    return providerFor(t, {
+      ...ctx,
+      dns: async () => {
+        const args = await dnsArgsFor(dns, config.deployment, own, others(), pins);
+        return { ...args, foreign: args.foreign.filter((f) => !unnamed.has(f.server)) };
+      },
+    });
   });
   return { config, source, state, providers, settings: settingsFor(config) };
 }
 
 /** The servers as they are now, with the DNS names clients are given when the config has a dns section. */
 export async function listServers(d: Deployment): Promise<Server[]> {
-  return withDnsNames(d.config.dns, d.config.deployment, (await Promise.all(d.providers.map((p) => p.list()))).flat());
+  return withDnsNames(
+    d.config.dns,
+    d.config.deployment,
+    (await Promise.all(d.providers.map((p) => p.list()))).flat(),
+    dnsRecordPins(d.config),
+  );
 }

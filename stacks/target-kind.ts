@@ -24,6 +24,8 @@ export interface NamedServer {
   name: string;
   /** Its region (location for Hetzner): part of its DNS name. */
   region: string;
+  /** The DNS record name the config pins for it (see dnsRecordField). */
+  dnsRecord?: string | undefined;
   path: (string | number)[];
 }
 

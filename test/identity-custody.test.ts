@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Archive, parseArchive, serializeArchive } from "../cli/identity/archive.ts";
+import { type Archive, archiveEntry, parseArchive, serializeArchive } from "../cli/identity/archive.ts";
 import { buildArchive, planRestore, readBackup, writeBackup } from "../cli/identity/custody.ts";
 import { BackupCryptoError, decryptBackup, encryptBackup } from "../cli/identity/encryption.ts";
 import { backupPassphrase, PASSPHRASE_ENV } from "../cli/identity/passphrase.ts";
-import { backup, exportIdentity, importIdentity, restore, verify } from "../cli/commands/identity.ts";
+import { backup, exportIdentity, importIdentity, list, restore, verify } from "../cli/commands/identity.ts";
 import { openDeployment } from "../cli/deployment.ts";
 import { backUpNewIdentities } from "../cli/identity/up-backup.ts";
 import {
@@ -17,9 +17,16 @@ import {
   pendingRestores,
   previousIdentities,
   replaceIdentity,
-  retireIdentity,
   saveIdentity,
 } from "../stacks/state/identities.ts";
+import {
+  migrateRetiredMarks,
+  retiredIdentities,
+  retiredOnce,
+  retireIdentity,
+  reviveIdentity,
+  serversToRetire,
+} from "../stacks/state/retired.ts";
 import { StateDir } from "../stacks/state/state-dir.ts";
 import { Identity } from "../sp-runtime/identity/identity.ts";
 import { formatIdentityFile, parseIdentityFile } from "../sp-runtime/identity/identity-file.ts";
@@ -195,6 +202,88 @@ describe("backup passphrase sources", () => {
   });
 });
 
+describe("archive entries of retired identities", () => {
+  it("a server may have one current and several retired entries; a retired one needs a date, a second current one is refused", () => {
+    const a = sampleArchive();
+    const retired = { ...archiveEntry("dep-r1", "", id3), retiredAt: "2026-01-01T00:00:00.000Z" };
+    const twice = { ...a, entries: [...a.entries, retired, { ...retired, retiredAt: "2026-02-01T00:00:00.000Z" }] };
+    expect(parseArchive(serializeArchive(twice)).entries.map((e) => [e.server, e.retiredAt])).toEqual([
+      ["dep-r1", undefined],
+      ["dep-r2", undefined],
+      ["dep-r1", "2026-01-01T00:00:00.000Z"],
+      ["dep-r1", "2026-02-01T00:00:00.000Z"],
+    ]);
+    const bad = serializeArchive({ ...a, entries: [...a.entries, retired] }).replace(
+      "2026-01-01T00:00:00.000Z",
+      "someday",
+    );
+    expect(() => parseArchive(bad)).toThrow(/identities\[2\] \(dep-r1\): "retiredAt" must be a date/);
+    const dup = { ...a, entries: [...a.entries, archiveEntry("dep-r1", "r1", id3)] };
+    expect(() => parseArchive(serializeArchive(dup))).toThrow(/identities\[2\] \(dep-r1\): the server is listed twice/);
+  });
+});
+
+describe("retirement: one model for a removed server and a move's old name", () => {
+  it("retires by renaming aside; lists each retired key once; a name that comes back gets its key unless another server holds it", () => {
+    const state = fresh();
+    const d = ds(state, "dep");
+    put(state, "dep", "gone", id1);
+    put(state, "dep", "moved", id2);
+    put(state, "dep", "kept", id3);
+    expect(serversToRetire(d, ["kept"])).toEqual(["gone", "moved"]);
+    expect(retireIdentity(d, "gone", new Date("2026-01-01T00:00:00Z"))).toMatch(
+      /gone\.identity\.retired-2026-01-01T00-00-00-000Z$/,
+    );
+    // A move: the key lives on under the new name, the old name's entry is retired (twice: moved away, back, away again).
+    put(state, "dep", "new", id2);
+    retireIdentity(d, "moved", new Date("2026-01-02T00:00:00Z"));
+    put(state, "dep", "moved", id2);
+    retireIdentity(d, "moved", new Date("2026-01-03T00:00:00Z"));
+    expect(serversToRetire(d, ["kept", "new"])).toEqual([]);
+    expect(retiredIdentities(d).map((r) => [r.server, r.retiredAt, r.publicKey])).toEqual([
+      ["gone", "2026-01-01T00:00:00.000Z", id1.publicKeyHex],
+      ["moved", "2026-01-02T00:00:00.000Z", id2.publicKeyHex],
+      ["moved", "2026-01-03T00:00:00.000Z", id2.publicKeyHex],
+    ]);
+    expect(retiredOnce(d).map((r) => [r.server, r.retiredAt])).toEqual([
+      ["gone", "2026-01-01T00:00:00.000Z"],
+      ["moved", "2026-01-03T00:00:00.000Z"],
+    ]);
+    // "moved" comes back: its key is "new"'s now, so it gets none (up then makes a new one); "gone" gets its own back.
+    expect(reviveIdentity(d, "moved")).toBeUndefined();
+    expect(loadIdentity(d, "moved")).toBeUndefined();
+    expect(reviveIdentity(d, "gone")).toBe(id1.publicKeyHex);
+    expect(loadIdentity(d, "gone")?.publicKeyHex).toBe(id1.publicKeyHex);
+    expect(reviveIdentity(d, "gone")).toBeUndefined();
+    expect(retiredOnce(d).map((r) => r.server)).toEqual(["moved"]);
+  });
+
+  it("migrates the marks of earlier versions (retired.json): the marked files are retired with their date, the marks go", () => {
+    const state = fresh();
+    const d = ds(state, "dep");
+    put(state, "dep", "r4", id1);
+    put(state, "dep", "back", id2);
+    writeFileSync(
+      d.prepare(d.retiredFile),
+      JSON.stringify({
+        r4: { retiredAt: "2026-02-03T04:05:06.789Z", publicKey: id1.publicKeyHex },
+        back: { retiredAt: "2026-02-01T00:00:00.000Z" },
+      }),
+    );
+    // Marked servers are not removed a second time.
+    expect(serversToRetire(d, [])).toEqual([]);
+    migrateRetiredMarks(d, ["back"]);
+    expect(existsSync(d.retiredFile)).toBe(false);
+    expect(loadIdentity(d, "r4")).toBeUndefined();
+    expect(loadIdentity(d, "back")?.publicKeyHex).toBe(id2.publicKeyHex);
+    expect(retiredIdentities(d).map((r) => [r.server, r.retiredAt, r.publicKey])).toEqual([
+      ["r4", "2026-02-03T04:05:06.789Z", id1.publicKeyHex],
+    ]);
+    migrateRetiredMarks(d, []);
+    expect(retiredIdentities(d)).toHaveLength(1);
+  });
+});
+
 describe("the local identity store keeps what it replaces", () => {
   it("replace keeps the previous identity, retire sets it aside, both readable", () => {
     const state = fresh();
@@ -319,6 +408,66 @@ describe("identity commands on a local state", () => {
     ).toBe(0);
     expect(loadIdentity(ds(state, "cust"), "a")?.publicKeyHex).toBe(id1.publicKeyHex);
     expect(previousIdentities(ds(state, "cust"), "a").map((p) => p.publicKey)).toContain(id3.publicKeyHex);
+  });
+
+  it("identity list shows a retired identity once, after the current ones, saying where a moved key is now", async () => {
+    const { state, config } = setup();
+    const d = ds(state, "cust");
+    put(state, "cust", "old", id3);
+    retireIdentity(d, "old", new Date("2026-03-01T00:00:00Z"));
+    put(state, "cust", "was-a", id1);
+    retireIdentity(d, "was-a", new Date("2026-03-02T00:00:00Z"));
+    put(state, "cust", "was-a", id1);
+    retireIdentity(d, "was-a", new Date("2026-03-03T00:00:00Z"));
+    let text = "";
+    expect(await list({ config, stateDir: state, localOnly: true }, (t) => (text += t))).toBe(0);
+    const rows = text
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/ {2,}/));
+    expect(rows.map((r) => [r[0], r[2], r[4]])).toEqual([
+      ["a", id1.publicKeyHex, "local (server not checked)"],
+      ["b", id2.publicKeyHex, "local (server not checked)"],
+      ["old", id3.publicKeyHex, "retired 2026-03-01"],
+      ["was-a", id1.publicKeyHex, "retired 2026-03-03, now a"],
+    ]);
+  });
+
+  it("a backup holds the retired identities no server holds any more; restore puts them back as retired, not as current", async () => {
+    const { dir, state, config } = setup();
+    const d = ds(state, "cust");
+    put(state, "cust", "old", id3);
+    retireIdentity(d, "old", new Date("2026-03-01T00:00:00Z"));
+    // A moved key: retired under its old name, current as "a": backed up once, as a's.
+    put(state, "cust", "was-a", id1);
+    retireIdentity(d, "was-a", new Date("2026-03-02T00:00:00Z"));
+    const out = join(dir, "r.age");
+    expect(await backup({ config, stateDir: state, out, recipient: [], force: false }, fast("pw"))).toBe(0);
+    const archive = await readBackup(out, { passphrase: "pw" });
+    expect(archive.entries.map((e) => [e.server, e.publicKey, e.retiredAt])).toEqual([
+      ["a", id1.publicKeyHex, undefined],
+      ["b", id2.publicKeyHex, undefined],
+      ["old", id3.publicKeyHex, "2026-03-01T00:00:00.000Z"],
+    ]);
+    let shown = "";
+    const pf = join(dir, "pass");
+    writeFileSync(pf, "pw\n");
+    expect(await verify(out, { passphraseFile: pf }, (t) => (shown += t))).toBe(0);
+    expect(shown).toMatch(new RegExp(`^old \\(retired 2026-03-01\\) +- +${id3.publicKeyHex} `, "m"));
+
+    const empty = join(dir, "empty-state");
+    expect(await restore(out, { stateDir: empty, server: [], force: false, passphraseFile: pf })).toBe(0);
+    const e = ds(empty, "cust");
+    expect(loadIdentity(e, "a")?.publicKeyHex).toBe(id1.publicKeyHex);
+    expect(loadIdentity(e, "old")).toBeUndefined();
+    expect(retiredIdentities(e).map((r) => [r.server, r.retiredAt, r.publicKey])).toEqual([
+      ["old", "2026-03-01T00:00:00.000Z", id3.publicKeyHex],
+    ]);
+    expect(pendingRestores(e)).toEqual({ a: id1.publicKeyHex, b: id2.publicKeyHex });
+    // Again: nothing new is written.
+    expect(await restore(out, { stateDir: empty, server: [], force: false, passphraseFile: pf })).toBe(0);
+    expect(retiredIdentities(e)).toHaveLength(1);
   });
 
   it("imports the Rust identity file vector and exports it back byte for byte, 0600", async () => {

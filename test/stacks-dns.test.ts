@@ -6,7 +6,17 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../cli/config/load.ts";
-import { listServers, openDeployment } from "../cli/deployment.ts";
+import { type DeployConfig, dnsRecordPins, serverRegions } from "../cli/config/schema.ts";
+import {
+  findPlace,
+  keptRecord,
+  type Place,
+  resolveDestination,
+  switchInYaml,
+  withBoth,
+  withPin,
+} from "../cli/move/relocate.ts";
+import { deploymentOf, listServers, openDeployment } from "../cli/deployment.ts";
 import { superPeerUrl } from "../cli/output/super-peers.ts";
 import { awsServerSpecs } from "../stacks/aws/catalog.ts";
 import type { AwsProgramArgs } from "../stacks/aws/program.ts";
@@ -17,6 +27,7 @@ import { dnsSchema } from "../stacks/dns/schema.ts";
 import { hcloudServerSpecs } from "../stacks/hcloud/catalog.ts";
 import type { HcloudProgramArgs } from "../stacks/hcloud/program.ts";
 import type { Server } from "../stacks/provider.ts";
+import { StateDir } from "../stacks/state/state-dir.ts";
 import { type RecordedResource, runWithMocks } from "./support/mock-harness.ts";
 
 /*
@@ -167,6 +178,49 @@ describe("dns config", () => {
     expect(parse("{ zone: example.org, provider: none, name: '{server}' }", existing).dns?.name).toBe("{server}");
   });
 
+  it("a pinned record name (dnsRecord, set by move) overrides dns.name for its server, and is checked like it", () => {
+    const moved = "  - kind: hcloud\n    locations: [{ location: nbg1, dnsRecord: SP-fsn1 }, hel1]\n";
+    const c = parse("{ zone: example.org, provider: hcloud }", moved);
+    expect(dnsRecordPins(c)).toEqual({ "t-nbg1": "sp-fsn1" });
+    expect(() =>
+      parse(
+        "{ zone: example.org, provider: hcloud }",
+        "  - kind: hcloud\n    locations: [{ location: nbg1, dnsRecord: sp-hel1 }, hel1]\n",
+      ),
+    ).toThrow(/dns\.name: "sp-\{region\}" gives servers t-nbg1 and t-hel1 the same name "sp-hel1"/);
+    expect(() =>
+      parse(
+        "{ zone: example.org, provider: hcloud }",
+        "  - kind: hcloud\n    locations: [{ location: nbg1, dnsRecord: 'sp fsn1' }]\n",
+      ),
+    ).toThrow(/targets\[0\]\.locations\[0\]\.dnsRecord: must be a record name relative to dns\.zone/);
+    expect(() =>
+      parseConfig(
+        "deployment: t\ntargets:\n  - kind: local\n    regions: [{ region: r3, dnsRecord: sp-r1 }]\n",
+        "t.yaml",
+      ),
+    ).toThrow(
+      /targets\[0\]\.regions\[0\]\.dnsRecord: t-r3 pins the DNS record sp-r1, but the config has no dns section/,
+    );
+    expect(() =>
+      parse(
+        "{ zone: example.org, provider: none }",
+        "  - kind: existing\n    servers:\n      - { name: x, region: a, host: 192.0.2.1, dnsName: sp.example.net, dnsRecord: sp-a }\n",
+      ),
+    ).toThrow(/targets\[0\]\.servers\[0\]\.dnsRecord: x has both dnsName .* and dnsRecord/);
+    const local = parse(
+      "{ zone: example.org, provider: none }",
+      "  - kind: local\n    regions: [{ region: r3, dnsRecord: sp-r1 }, r2]\n",
+    );
+    expect(serverRegions(local)).toEqual([
+      { name: "t-r3", region: "r3" },
+      { name: "t-r2", region: "r2" },
+    ]);
+    expect(withDnsNames(local.dns, "t", [server("t-r3", "r3", "10.0.0.3")], dnsRecordPins(local))[0]?.dnsName).toBe(
+      "sp-r1.example.org",
+    );
+  });
+
   it("record names per server from the placeholders", () => {
     const s = { deployment: "prod", server: "prod-fsn1", region: "fsn1" };
     expect(recordName(DNS, s)).toBe("sp-fsn1");
@@ -253,7 +307,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
     const labels = { "managed-by": "drasyl-deploy", deployment: "t" };
     expect(ofType(two.resources, RRSET).map((r) => [r.name, r.inputs])).toEqual([
       [
-        "fsn1-dns-a",
+        "dns-sp-fsn1-a",
         {
           zone: "example.org",
           name: "sp-fsn1",
@@ -264,7 +318,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
         },
       ],
       [
-        "fsn1-dns-aaaa",
+        "dns-sp-fsn1-aaaa",
         {
           zone: "example.org",
           name: "sp-fsn1",
@@ -275,7 +329,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
         },
       ],
       [
-        "nbg1-dns-a",
+        "dns-sp-nbg1-a",
         {
           zone: "example.org",
           name: "sp-nbg1",
@@ -286,7 +340,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
         },
       ],
       [
-        "nbg1-dns-aaaa",
+        "dns-sp-nbg1-aaaa",
         {
           zone: "example.org",
           name: "sp-nbg1",
@@ -338,7 +392,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
   });
 
   it("a replaced server keeps its name: the A record and both PTRs hang on the primary IPs, which outlive the server", () => {
-    for (const name of ["fsn1-dns-a", "fsn1-rdns-ipv4", "fsn1-rdns-ipv6"]) {
+    for (const name of ["dns-sp-fsn1-a", "fsn1-rdns-ipv4", "fsn1-rdns-ipv6"]) {
       const deps = byName(two.resources, name).options.dependencies;
       expect(
         deps.some((u) => u.endsWith("::fsn1-ipv4") || u.endsWith("::fsn1-ipv6")),
@@ -349,6 +403,55 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
           deps.some((u) => u.endsWith("::fsn1-server")),
           name,
         ).toBe(false);
+    }
+  });
+
+  it("a moved super peer keeps its name: the pinned record (the same resource) carries the new server's addresses, its PTRs point at the old name", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "drasyl-dns-move-"));
+    try {
+      const state = new StateDir(join(tmp, "state")).forDeployment("t");
+      const dnsOf = async (config: DeployConfig, unnamed: string[] = []): Promise<DnsProgramArgs> => {
+        const d = deploymentOf(config, join(tmp, "c.yaml"), state, { unnamed });
+        return (d.providers[0] as unknown as { opts: { dns: () => Promise<DnsProgramArgs> } }).opts.dns();
+      };
+      const text =
+        "deployment: t\ndns: { zone: example.org, provider: hcloud }\ntargets:\n  - kind: hcloud\n    locations: [fsn1]\n";
+      const config = parseConfig(text, "c.yaml");
+      const from = findPlace(config, "t-fsn1") as Place;
+      const to = resolveDestination(config, from, "nbg1");
+      const pin = keptRecord(config, from, to) as string;
+      expect(pin).toBe("sp-fsn1");
+      const switched = switchInYaml(text, from, to, pin);
+      expect(switched).toContain("locations: [ { location: nbg1, dnsRecord: sp-fsn1 } ]");
+
+      const before = await runHcloud(hcloudArgs(["fsn1"], await dnsOf(config)));
+      // While the new server is proven it holds no name; after the switch the old one holds none.
+      const proving = await dnsOf(withBoth(config, from, to), ["t-nbg1"]);
+      expect(proving.names).toEqual({ "t-fsn1": "sp-fsn1" });
+      const switching = await dnsOf(withPin(withBoth(config, from, to), to, pin), ["t-fsn1"]);
+      expect(switching.names).toEqual({ "t-nbg1": "sp-fsn1" });
+      const during = await runHcloud(hcloudArgs(["fsn1", "nbg1"], switching));
+      const after = await runHcloud(hcloudArgs(["nbg1"], await dnsOf(parseConfig(switched, "c.yaml"))));
+      for (const r of [during, after]) {
+        expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.name, x.inputs.type, x.inputs.records])).toEqual(
+          [
+            ["dns-sp-fsn1-a", "sp-fsn1", "A", [{ value: `198.51.100.${octet("nbg1")}` }]],
+            ["dns-sp-fsn1-aaaa", "sp-fsn1", "AAAA", [{ value: `2001:db8:${octet("nbg1")}::1` }]],
+          ],
+        );
+        expect(ofType(r.resources, RDNS).map((x) => [x.name, x.inputs.dnsPtr])).toEqual([
+          ["nbg1-rdns-ipv4", "sp-fsn1.example.org"],
+          ["nbg1-rdns-ipv6", "sp-fsn1.example.org"],
+        ]);
+      }
+      expect(ofType(before.resources, RRSET).map((x) => [x.name, x.inputs.records])).toEqual([
+        ["dns-sp-fsn1-a", [{ value: `198.51.100.${octet("fsn1")}` }]],
+        ["dns-sp-fsn1-aaaa", [{ value: `2001:db8:${octet("fsn1")}::1` }]],
+      ]);
+      // Earlier stacks named the record sets after the location: the alias keeps them the same resources.
+      expect(byName(before.resources, "dns-sp-fsn1-a").options.aliases).toEqual(["fsn1-dns-a"]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 
@@ -370,7 +473,7 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
       ],
     ]);
     expect(r.calls.filter((c) => c.token === "hcloud:index/getZone:getZone")).toEqual([]);
-    expect(byName(r.resources, "fsn1-dns-a").inputs.zone).toBe("example.org");
+    expect(byName(r.resources, "dns-sp-fsn1-a").inputs.zone).toBe("example.org");
   });
 
   it("one zone for a mixed fleet: records for an existing server and an AWS instance too, not for a server that brings its own name", async () => {
@@ -382,12 +485,12 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
     ];
     const r = await runHcloud(hcloudArgs(["fsn1"], dnsArgs(["fsn1"], others)));
     expect(ofType(r.resources, RRSET).map((x) => [x.name, x.inputs.name, x.inputs.type, x.inputs.records])).toEqual([
-      ["dns-home-a", "sp-ber", "A", [{ value: "192.0.2.1" }]],
-      ["dns-t-eu-central-1-a", "sp-eu-central-1", "A", [{ value: "203.0.113.5" }]],
-      ["dns-t-eu-central-1-aaaa", "sp-eu-central-1", "AAAA", [{ value: "2600:1f18::10" }]],
-      ["dns-v6only-aaaa", "sp-hel", "AAAA", [{ value: "2001:db8:f::1" }]],
-      ["fsn1-dns-a", "sp-fsn1", "A", [{ value: `198.51.100.${octet("fsn1")}` }]],
-      ["fsn1-dns-aaaa", "sp-fsn1", "AAAA", [{ value: `2001:db8:${octet("fsn1")}::1` }]],
+      ["dns-sp-ber-a", "sp-ber", "A", [{ value: "192.0.2.1" }]],
+      ["dns-sp-eu-central-1-a", "sp-eu-central-1", "A", [{ value: "203.0.113.5" }]],
+      ["dns-sp-eu-central-1-aaaa", "sp-eu-central-1", "AAAA", [{ value: "2600:1f18::10" }]],
+      ["dns-sp-fsn1-a", "sp-fsn1", "A", [{ value: `198.51.100.${octet("fsn1")}` }]],
+      ["dns-sp-fsn1-aaaa", "sp-fsn1", "AAAA", [{ value: `2001:db8:${octet("fsn1")}::1` }]],
+      ["dns-sp-hel-aaaa", "sp-hel", "AAAA", [{ value: "2001:db8:f::1" }]],
     ]);
     // Reverse DNS only for the addresses this program owns.
     expect(ofType(r.resources, RDNS).map((x) => x.name)).toEqual(["fsn1-rdns-ipv4", "fsn1-rdns-ipv6"]);
@@ -402,8 +505,8 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
       .map((r) => r.name)
       .sort();
     expect(removed).toEqual([
-      "fsn1-dns-a",
-      "fsn1-dns-aaaa",
+      "dns-sp-fsn1-a",
+      "dns-sp-fsn1-aaaa",
       "fsn1-ipv4",
       "fsn1-ipv6",
       "fsn1-rdns-ipv4",
@@ -420,7 +523,8 @@ describe("hcloud program: Hetzner DNS records and reverse DNS (pulumi mocks)", (
   });
 });
 
-describe("aws program: Route 53 records (pulumi mocks)", () => {
+describe("aws program: Route 53 records and reverse DNS (pulumi mocks)", () => {
+  const EIP_RDNS = "aws:ec2/eipDomainName:EipDomainName";
   const R53DNS = { ...DNS, provider: "route53" as const, ttl: 120 };
   const dnsArgs = (regions: string[], others: Server[] = []): DnsProgramArgs =>
     dnsProgramArgs(
@@ -442,7 +546,7 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
     const provider = byName(two.resources, "eu-central-1-vpc").options.provider;
     expect(ofType(two.resources, R53).map((r) => [r.name, r.inputs, r.options.provider === provider])).toEqual([
       [
-        "eu-central-1-dns-a",
+        "dns-sp-eu-central-1-a",
         {
           zoneId: "Z0123",
           name: "sp-eu-central-1.example.org",
@@ -453,7 +557,7 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
         true,
       ],
       [
-        "eu-central-1-dns-aaaa",
+        "dns-sp-eu-central-1-aaaa",
         {
           zoneId: "Z0123",
           name: "sp-eu-central-1.example.org",
@@ -464,7 +568,7 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
         true,
       ],
       [
-        "us-east-1-dns-a",
+        "dns-sp-us-east-1-a",
         {
           zoneId: "Z0123",
           name: "sp-us-east-1.example.org",
@@ -475,7 +579,7 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
         true,
       ],
       [
-        "us-east-1-dns-aaaa",
+        "dns-sp-us-east-1-aaaa",
         {
           zoneId: "Z0123",
           name: "sp-us-east-1.example.org",
@@ -488,15 +592,51 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
     ]);
   });
 
+  it("reverse DNS of each Elastic IP points at the name, set after its A record, in the region, through the one provider", () => {
+    const provider = byName(two.resources, "eu-central-1-vpc").options.provider;
+    expect(
+      ofType(two.resources, EIP_RDNS).map((r) => [
+        r.name,
+        r.inputs,
+        r.options.provider === provider,
+        r.options.dependencies.some((u) => u.endsWith(`::dns-sp-${r.inputs.region as string}-a`)),
+      ]),
+    ).toEqual(
+      ["eu-central-1", "us-east-1"].map((region) => [
+        `${region}-rdns-ipv4`,
+        { region, allocationId: `eipalloc-${region}`, domainName: `sp-${region}.example.org` },
+        true,
+        true,
+      ]),
+    );
+  });
+
+  it("a moved super peer's name: the pinned record and the new Elastic IP's reverse DNS carry it", async () => {
+    const args = dnsProgramArgs(
+      R53DNS,
+      "t",
+      [{ server: "t-us-east-1", region: "us-east-1", record: "sp-eu-central-1" }],
+      [],
+    );
+    const r = await runAws(awsArgs(["us-east-1"], args));
+    expect(ofType(r.resources, R53).map((x) => [x.name, x.inputs.name, x.inputs.records])).toEqual([
+      ["dns-sp-eu-central-1-a", "sp-eu-central-1.example.org", [`203.0.113.${octet("us-east-1")}`]],
+      ["dns-sp-eu-central-1-aaaa", "sp-eu-central-1.example.org", [`2600:1f18:${octet("us-east-1")}00::10`]],
+    ]);
+    expect(ofType(r.resources, EIP_RDNS).map((x) => [x.name, x.inputs.allocationId, x.inputs.domainName])).toEqual([
+      ["us-east-1-rdns-ipv4", "eipalloc-us-east-1", "sp-eu-central-1.example.org"],
+    ]);
+  });
+
   it("one zone for a mixed fleet: the Hetzner servers' records in the hosted zone too", async () => {
     const r = await runAws(
       awsArgs(["eu-central-1"], dnsArgs(["eu-central-1"], [server("t-fsn1", "fsn1", "198.51.100.7", "2001:db8:7::1")])),
     );
     expect(ofType(r.resources, R53).map((x) => [x.name, x.inputs.name, x.inputs.type, x.inputs.records])).toEqual([
-      ["dns-t-fsn1-a", "sp-fsn1.example.org", "A", ["198.51.100.7"]],
-      ["dns-t-fsn1-aaaa", "sp-fsn1.example.org", "AAAA", ["2001:db8:7::1"]],
-      ["eu-central-1-dns-a", "sp-eu-central-1.example.org", "A", [`203.0.113.${octet("eu-central-1")}`]],
-      ["eu-central-1-dns-aaaa", "sp-eu-central-1.example.org", "AAAA", [`2600:1f18:${octet("eu-central-1")}00::10`]],
+      ["dns-sp-eu-central-1-a", "sp-eu-central-1.example.org", "A", [`203.0.113.${octet("eu-central-1")}`]],
+      ["dns-sp-eu-central-1-aaaa", "sp-eu-central-1.example.org", "AAAA", [`2600:1f18:${octet("eu-central-1")}00::10`]],
+      ["dns-sp-fsn1-a", "sp-fsn1.example.org", "A", ["198.51.100.7"]],
+      ["dns-sp-fsn1-aaaa", "sp-fsn1.example.org", "AAAA", ["2001:db8:7::1"]],
     ]);
   });
 
@@ -506,24 +646,29 @@ describe("aws program: Route 53 records (pulumi mocks)", () => {
       servers: awsServerSpecs("t", { regions: [{ region: "eu-central-1", instanceType: "t4g.micro" }] }),
       dns: dnsArgs(["eu-central-1"]),
     });
-    const aaaa = byName(arm.resources, "eu-central-1-dns-aaaa");
+    const aaaa = byName(arm.resources, "dns-sp-eu-central-1-aaaa");
     // The old x64 instance is gone from the program, so the engine deletes it only after creating the
     // new one and updating what depends on it: the name never points at a deleted server.
     expect(arm.resources.map((r) => r.name)).not.toContain("eu-central-1-server");
     expect(aaaa.options.dependencies.some((u) => u.endsWith("::eu-central-1-server-arm64"))).toBe(true);
-    expect(byName(arm.resources, "eu-central-1-dns-a").inputs).toEqual(
-      byName(two.resources, "eu-central-1-dns-a").inputs,
+    expect(byName(arm.resources, "dns-sp-eu-central-1-a").inputs).toEqual(
+      byName(two.resources, "dns-sp-eu-central-1-a").inputs,
     );
+    // The reverse DNS belongs to the Elastic IP, which outlives the instance: unchanged, not tied to the server.
+    const rdns = byName(arm.resources, "eu-central-1-rdns-ipv4");
+    expect(rdns.inputs).toEqual(byName(two.resources, "eu-central-1-rdns-ipv4").inputs);
+    expect(rdns.options.dependencies.some((u) => /::eu-central-1-server/.test(u))).toBe(false);
   });
 
-  it("removing a region removes only its records", async () => {
+  it("removing a region removes only its records and reverse DNS", async () => {
     const one = await runAws(awsArgs(["us-east-1"], dnsArgs(["us-east-1"])));
+    expect(ofType(one.resources, EIP_RDNS).map((r) => r.name)).toEqual(["us-east-1-rdns-ipv4"]);
     const names = new Set(ofType(one.resources, R53).map((r) => r.name));
     expect(
       ofType(two.resources, R53)
         .filter((r) => !names.has(r.name))
         .map((r) => r.name),
-    ).toEqual(["eu-central-1-dns-a", "eu-central-1-dns-aaaa"]);
+    ).toEqual(["dns-sp-eu-central-1-a", "dns-sp-eu-central-1-aaaa"]);
     for (const r of ofType(one.resources, R53)) expect(r.inputs).toEqual(byName(two.resources, r.name).inputs);
   });
 });

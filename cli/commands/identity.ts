@@ -5,7 +5,7 @@ import { gatherFacts } from "../../stacks/install/facts.ts";
 import { SshConnection } from "../../stacks/install/ssh.ts";
 import type { Server } from "../../stacks/provider.ts";
 import type { Identity } from "../../sp-runtime/identity/identity.ts";
-import { formatIdentityFile, parseIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
+import { formatIdentityFile, loadIdentityFile, parseIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
 import { DEFAULT_POW_DIFFICULTY, powLeadingZeroBits } from "../../sp-runtime/identity/pow.ts";
 import { serverNames, serverRegions } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
@@ -34,6 +34,7 @@ import {
   setPendingRestores,
 } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
+import { restoreRetired, retiredOnce } from "../../stacks/state/retired.ts";
 import { StateDir } from "../../stacks/state/state-dir.ts";
 import { writeFileAtomic } from "../../sp-runtime/util/atomic-write.ts";
 import { collect, configOption, type Register } from "../options.ts";
@@ -42,14 +43,28 @@ type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
 const note = (s: string): void => void process.stderr.write(`${s}\n`);
 
-/** Every identity the deployment holds locally, with the region the config gives its server. */
+/**
+ * Every identity the deployment holds locally, with the region the config gives its server, and
+ * the retired ones whose key no current server holds (a removed server's, which may come back).
+ */
 function heldIdentities(d: Deployment): HeldIdentity[] {
   const regions = new Map(serverRegions(d.config).map((s) => [s.name, s.region]));
   const names = [...new Set([...serverNames(d.config), ...localIdentityServers(d.state)])];
-  return names.flatMap((server) => {
+  const current: HeldIdentity[] = names.flatMap((server) => {
     const identity = loadIdentity(d.state, server);
     return identity ? [{ server, region: regions.get(server) ?? "", identity }] : [];
   });
+  const held = new Set(current.map((h) => h.identity.publicKeyHex));
+  const retired = retiredOnce(d.state).flatMap((r) => {
+    const identity = r.publicKey && !held.has(r.publicKey) ? loadIdentityFile(r.file) : undefined;
+    return identity ? [{ server: r.server, region: "", identity, retiredAt: r.retiredAt }] : [];
+  });
+  return [...current, ...retired];
+}
+
+/** The name a key is recorded under in backups.json: the server, or the server and when it was retired. */
+function recordedAs(h: { server: string; retiredAt?: string | undefined }): string {
+  return h.retiredAt ? `${h.server} (retired ${h.retiredAt})` : h.server;
 }
 
 async function unlockFor(o: { passphraseFile?: string; identity?: string[] }): Promise<Unlock> {
@@ -102,7 +117,7 @@ export async function backup(opts: BackupOptions, protection?: Protection): Prom
   recordBackup(d.state, {
     at: archive.createdAt,
     file: out,
-    keys: Object.fromEntries(held.map((h) => [h.server, h.identity.publicKeyHex])),
+    keys: Object.fromEntries(held.map((h) => [recordedAs(h), h.identity.publicKeyHex])),
   });
   note(
     `Backed up ${held.length} identit${held.length === 1 ? "y" : "ies"} of "${d.config.deployment}" to ${out} (age-encrypted, 0600).`,
@@ -118,7 +133,7 @@ function describeArchive(a: Archive, out: Out): void {
   const rows = [["SERVER", "REGION", "PUBLIC KEY", "POW"]];
   for (const e of a.entries)
     rows.push([
-      e.server,
+      e.retiredAt ? `${e.server} (retired ${e.retiredAt.slice(0, 10)})` : e.server,
       e.region || "-",
       e.publicKey,
       `${powLeadingZeroBits(e.identity.publicKey, e.proofOfWork)} bits (needs ${e.powDifficulty})`,
@@ -174,6 +189,13 @@ export async function restore(
     let declined = 0;
     for (const item of items) {
       const pk = item.entry.publicKey;
+      if (item.state === "retired") {
+        const kept = restoreRetired(state, item.server, item.entry.identity, item.entry.retiredAt as string);
+        note(
+          `${item.server}: ${kept ? `kept ${pk} as a retired identity (${kept})` : `the local state already holds the retired ${pk}`}`,
+        );
+        continue;
+      }
       if (item.state === "same") {
         note(`${item.server}: the local state already holds ${pk}`);
         continue;
@@ -200,7 +222,9 @@ export async function restore(
     recordBackup(state, {
       at: archive.createdAt,
       file: resolve(file),
-      keys: Object.fromEntries(items.map((i) => [i.server, i.entry.publicKey])),
+      keys: Object.fromEntries(
+        items.map((i) => [recordedAs({ server: i.server, retiredAt: i.entry.retiredAt }), i.entry.publicKey]),
+      ),
     });
     note(`Run drasyl-deploy up to install the restored identities onto the servers of "${deployment}".`);
     return declined > 0 ? 1 : 0;
@@ -363,6 +387,24 @@ export async function list(
       pow,
       held === "differs" ? `differs (server: ${r?.key ?? "unreadable"})` : held,
       last,
+    ]);
+  }
+  // Retired identities (servers removed, old names of moved ones) once each, after the current ones.
+  const current = new Map(
+    names.flatMap((n) => {
+      const k = loadIdentity(d.state, n)?.publicKeyHex;
+      return k ? [[k, n] as const] : [];
+    }),
+  );
+  for (const r of retiredOnce(d.state)) {
+    const now = r.publicKey ? current.get(r.publicKey) : undefined;
+    rows.push([
+      r.server,
+      "-",
+      r.publicKey ?? "unreadable",
+      "-",
+      `retired ${r.retiredAt.slice(0, 10)}${now ? `, now ${now}` : ""}`,
+      r.publicKey ? (lastBackupOf(records, r.publicKey)?.at ?? "never") : "-",
     ]);
   }
   out(table(rows));

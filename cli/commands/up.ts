@@ -21,9 +21,9 @@ import {
 import { lockDeployment } from "../../stacks/state/lock.ts";
 import { readMoveJournal } from "../../stacks/state/move-journal.ts";
 import { recordPeers } from "../../stacks/state/peers-history.ts";
-import { serversToRetire, updateRetired } from "../../stacks/state/retired.ts";
+import { migrateRetiredMarks, retireIdentity, reviveIdentity, serversToRetire } from "../../stacks/state/retired.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
-import { serverNames } from "../config/schema.ts";
+import { dnsRecordPins, serverNames } from "../config/schema.ts";
 import { type Deployment, listServers, openDeployment } from "../deployment.ts";
 import { backUpNewIdentities } from "../identity/up-backup.ts";
 import { collect, configOption, type Register } from "../options.ts";
@@ -123,6 +123,7 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
   let code = 1;
   try {
     if (opts.dryRun) return (code = await dryRun(d, opts, out));
+    migrateRetiredMarks(d.state, serverNames(d.config));
     const retiring = serversToRetire(d.state, serverNames(d.config));
     if (retiring.length > 0 && !opts.yes && !(await confirmRemoval(retiring))) {
       process.stderr.write(
@@ -141,6 +142,8 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
       for (const name of serverNames(d.config)) {
+        const revived = reviveIdentity(d.state, name);
+        if (revived) progress.line(name, `back in the config: its retired identity ${revived} is its identity again`);
         const { identity, created } = await ensureIdentity(d.state, name);
         identities.set(name, identity);
         progress.line(
@@ -154,11 +157,13 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const [servers, prober] = await Promise.all([
       applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) =>
         p.apply((name, msg) => progress.line(name, msg)),
-      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s)),
+      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s, dnsRecordPins(d.config))),
       identitiesReady,
     ]);
-    updateRetired(d.state, retiring, serverNames(d.config));
-    for (const n of retiring) progress.line(n, "removed; its identity stays in the local state, marked retired");
+    for (const n of retiring) {
+      const kept = retireIdentity(d.state, n);
+      progress.line(n, `removed; its identity stays in the local state, retired${kept ? ` (${kept})` : ""}`);
+    }
     for (const s of servers.filter((x) => !identities.has(x.name))) {
       identities.set(s.name, (await ensureIdentity(d.state, s.name)).identity);
     }

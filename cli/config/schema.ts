@@ -82,10 +82,28 @@ export const configSchema = z
       }
       const named = c.targets
         .flatMap((t) => targetServerNames(c.deployment, t))
-        .map((s) => ({ deployment: c.deployment, server: s.name, region: s.region }));
+        .map((s) => ({ deployment: c.deployment, server: s.name, region: s.region, record: s.dnsRecord }));
       for (const message of namingProblems(c.dns, named))
         ctx.addIssue({ code: "custom", path: ["dns", "name"], message });
     }
+    c.targets.forEach((t, i) => {
+      for (const s of targetServerNames(c.deployment, t)) {
+        if (s.dnsRecord === undefined) continue;
+        const path = ["targets", i, ...s.path.slice(0, 2), "dnsRecord"];
+        if (!c.dns)
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `${s.name} pins the DNS record ${s.dnsRecord}, but the config has no dns section: add it (the zone the name lives in), or remove dnsRecord`,
+          });
+        else if (t.kind === "existing" && t.servers[s.path[1] as number]?.dnsName)
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `${s.name} has both dnsName (a name its operator publishes) and dnsRecord (a record in ${c.dns.zone}): keep one`,
+          });
+      }
+    });
     const seen = new Map<string, string>();
     c.targets.forEach((t, i) => {
       for (const { name, path } of targetServerNames(c.deployment, t)) {
@@ -106,6 +124,14 @@ export type DeployConfig = z.infer<typeof configSchema>;
 /** The server names a config yields, known before any server exists (identities are made for them first). */
 export function serverNames(config: DeployConfig): string[] {
   return config.targets.flatMap((t) => targetServerNames(config.deployment, t).map((s) => s.name));
+}
+
+/** Server -> the DNS record name the config pins for it (set by move; see dnsRecordField). */
+export function dnsRecordPins(config: DeployConfig): Record<string, string> {
+  const pins: Record<string, string> = {};
+  for (const t of config.targets)
+    for (const s of targetServerNames(config.deployment, t)) if (s.dnsRecord !== undefined) pins[s.name] = s.dnsRecord;
+  return pins;
 }
 
 function regionOf(entry: string | { region?: string; location?: string }): string {

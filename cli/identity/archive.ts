@@ -17,6 +17,8 @@ export interface ArchiveEntry {
   /** The difficulty the proof of work must meet (drasyl's minimum unless the operator chose more). */
   powDifficulty: number;
   identity: Identity;
+  /** Set for a retired identity (a removed server's, kept so it can come back): when it was retired. */
+  retiredAt?: string;
 }
 
 export interface Archive {
@@ -33,6 +35,7 @@ interface EntryJson {
   secretKey: string;
   proofOfWork: number;
   powDifficulty: number;
+  retiredAt?: string;
 }
 
 export class ArchiveError extends Error {
@@ -56,6 +59,7 @@ export function serializeArchive(a: Archive): string {
     secretKey: bytesToHex(e.identity.secretKey),
     proofOfWork: e.proofOfWork,
     powDifficulty: e.powDifficulty,
+    ...(e.retiredAt ? { retiredAt: e.retiredAt } : {}),
   }));
   return `${JSON.stringify({ format: ARCHIVE_FORMAT, version: ARCHIVE_VERSION, deployment: a.deployment, networkId: a.networkId, createdAt: a.createdAt, identities: entries }, null, 2)}\n`;
 }
@@ -104,8 +108,14 @@ export function parseArchive(text: string): Archive {
     const e = item as Record<string, unknown>;
     const server = field(e, "server", isString, "a server name", at);
     const where = `${at} (${server})`;
-    if (seen.has(server)) throw new ArchiveError(`${where}: the server is listed twice`);
-    seen.add(server);
+    const retiredAt =
+      e.retiredAt === undefined
+        ? undefined
+        : field(e, "retiredAt", (v): v is string => isString(v) && !Number.isNaN(Date.parse(v)), "a date", where);
+    // A server has one current identity, and any number retired at different times.
+    const slot = retiredAt ? `${server} retired ${retiredAt}` : server;
+    if (seen.has(slot)) throw new ArchiveError(`${where}: the server is listed twice`);
+    seen.add(slot);
     const region = field(e, "region", (v): v is string => typeof v === "string", "a region", where);
     const publicKey = field(
       e,
@@ -142,7 +152,7 @@ export function parseArchive(text: string): Archive {
     if (powLeadingZeroBits(identity.publicKey, proofOfWork) < powDifficulty) {
       throw new ArchiveError(`${where}: the proof of work ${proofOfWork} does not meet difficulty ${powDifficulty}`);
     }
-    return { server, region, publicKey, proofOfWork, powDifficulty, identity };
+    return { server, region, publicKey, proofOfWork, powDifficulty, identity, ...(retiredAt ? { retiredAt } : {}) };
   });
   return { deployment, networkId, createdAt, entries };
 }

@@ -9,6 +9,7 @@ export interface HeldIdentity {
   server: string;
   region: string;
   identity: Identity;
+  retiredAt?: string;
 }
 
 export function buildArchive(deployment: string, networkId: number, held: HeldIdentity[], now = new Date()): Archive {
@@ -16,7 +17,10 @@ export function buildArchive(deployment: string, networkId: number, held: HeldId
     deployment,
     networkId,
     createdAt: now.toISOString(),
-    entries: held.map((h) => archiveEntry(h.server, h.region, h.identity)),
+    entries: held.map((h) => ({
+      ...archiveEntry(h.server, h.region, h.identity),
+      ...(h.retiredAt ? { retiredAt: h.retiredAt } : {}),
+    })),
   };
 }
 
@@ -42,7 +46,8 @@ export async function readBackup(file: string, unlock: Unlock): Promise<Archive>
   return parseArchive(await decryptBackup(data, unlock, file));
 }
 
-export type RestoreState = "missing" | "same" | "differs";
+/** "retired": an entry for a retired identity, restored as retired (never as a server's current identity). */
+export type RestoreState = "missing" | "same" | "differs" | "retired";
 
 export interface RestoreItem {
   entry: ArchiveEntry;
@@ -70,6 +75,7 @@ export function planRestore(
     .filter((e) => !wanted || wanted.has(e.server) || wanted.has(rename(e.server)))
     .map((entry): RestoreItem => {
       const server = rename(entry.server);
+      if (entry.retiredAt) return { entry, server, state: "retired" };
       const current = local(server);
       if (!current) return { entry, server, state: "missing" };
       return {

@@ -1,4 +1,5 @@
 import type { DeployConfig } from "../config/schema.ts";
+import { localRegion } from "../../stacks/local/config.ts";
 
 /** The target kinds init offers, in the order it asks about them. */
 export const TARGET_KINDS = ["hcloud", "aws", "existing", "local"] as const;
@@ -70,7 +71,7 @@ export function answersFromConfig(config: DeployConfig, raw: Record<string, unkn
     const r = rawTargets[i] ?? {};
     switch (t.kind) {
       case "local":
-        a.local = { regions: [...(a.local?.regions ?? []), ...t.regions] };
+        a.local = { regions: [...(a.local?.regions ?? []), ...t.regions.map(localRegion)] };
         break;
       case "existing":
         a.existing = {

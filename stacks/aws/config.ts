@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { checkPlaces, cloudFields } from "../config-fields.ts";
+import { dnsRecordField } from "../dns/schema.ts";
 import { AWS_DEFAULT_IMAGE, AWS_DEFAULT_REGIONS, checkAwsImage, checkInstanceType, checkRegion } from "./catalog.ts";
 
 const awsRegionEntry = z.union([
   z.string(),
-  z.strictObject({ region: z.string(), instanceType: z.string().optional() }),
+  z.strictObject({ region: z.string(), instanceType: z.string().optional(), dnsRecord: dnsRecordField.optional() }),
 ]);
 
 /** AWS EC2: one instance per region, named `<deployment>-<region>`. */

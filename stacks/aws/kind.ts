@@ -8,7 +8,15 @@ export const awsKind = defineKind({
   kind: "aws",
   schema: awsTargetSchema,
   serverNames: (deployment, t) =>
-    awsServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.region, path: ["regions", j] })),
+    awsServerSpecs(deployment, t).map((s, j) => {
+      const entry = t.regions[j];
+      return {
+        name: s.name,
+        region: s.region,
+        dnsRecord: typeof entry === "object" ? entry.dnsRecord : undefined,
+        path: ["regions", j],
+      };
+    }),
   provider: (t, ctx) => new AwsProvider({ ...ctx, target: t }),
   profile: AWS_PROFILE,
   dnsProvider: "route53",

@@ -311,7 +311,7 @@ export function awsProgram(args: AwsProgramArgs): AwsProgramOutputs {
       sshUser: args.sshUser,
     } satisfies { [K in keyof ServerOutput]: Input<ServerOutput[K]> };
     // The Elastic IP, not the association: the A record does not change when the instance is replaced.
-    dnsServers.push({ name: s.name, region, ipv4: eip.publicIp, ipv6: out.ipv6 });
+    dnsServers.push({ name: s.name, region, ipv4: eip.publicIp, ipv6: out.ipv6, allocationId: eip.allocationId });
     return out;
   });
   if (args.dns) route53Records(aws, provider, args.dns, dnsServers);

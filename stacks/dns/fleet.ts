@@ -14,6 +14,7 @@ export function dnsProgramArgs(
   deployment: string,
   own: Omit<NameParts, "deployment">[],
   others: Server[],
+  pins: Record<string, string> = {},
 ): DnsProgramArgs {
   const names: Record<string, string> = {};
   for (const s of own) names[s.server] = recordName(dns, { deployment, ...s });
@@ -21,18 +22,28 @@ export function dnsProgramArgs(
     .filter((s) => s.dnsName === undefined && (s.ipv4 !== undefined || s.ipv6 !== undefined))
     .map((s) => ({
       server: s.name,
-      name: recordName(dns, { deployment, server: s.name, region: s.region }),
+      name: recordName(dns, { deployment, server: s.name, region: s.region, record: pins[s.name] }),
       ...(s.ipv4 ? { ipv4: s.ipv4 } : {}),
       ...(s.ipv6 ? { ipv6: s.ipv6 } : {}),
     }));
   return { zone: dns.zone, ttl: dns.ttl, createZone: dns.createZone, names, foreign };
 }
 
-/** The servers with the names clients get in DRASYL_SUPER_PEERS; a name the config fixes for a server wins. */
-export function withDnsNames(dns: DnsConfig | undefined, deployment: string, servers: Server[]): Server[] {
+/**
+ * The servers with the names clients get in DRASYL_SUPER_PEERS; a name the config fixes for a
+ * server wins, then the record name it pins (`pins`: server -> record), then dns.name.
+ */
+export function withDnsNames(
+  dns: DnsConfig | undefined,
+  deployment: string,
+  servers: Server[],
+  pins: Record<string, string> = {},
+): Server[] {
   if (!dns) return servers;
   return servers.map((s) =>
-    s.dnsName ? s : { ...s, dnsName: dnsName(dns, { deployment, server: s.name, region: s.region }) },
+    s.dnsName
+      ? s
+      : { ...s, dnsName: dnsName(dns, { deployment, server: s.name, region: s.region, record: pins[s.name] }) },
   );
 }
 
@@ -42,9 +53,10 @@ export async function dnsArgsFor(
   deployment: string,
   own: Omit<NameParts, "deployment">[],
   others: Provider[],
+  pins: Record<string, string> = {},
 ): Promise<DnsProgramArgs> {
   const servers = (await Promise.all(others.map((p) => p.list()))).flat();
-  return dnsProgramArgs(dns, deployment, own, servers);
+  return dnsProgramArgs(dns, deployment, own, servers, pins);
 }
 
 /**

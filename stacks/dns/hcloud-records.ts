@@ -1,6 +1,6 @@
 import type { Output } from "@pulumi/pulumi";
 import type { Hcloud } from "../hcloud/sdk.ts";
-import { addressRecords, type DnsProgramArgs } from "./program-args.ts";
+import { addressRecords, type DnsProgramArgs, recordResourceName } from "./program-args.ts";
 
 /** One server the hcloud program creates, as its DNS records need it. */
 export interface HcloudDnsServer {
@@ -15,9 +15,11 @@ export interface HcloudDnsServer {
 
 /**
  * The zone's A and AAAA record sets for every super peer (Hetzner DNS, hcloud.ZoneRrset), and
- * reverse DNS for the hcloud servers' primary IPs pointing back at the name. Own servers' resources
- * start with their location, like the rest of a location's resources, so removing a location
- * removes only its records; other servers' records are named after the server.
+ * reverse DNS for the hcloud servers' primary IPs pointing back at the name. A record set's resource
+ * is named after the record, not the server holding it: a moved super peer keeps its name, and its
+ * record is then updated in place to the new server's address (a replaced record set would be
+ * created while the old one still exists, which the zone refuses). Earlier versions named them
+ * after the location or server, hence the aliases. Removing a location removes only its records.
  */
 export function hcloudDnsRecords(
   hcloud: Hcloud,
@@ -30,19 +32,23 @@ export function hcloudDnsRecords(
     ? new hcloud.Zone("dns-zone", { name: dns.zone, mode: "primary", ttl: dns.ttl, labels }, { retainOnDelete: true })
         .name
     : hcloud.getZoneOutput({ name: dns.zone }).apply((z) => z.name ?? dns.zone);
-  const rrset = (logical: string, name: string, type: "A" | "AAAA", value: Output<string> | string) =>
-    new hcloud.ZoneRrset(logical, { zone, name, type, ttl: dns.ttl, records: [{ value }], labels });
+  const rrset = (name: string, type: "A" | "AAAA", value: Output<string> | string, formerly: string) =>
+    new hcloud.ZoneRrset(
+      recordResourceName(name, type),
+      { zone, name, type, ttl: dns.ttl, records: [{ value }], labels },
+      { aliases: [{ name: formerly }] },
+    );
 
   for (const s of servers) {
     const name = dns.names[s.name];
     if (name === undefined) continue;
     const fqdn = `${name}.${dns.zone}`;
-    rrset(`${s.location}-dns-a`, name, "A", s.ipv4);
-    rrset(`${s.location}-dns-aaaa`, name, "AAAA", s.ipv6);
+    rrset(name, "A", s.ipv4, `${s.location}-dns-a`);
+    rrset(name, "AAAA", s.ipv6, `${s.location}-dns-aaaa`);
     new hcloud.Rdns(`${s.location}-rdns-ipv4`, { primaryIpId: s.ipv4Id, ipAddress: s.ipv4, dnsPtr: fqdn });
     new hcloud.Rdns(`${s.location}-rdns-ipv6`, { primaryIpId: s.ipv6Id, ipAddress: s.ipv6, dnsPtr: fqdn });
   }
   for (const f of dns.foreign) {
-    for (const r of addressRecords(f)) rrset(`dns-${f.server}-${r.type.toLowerCase()}`, f.name, r.type, r.value);
+    for (const r of addressRecords(f)) rrset(f.name, r.type, r.value, `dns-${f.server}-${r.type.toLowerCase()}`);
   }
 }

@@ -6,10 +6,13 @@ export interface NameParts {
   deployment: string;
   server: string;
   region: string;
+  /** The record name the config pins for this super peer (a moved one keeps its name), instead of dns.name's. */
+  record?: string | undefined;
 }
 
-/** The record's name relative to the zone, e.g. "sp-fsn1" for name "sp-{region}". */
+/** The record's name relative to the zone, e.g. "sp-fsn1" for name "sp-{region}", or the name the config pins. */
 export function recordName(dns: Pick<DnsConfig, "name">, s: NameParts): string {
+  if (s.record !== undefined) return s.record;
   return dns.name
     .replaceAll("{region}", s.region)
     .replaceAll("{server}", s.server)

@@ -29,3 +29,8 @@ export function addressRecords(r: {
     ...(r.ipv6 ? [{ type: "AAAA" as const, value: r.ipv6 }] : []),
   ];
 }
+
+/** The logical name of a record set's resource: the record's, so the record stays one resource whichever server it points at. */
+export function recordResourceName(name: string, type: "A" | "AAAA"): string {
+  return `dns-${name}-${type.toLowerCase()}`;
+}

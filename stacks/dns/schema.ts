@@ -5,6 +5,19 @@ export type DnsProvider = (typeof DNS_PROVIDERS)[number];
 
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 const DOMAIN = new RegExp(`^(?=.{1,253}$)(${LABEL}\\.)+${LABEL}$`);
+const RELATIVE = new RegExp(`^(?=.{1,253}$)(${LABEL}\\.)*${LABEL}$`);
+
+/**
+ * A super peer's own record name in dns.zone, overriding dns.name for it: `move` pins the name a
+ * super peer had when its region changes, since clients know the super peer by it.
+ */
+export const dnsRecordField = z
+  .string()
+  .transform((n) => n.toLowerCase())
+  .refine((n) => RELATIVE.test(n), {
+    message: "must be a record name relative to dns.zone, such as sp-fsn1 (labels of a-z, 0-9 and '-')",
+  });
+
 export const NAME_PLACEHOLDERS = ["region", "server", "deployment"] as const;
 
 /**

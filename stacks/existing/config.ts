@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { hostnameField, nameField, portField, unixUserField } from "../config-fields.ts";
+import { dnsRecordField } from "../dns/schema.ts";
 
 const existingServer = z.strictObject({
   name: nameField("a server name"),
@@ -13,6 +14,8 @@ const existingServer = z.strictObject({
     .optional(),
   /** Preferred in DRASYL_SUPER_PEERS; the health check fails when it does not resolve to this server. */
   dnsName: hostnameField.optional(),
+  /** Its record name in dns.zone when the deployment's dns section manages it (set by a move onto this server). */
+  dnsRecord: dnsRecordField.optional(),
   sshPort: portField.default(22),
   /** root, or a user with passwordless sudo. */
   user: unixUserField.default("root"),

@@ -6,6 +6,6 @@ export const existingKind = defineKind({
   kind: "existing",
   schema: existingTargetSchema,
   serverNames: (_deployment, t) =>
-    t.servers.map((s, j) => ({ name: s.name, region: s.region, path: ["servers", j, "name"] })),
+    t.servers.map((s, j) => ({ name: s.name, region: s.region, dnsRecord: s.dnsRecord, path: ["servers", j, "name"] })),
   provider: (t) => new ExistingProvider(t),
 });

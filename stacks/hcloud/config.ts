@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { checkPlaces, cloudFields } from "../config-fields.ts";
+import { dnsRecordField } from "../dns/schema.ts";
 import {
   checkImage,
   checkLocation,
@@ -11,7 +12,12 @@ import {
 
 const hcloudLocationEntry = z.union([
   z.string(),
-  z.strictObject({ location: z.string(), serverType: z.string().optional(), image: z.string().optional() }),
+  z.strictObject({
+    location: z.string(),
+    serverType: z.string().optional(),
+    image: z.string().optional(),
+    dnsRecord: dnsRecordField.optional(),
+  }),
 ]);
 
 /** Hetzner Cloud: one server per location, named `<deployment>-<location>`. */

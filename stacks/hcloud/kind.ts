@@ -8,7 +8,15 @@ export const hcloudKind = defineKind({
   kind: "hcloud",
   schema: hcloudTargetSchema,
   serverNames: (deployment, t) =>
-    hcloudServerSpecs(deployment, t).map((s, j) => ({ name: s.name, region: s.location, path: ["locations", j] })),
+    hcloudServerSpecs(deployment, t).map((s, j) => {
+      const entry = t.locations[j];
+      return {
+        name: s.name,
+        region: s.location,
+        dnsRecord: typeof entry === "object" ? entry.dnsRecord : undefined,
+        path: ["locations", j],
+      };
+    }),
   provider: (t, ctx) => new HcloudProvider({ ...ctx, target: t }),
   profile: HCLOUD_PROFILE,
   dnsProvider: "hcloud",

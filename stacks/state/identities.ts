@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { generateIdentity, type Identity } from "../../sp-runtime/identity/identity.ts";
 import { formatIdentityFile, loadIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
@@ -10,7 +10,7 @@ import type { DeploymentState, StateDir } from "./state-dir.ts";
  * Super peer identities live on the operator's machine first: generated (with proof of work) and
  * saved before anything is pushed, so the public key is known and backed up before the server
  * exists, and a lost server can be rebuilt with the same key. An identity that is replaced or
- * retired is never deleted: it stays next to the current one, named after what happened to it.
+ * retired (retired.ts) is never deleted: it stays next to the current one, named after what happened to it.
  */
 export async function ensureIdentity(
   state: DeploymentState,
@@ -61,15 +61,6 @@ export function replaceIdentity(
   }
   saveIdentity(state, file, identity);
   return kept;
-}
-
-/** After a move: the old server name's identity is set aside (the key lives on under the new name). */
-export function retireIdentity(state: DeploymentState, server: string, now = new Date()): string | undefined {
-  const file = state.identityFile(server);
-  if (!existsSync(file)) return undefined;
-  const to = state.retiredIdentityFile(server, now);
-  renameSync(file, to);
-  return to;
 }
 
 /** Earlier identities of a server kept in the local state, oldest first. */

@@ -147,7 +147,7 @@ export class DeploymentState extends StateDir {
     return join(this.dir, "peers.json");
   }
 
-  /** Servers removed from the config: their identities stay, marked retired here. */
+  /** Where earlier versions marked retired servers; read once and migrated (retired.ts). */
   get retiredFile(): string {
     return join(this.dir, "retired.json");
   }
@@ -161,7 +161,7 @@ export class DeploymentState extends StateDir {
     return `${this.identityFile(server)}.replaced-${at.toISOString().replace(/[:.]/g, "-")}`;
   }
 
-  /** Where the identity entry of a server a `move` replaced is kept (its key lives on under the new name). */
+  /** Where a retired identity is kept: a server removed by `up`, or the old name of a moved one (retired.ts). */
   retiredIdentityFile(server: string, at: Date): string {
     return `${this.identityFile(server)}.retired-${at.toISOString().replace(/[:.]/g, "-")}`;
   }

@@ -21,6 +21,8 @@ export interface RecordedResource {
     /** Provider reference ("urn::id"), empty for the default provider. */
     provider: string;
     retainOnDelete: boolean;
+    /** The logical names (or URNs) the resource was known by before. */
+    aliases: string[];
   };
 }
 
@@ -49,6 +51,8 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getProvider(): string;
   getRetainondelete(): boolean | undefined;
+  getAliasurnsList(): string[];
+  getAliasesList(): { getUrn(): string; getSpec(): { getName(): string } | undefined }[];
 }
 
 interface MonitorLike {
@@ -89,6 +93,13 @@ export async function installMocks(
       dependencies: req.getDependenciesList(),
       provider: req.getProvider(),
       retainOnDelete: req.getRetainondelete() ?? false,
+      aliases: [
+        ...req.getAliasurnsList(),
+        ...req.getAliasesList().flatMap((a) => {
+          const name = a.getSpec()?.getName();
+          return name ? [name] : a.getUrn() ? [a.getUrn()] : [];
+        }),
+      ],
     });
     return register(req, (err, res) => {
       callback(err, res);
@@ -123,6 +134,7 @@ export async function runWithMocks<T extends Record<string, Output<unknown>>>(
       dependencies: [],
       provider: "",
       retainOnDelete: false,
+      aliases: [],
     },
   }));
   return { resources, calls: record.calls, outputs: outputs as Resolved<T> };
