@@ -123,14 +123,19 @@ describe.skipIf(!lab.ok && process.env.CI !== "true")(
       expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
       expect(status).toMatch(/^Seccomp:\s+2$/m);
 
+      // One UDP socket per worker thread (SO_REUSEPORT; DRASYL_WORKERS defaults to the CPUs), one TCP listener.
+      const workers = Number(await root(a, "nproc"));
       const sockets = await root(a, `ss -H -lnup; ss -H -lntp`);
-      for (const port of [":22527 ", ":443 "]) {
-        expect(
-          sockets.split("\n").filter((l) => l.includes(`0.0.0.0${port}`) && l.includes(`pid=${pid},`)),
-        ).toHaveLength(1);
-        expect(sockets.split("\n").filter((l) => l.includes(`[::]${port}`) && l.includes(`pid=${pid},`))).toHaveLength(
-          1,
-        );
+      for (const [port, count] of [
+        [":22527 ", workers],
+        [":443 ", 1],
+      ] as const) {
+        for (const wildcard of ["0.0.0.0", "[::]"]) {
+          const bound = sockets
+            .split("\n")
+            .filter((l) => l.includes(`${wildcard}${port}`) && l.includes(`pid=${pid},`));
+          expect(bound, `${wildcard}${port}`).toHaveLength(count);
+        }
       }
       console.log((await root(a, "systemd-analyze security drasyl-sp --no-pager | tail -n 1")).trim());
     });
