@@ -119,6 +119,15 @@ describe("backup archive format", () => {
     expect(() => parseArchive(serializeArchive(sampleArchive()).replace(sk, broken))).toThrow(/not a valid identity/);
   });
 
+  it("an archive with a retired identity is version 2 (a version-1 reader would restore it as current); without, version 1", () => {
+    const a = sampleArchive();
+    expect(JSON.parse(serializeArchive(a)).version).toBe(1);
+    const retired: Archive = { ...a, entries: [a.entries[0]!, { ...a.entries[1]!, retiredAt: "2026-12-04" }] };
+    const text = serializeArchive(retired);
+    expect(JSON.parse(text).version).toBe(2);
+    expect(parseArchive(text).entries.map((e) => e.retiredAt)).toEqual([undefined, "2026-12-04"]);
+  });
+
   it("refuses other JSON and other versions", () => {
     expect(() => parseArchive("{}")).toThrow(/not a drasyl-deploy identity backup/);
     expect(() => parseArchive("nonsense")).toThrow(/not JSON/);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../cli/config/load.ts";
+import { type MoveJournal, serverTakenByMove } from "../stacks/state/move-journal.ts";
 import { dnsRecordPins, serverNames } from "../cli/config/schema.ts";
 import {
   clientName,
@@ -183,5 +184,26 @@ describe("move: the switch in the YAML", () => {
     const pinned = withPin(config, resolveDestination(config, to, "local:r1"), "sp-x");
     expect(clientName(pinned, findPlace(pinned, "dep-r1") as Place)).toBe("sp-x.example.org");
     expect(clientName({ ...config, dns: undefined }, from)).toBeUndefined();
+  });
+});
+
+describe("up during an unfinished move", () => {
+  const journal = (to: string, newServer: string): MoveJournal => ({
+    server: "demo-r1",
+    from: "local:r1",
+    to,
+    newServer,
+    publicKey: "ab".repeat(32),
+    startedAt: "2026-12-04T00:00:00.000Z",
+  });
+
+  it("leaves the existing server a move is taking over alone while the config still lists the server it leaves", () => {
+    expect(serverTakenByMove(journal("existing:box", "box"), ["demo-r1", "box"])).toBe("box");
+  });
+
+  it("after the switch (the old server left the config) up installs there; a region move is undone by up instead", () => {
+    expect(serverTakenByMove(journal("existing:box", "box"), ["box"])).toBeUndefined();
+    expect(serverTakenByMove(journal("local:r2", "demo-r2"), ["demo-r1"])).toBeUndefined();
+    expect(serverTakenByMove(undefined, ["demo-r1", "box"])).toBeUndefined();
   });
 });

@@ -246,6 +246,26 @@ describe("DRASYL_WORKERS=2 under the shipped Node (SO_REUSEPORT)", () => {
   });
 });
 
+describe("one peer over both transports at once (what the health probe does)", () => {
+  it("answers a HELLO over UDP on worker 1 and one over TCP on the main thread each on its own transport", async () => {
+    const d = await daemon(node24, [], { DRASYL_WORKERS: "2" });
+    const b = await clientOn(d, "id_3", { worker: 1 });
+    const tcp = await RawTcpClient.connect(d.tcp);
+    cleanups.push(() => tcp.close());
+    // Each HELLO rewrites the peer's recorded source; an ACK sent there rather than back where its HELLO came from goes astray.
+    for (let round = 0; round < 200; round++) {
+      const frames = tcp.frames.length;
+      b.c.send(b.c.hello(spIdentity.publicKey), d.udp);
+      tcp.send(b.c.hello(spIdentity.publicKey));
+      expect(await b.c.receive(2000), `round ${round}: UDP ACK`).toBeDefined();
+      expect(await tcp.waitFor(() => tcp.frames.length === frames + 1), `round ${round}: TCP ACK`).toBe(true);
+      expect(tcp.frames.length, `round ${round}`).toBe(frames + 1);
+    }
+    const packets = await workerPackets(d);
+    expect(packets[1]).toBeGreaterThanOrEqual(200);
+  });
+});
+
 describe("DRASYL_WORKERS=2 on wildcard IPv4 and IPv6 listeners", () => {
   it("answers both families and relays between an IPv4 and an IPv6 peer", async () => {
     const port = await freeTcpPort();

@@ -19,7 +19,7 @@ import {
   setPendingRestores,
 } from "../../stacks/state/identities.ts";
 import { lockDeployment } from "../../stacks/state/lock.ts";
-import { readMoveJournal } from "../../stacks/state/move-journal.ts";
+import { readMoveJournal, serverTakenByMove } from "../../stacks/state/move-journal.ts";
 import { recordPeers } from "../../stacks/state/peers-history.ts";
 import { migrateRetiredMarks, retireIdentity, reviveIdentity, serversToRetire } from "../../stacks/state/retired.ts";
 import { SANDBOX_CONFIG } from "../config/load.ts";
@@ -134,14 +134,15 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const bundlePath = fleetBundle(d.state);
     const progress = new Progress(serverNames(d.config));
     const moving = readMoveJournal(d.state);
+    const taken = serverTakenByMove(moving, serverNames(d.config));
     if (moving)
       progress.note(
-        `A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.`,
+        `A move of ${moving.server} to ${moving.to} is unfinished: drasyl-deploy move ${moving.server} --to ${moving.to} finishes it.${taken ? ` ${taken} is left alone until then.` : ""}`,
       );
     // Identities first (and while servers boot): the key is backed up before any server holds it.
     const identities = new Map<string, Identity>();
     const identitiesReady = (async () => {
-      for (const name of serverNames(d.config)) {
+      for (const name of serverNames(d.config).filter((n) => n !== taken)) {
         const revived = reviveIdentity(d.state, name);
         if (revived) progress.line(name, `back in the config: its retired identity ${revived} is its identity again`);
         const { identity, created } = await ensureIdentity(d.state, name);
@@ -157,7 +158,9 @@ export async function up(opts: UpOptions, out: (s: string) => void = (s) => proc
     const [servers, prober] = await Promise.all([
       applyInDnsOrder(d.providers, d.config.dns ? dnsManagingKind(d.config.dns.provider) : undefined, (p) =>
         p.apply((name, msg) => progress.line(name, msg)),
-      ).then((s) => withDnsNames(d.config.dns, d.config.deployment, s, dnsRecordPins(d.config))),
+      )
+        .then((s) => s.filter((x) => x.name !== taken))
+        .then((s) => withDnsNames(d.config.dns, d.config.deployment, s, dnsRecordPins(d.config))),
       identitiesReady,
     ]);
     for (const n of retiring) {

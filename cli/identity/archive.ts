@@ -7,7 +7,12 @@ import { bytesToHex, hexToBytes } from "../../sp-runtime/util/hex.ts";
  * with the same keys, onto any server. It only ever exists in memory; on disk it is age-encrypted.
  */
 export const ARCHIVE_FORMAT = "drasyl-deploy-identities";
-export const ARCHIVE_VERSION = 1;
+/**
+ * Version 2 marks an archive holding retired identities: a version-1 reader knows no `retiredAt` and
+ * would restore a retired key as a current one, so it must refuse such an archive instead. Archives
+ * without retired keys stay version 1, readable by every release.
+ */
+export const ARCHIVE_VERSIONS = [1, 2] as const;
 
 export interface ArchiveEntry {
   server: string;
@@ -61,7 +66,8 @@ export function serializeArchive(a: Archive): string {
     powDifficulty: e.powDifficulty,
     ...(e.retiredAt ? { retiredAt: e.retiredAt } : {}),
   }));
-  return `${JSON.stringify({ format: ARCHIVE_FORMAT, version: ARCHIVE_VERSION, deployment: a.deployment, networkId: a.networkId, createdAt: a.createdAt, identities: entries }, null, 2)}\n`;
+  const version = entries.some((e) => e.retiredAt) ? 2 : 1;
+  return `${JSON.stringify({ format: ARCHIVE_FORMAT, version, deployment: a.deployment, networkId: a.networkId, createdAt: a.createdAt, identities: entries }, null, 2)}\n`;
 }
 
 function field<T>(
@@ -93,9 +99,9 @@ export function parseArchive(text: string): Archive {
     throw new ArchiveError("the decrypted archive is not a drasyl-deploy identity backup (wrong format marker)");
   }
   const o = raw as Record<string, unknown>;
-  if (o.version !== ARCHIVE_VERSION)
+  if (!ARCHIVE_VERSIONS.some((v) => v === o.version))
     throw new ArchiveError(
-      `archive version ${String(o.version)} is not supported by this drasyl-deploy (it reads version ${ARCHIVE_VERSION})`,
+      `archive version ${String(o.version)} is not supported by this drasyl-deploy (it reads versions ${ARCHIVE_VERSIONS.join(" and ")}); use the drasyl-deploy release that wrote it`,
     );
   const deployment = field(o, "deployment", isString, "a deployment name", "archive");
   const networkId = field(o, "networkId", isInt, "an integer", "archive");

@@ -224,7 +224,9 @@ export class SuperPeer {
     const off = ack.length - ACK_LEN;
     for (let i = 0; i < ACK_LEN; i++) ack[off + i] = pkt[bodyStart + i] as number;
     this.seal(ack, slot);
-    if (this.sendTo(slot, ack)) {
+    // Back the way the HELLO came, not to the peer's recorded source: with workers, a HELLO over the
+    // other transport may have rewritten that source since this one was handled.
+    if (tcp ? this.sendTcp(tcp.id, ack) : this.sendUdp(udp, ack, address, port)) {
       peers.count(slot, PeerCounter.AckTx);
       this.bump(T.ackTx);
     }
@@ -390,6 +392,12 @@ export class SuperPeer {
     const udp = this.udpOut[peers.onV6Socket(slot) ? 1 : 0];
     if (udp === undefined) return false;
     udp.send(pkt, peers.port[slot] as number, peers.address(slot));
+    return true;
+  }
+
+  private sendUdp(udp: UdpSender | undefined, pkt: Uint8Array, address: string, port: number): boolean {
+    if (udp === undefined) return false;
+    udp.send(pkt, port, address);
     return true;
   }
 

@@ -23,6 +23,16 @@ export interface MoveJournal {
   oldServer?: Server;
 }
 
+/**
+ * The existing server an unfinished move is taking over, while the config still lists the server it
+ * leaves (before the switch). `up` must leave it alone: installing there would neither finish nor undo
+ * the move, and a fresh key for it would make the move's re-run refuse.
+ */
+export function serverTakenByMove(j: MoveJournal | undefined, servers: readonly string[]): string | undefined {
+  if (!j || !j.to.startsWith("existing:")) return undefined;
+  return servers.includes(j.server) && servers.includes(j.newServer) ? j.newServer : undefined;
+}
+
 export function readMoveJournal(state: DeploymentState): MoveJournal | undefined {
   try {
     return JSON.parse(readFileSync(state.moveJournalFile, "utf8")) as MoveJournal;
