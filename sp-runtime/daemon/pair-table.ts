@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { BufferLayout } from "./buffer-layout.ts";
 import { SharedLock } from "./shared-lock.ts";
 
 const MIN_CAPACITY = 1024;
@@ -14,13 +15,8 @@ export interface PairTableMemory {
 }
 
 function layout(capacity: number) {
-  let off = 0;
-  const at = (bytes: number): number => {
-    off = Math.ceil(off / 8) * 8;
-    const o = off;
-    off += bytes;
-    return o;
-  };
+  const b = new BufferLayout();
+  const at = (bytes: number): number => b.at(bytes);
   const l = {
     ctl: at(CTL_WORDS * 4),
     bytes: at(capacity * 8),
@@ -30,7 +26,7 @@ function layout(capacity: number) {
     index: at(capacity * 2 * 4),
     total: 0,
   };
-  l.total = off;
+  l.total = b.size;
   return l;
 }
 

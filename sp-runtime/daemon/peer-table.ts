@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ENDPOINT_LEN, HELLO_MAX_ENDPOINTS } from "../wire/constants.ts";
 import { readEndpoint, writeEndpoint } from "../wire/endpoints.ts";
+import { BufferLayout } from "./buffer-layout.ts";
 import { SharedLock } from "./shared-lock.ts";
 
 const KEY_LEN = 32;
@@ -47,13 +48,8 @@ export interface PeerTableMemory {
 }
 
 function layout(capacity: number, workers: number) {
-  let off = 0;
-  const at = (bytes: number): number => {
-    off = Math.ceil(off / 8) * 8;
-    const o = off;
-    off += bytes;
-    return o;
-  };
+  const b = new BufferLayout();
+  const at = (bytes: number): number => b.at(bytes);
   let indexLen = 1;
   while (indexLen < capacity * 2) indexLen *= 2;
   const largeBlocks = Math.max(16, capacity >> 3);
@@ -84,7 +80,7 @@ function layout(capacity: number, workers: number) {
     largeBlocks,
     total: 0,
   };
-  l.total = off;
+  l.total = b.size;
   return l;
 }
 
@@ -401,28 +397,23 @@ export class PeerTable {
   setUdpSource(slot: number, v6Socket: boolean, address: string, port: number): void {
     const flags = this.flags[slot] as number;
     const wanted = (flags & ~(F_TCP | F_V6_SOCKET)) | (v6Socket ? F_V6_SOCKET : 0);
-    if (
-      flags === wanted &&
-      this.port[slot] === port &&
-      this.addressVersion[slot] === this.sourceVersion[slot] &&
-      this.addressCache[slot] === address
-    )
-      return;
-    this.setSource(slot, wanted, address, port);
+    if (!this.sameSource(slot, wanted, address, port)) this.setSource(slot, wanted, address, port);
   }
 
   setTcpSource(slot: number, linkId: number, v6Socket: boolean, address: string, port: number): void {
     this.tcpLink[slot] = linkId;
     const flags = this.flags[slot] as number;
     const wanted = (flags & ~F_V6_SOCKET) | F_TCP | (v6Socket ? F_V6_SOCKET : 0);
-    if (
-      flags === wanted &&
+    if (!this.sameSource(slot, wanted, address, port)) this.setSource(slot, wanted, address, port);
+  }
+
+  private sameSource(slot: number, flags: number, address: string, port: number): boolean {
+    return (
+      this.flags[slot] === flags &&
       this.port[slot] === port &&
       this.addressVersion[slot] === this.sourceVersion[slot] &&
       this.addressCache[slot] === address
-    )
-      return;
-    this.setSource(slot, wanted, address, port);
+    );
   }
 
   private setSource(slot: number, flags: number, address: string, port: number): void {

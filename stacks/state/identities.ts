@@ -63,6 +63,15 @@ export function replaceIdentity(
   return kept;
 }
 
+/** The public key of a kept identity file, or undefined for one that no longer reads as an identity: listing must go on. */
+export function publicKeyOf(file: string): string | undefined {
+  try {
+    return loadIdentityFile(file)?.publicKeyHex;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Earlier identities of a server kept in the local state, oldest first. */
 export function previousIdentities(
   state: DeploymentState,
@@ -75,12 +84,7 @@ export function previousIdentities(
     .sort()
     .map((f) => {
       const file = `${state.identitiesDir}/${f}`;
-      let publicKey: string | undefined;
-      try {
-        publicKey = loadIdentityFile(file)?.publicKeyHex;
-      } catch {
-        publicKey = undefined;
-      }
+      const publicKey = publicKeyOf(file);
       return {
         file,
         kind: f.slice(prefix.length).startsWith("replaced") ? "replaced" : "retired",

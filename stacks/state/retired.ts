@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, renameSync, unlinkSync } from "node:fs";
-import { loadIdentityFile } from "../../sp-runtime/identity/identity-file.ts";
 import type { Identity } from "../../sp-runtime/identity/identity.ts";
-import { localIdentityServers, loadIdentity, saveIdentity } from "./identities.ts";
+import { localIdentityServers, loadIdentity, publicKeyOf, saveIdentity } from "./identities.ts";
 import { readJson } from "./json-file.ts";
 import type { DeploymentState } from "./state-dir.ts";
 
@@ -44,12 +43,7 @@ export function retiredIdentities(state: DeploymentState): RetiredIdentity[] {
       const m = SUFFIX.exec(f);
       if (!m) return [];
       const file = `${state.identitiesDir}/${f}`;
-      let publicKey: string | undefined;
-      try {
-        publicKey = loadIdentityFile(file)?.publicKeyHex;
-      } catch {
-        publicKey = undefined;
-      }
+      const publicKey = publicKeyOf(file);
       return [{ server: m[1] as string, file, retiredAt: isoOf(m[2] as string), ...(publicKey ? { publicKey } : {}) }];
     })
     .sort((a, b) => a.server.localeCompare(b.server) || a.retiredAt.localeCompare(b.retiredAt));
