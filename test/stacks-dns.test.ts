@@ -230,7 +230,11 @@ describe("dns config", () => {
 });
 
 describe("DRASYL_SUPER_PEERS carries the DNS names", () => {
-  const tmp = mkdtempSync(join(tmpdir(), "drasyl-dns-"));
+  // Made in beforeAll, not while collecting: a -t filter that skips the block would skip afterAll too.
+  let tmp = "";
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), "drasyl-dns-"));
+  });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it("every server gets <name>.<zone>; a name the config fixes for a server wins", () => {
