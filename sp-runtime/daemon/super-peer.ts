@@ -70,6 +70,8 @@ export class SuperPeer {
   tcpLinks: Map<number, TcpLink> | undefined;
   /** How a worker without the TCP connections sends to a TCP peer. */
   forwardTcp: ((linkId: number, pkt: Uint8Array) => void) | undefined;
+  /** Every worker's counters (views into the shared stats buffer), made once: metrics read them all. */
+  private readonly workerStats: { totals: Float64Array; drops: Float64Array }[];
   /** This worker's totals, indexed by T. */
   private readonly stats: Float64Array;
   /** This worker's UDP sockets by family (IPv4, IPv6): any socket of the port answers for all of them. */
@@ -100,28 +102,25 @@ export class SuperPeer {
     this.worker = worker;
     this.peers = new PeerTable(shared.peers, worker);
     this.pairs = new PairTable(shared.pairs, this.peers.lock);
-    this.stats = statsOf(shared, worker).totals;
-    const drops: Float64Array[] = [];
-    for (let w = 0; w < shared.workers; w++) drops.push(statsOf(shared, w).drops);
-    this.drops = new DropCounters(drops, worker);
+    this.workerStats = Array.from({ length: shared.workers }, (_, w) => statsOf(shared, w));
+    this.stats = (this.workerStats[worker] as { totals: Float64Array }).totals;
+    this.drops = new DropCounters(
+      this.workerStats.map((w) => w.drops),
+      worker,
+    );
     this.withoutHello = new Float64Array(shared.workers > 1 && worker === 0 ? this.peers.capacity : 0);
   }
 
   /** Every worker's totals summed. */
   get totals(): Totals {
     const sum = Object.fromEntries(TOTALS.map((t) => [t, 0])) as Totals;
-    for (let w = 0; w < this.shared.workers; w++) {
-      const s = statsOf(this.shared, w).totals;
-      for (const t of TOTALS) sum[t] += s[T[t]] as number;
-    }
+    for (const { totals } of this.workerStats) for (const t of TOTALS) sum[t] += totals[T[t]] as number;
     return sum;
   }
 
   /** UDP datagrams received, per worker. */
   workerPackets(): number[] {
-    const out: number[] = [];
-    for (let w = 0; w < this.shared.workers; w++) out.push(statsOf(this.shared, w).totals[T.udpPackets] as number);
-    return out;
+    return this.workerStats.map(({ totals }) => totals[T.udpPackets] as number);
   }
 
   /** Registers one of this worker's UDP sockets, through which it answers peers of that family. */
@@ -389,10 +388,12 @@ export class SuperPeer {
   private sendTo(slot: number, pkt: Uint8Array): boolean {
     const peers = this.peers;
     if (peers.isTcp(slot)) return this.sendTcp(peers.tcpLink[slot] as number, pkt);
-    const udp = this.udpOut[peers.onV6Socket(slot) ? 1 : 0];
-    if (udp === undefined) return false;
-    udp.send(pkt, peers.port[slot] as number, peers.address(slot));
-    return true;
+    return this.sendUdp(
+      this.udpOut[peers.onV6Socket(slot) ? 1 : 0],
+      pkt,
+      peers.address(slot),
+      peers.port[slot] as number,
+    );
   }
 
   private sendUdp(udp: UdpSender | undefined, pkt: Uint8Array, address: string, port: number): boolean {
