@@ -510,7 +510,7 @@ async function settledRssMb(pid: number): Promise<number> {
 
 export async function benchLoad(specs: DaemonSpec[]): Promise<LoadResults> {
   const dir = mkdtempSync(join(tmpdir(), "drasyl-bench-"));
-  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  const cleanups: Cleanup[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
     const spIdentity = new Identity(generateSecretKey(), 0);
     const identityFile = join(dir, "sp.identity");
@@ -561,12 +561,19 @@ export async function benchLoad(specs: DaemonSpec[]): Promise<LoadResults> {
     if (!keygen) throw new Error("no daemon to measure");
     return { keygen, daemons, echo: echoMax };
   } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        progress(`cleanup failed: ${(e as Error).message}`);
-      }
+    await runCleanups(cleanups);
+  }
+}
+
+type Cleanup = () => Promise<void> | void;
+
+/** Undoes set-up in reverse order; one failing step is reported and does not stop the others. */
+async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      progress(`cleanup failed: ${(e as Error).message}`);
     }
   }
 }
@@ -577,7 +584,7 @@ async function benchDaemon(
   identityFile: string,
   machine: CpuTimeline,
 ): Promise<{ keygen: InitResult; result: DaemonRun }> {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: Cleanup[] = [];
   try {
     const udpPort = await freePort("udp");
     const env: Record<string, string> = {
@@ -752,12 +759,6 @@ async function benchDaemon(
       },
     };
   } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        progress(`cleanup failed: ${(e as Error).message}`);
-      }
-    }
+    await runCleanups(cleanups);
   }
 }
