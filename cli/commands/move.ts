@@ -186,7 +186,7 @@ export async function move(server: string, opts: MoveOptions): Promise<number> {
     progress.note(
       `${source}: ${placeLabel(from)} -> ${placeLabel(to)}${dnsRecord ? ` (keeping the DNS name ${dnsRecord})` : ""}`,
     );
-    const moved = withBoth(config, from, to);
+    const moved = both.config;
     const [was, becomes] = [
       clientName(config, from),
       clientName(dnsRecord ? withPin(moved, to, dnsRecord) : moved, to),
