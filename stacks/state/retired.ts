@@ -109,11 +109,9 @@ export function restoreRetired(
   identity: Identity,
   retiredAt: string,
 ): string | undefined {
-  const known = [
-    ...retiredIdentities(state).filter((r) => r.server === server),
-    ...(loadIdentity(state, server) ? [{ publicKey: loadIdentity(state, server)?.publicKeyHex }] : []),
-  ];
-  if (known.some((r) => r.publicKey === identity.publicKeyHex)) return undefined;
+  const key = identity.publicKeyHex;
+  if (loadIdentity(state, server)?.publicKeyHex === key) return undefined;
+  if (retiredIdentities(state).some((r) => r.server === server && r.publicKey === key)) return undefined;
   const file = state.retiredIdentityFile(server, new Date(retiredAt));
   saveIdentity(state, file, identity);
   return file;
